@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
-from bot.domain import Attachment, Place
+from bot.domain import Attachment, IncomingEdit, Place
 
 
 class Action(StrEnum):
@@ -103,3 +103,57 @@ class BlobStore(Protocol):
     async def get(self, sha256: str) -> bytes: ...
 
     async def delete(self, sha256: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ActionPress:
+    """A person pressed one of editbot's buttons.
+
+    `place` is where it was pressed, with `place.user` the person who pressed it; `is_admin` is
+    the adapter's word on whether that person administers the workspace (Slack: users.info
+    is_admin/is_owner or EDITBOT_ADMINS; Discord: Manage Server).
+    """
+
+    action: Action
+    job_id: str
+    place: Place
+    event_key: str
+    is_admin: bool = False
+
+
+@dataclass(frozen=True)
+class BudgetReply:
+    """The answer to a budget command: text, and optionally a chart PNG or a CSV export.
+
+    `private` answers go only to the person who asked (Slack ephemeral, Discord ephemeral).
+    """
+
+    text: str
+    private: bool = True
+    chart_png: bytes | None = field(default=None, repr=False)
+    csv: bytes | None = field(default=None, repr=False)
+
+
+class EditServicePort(Protocol):
+    """What adapters call on the core (implemented by bot.service.EditService).
+
+    Adapters answer the platform first (ack / defer), then call these; every message the user
+    sees about an edit comes back through the ChatPort of `place.platform`.
+    """
+
+    async def submit(self, edit: IncomingEdit) -> None:
+        """Take an edit request: options, inputs, estimate, confirm or reserve, enqueue.
+
+        Returns once the job is queued (or the user was told why not). A repeated event_key
+        does nothing.
+        """
+        ...
+
+    async def press(self, press: ActionPress) -> None:
+        """Handle a button: retry, undo, high quality, confirm, cancel."""
+        ...
+
+    async def budget(self, place: Place, args: str, *, is_admin: bool) -> BudgetReply:
+        """`/edit-budget ARGS`: `show`, `set <usd> [day|week|month|none] [user=<usd>]`,
+        `usage [since YYYY-MM-DD]`. Only admins may `set`."""
+        ...
