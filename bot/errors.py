@@ -11,6 +11,7 @@ EditbotError
 │   │   └── ImageRejected     not an image, too large, corrupt, decompression bomb, bad mask
 │   ├── ContentRejected       the provider's safety system refused the edit
 │   └── BudgetExceeded        the channel's (or user's) cap would be passed
+├── ConfigError               editbot is set up wrong (missing token, bad setting): for the operator
 └── ExternalError             logged, summarised to the user
     ├── ProviderError         the image provider failed
     │   ├── ProviderRetryable 429, 5xx, timeouts, connection errors (retried, bounded)
@@ -52,6 +53,10 @@ class ContentRejected(UserError):
 
 class BudgetExceeded(UserError):
     """Running the edit would pass a spending cap; nothing was reserved."""
+
+
+class ConfigError(EditbotError):
+    """editbot is configured wrong (a missing key, a bad setting); says which variable to set."""
 
 
 class ExternalError(EditbotError):

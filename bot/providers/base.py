@@ -102,6 +102,10 @@ class Provider(Protocol):
         """
         ...
 
+    def preview(self, request: EditRequest) -> dict[str, object]:
+        """The request as it would go on the wire, image bytes replaced by a short summary."""
+        ...
+
     async def resume(
         self,
         task_id: str,
