@@ -170,12 +170,15 @@ class IncomingEdit:
 
     `event_key` is unique per platform event (Slack: event_id or the message ts; Discord: the
     message or interaction id); a second IncomingEdit with the same key does nothing.
+    `message_id` is the platform id of the request message (Slack ts, Discord message id): the
+    anchor of a new edit thread when `place.thread` is None.
     """
 
     place: Place
     text: str
     event_key: str
     attachments: tuple[Attachment, ...] = ()
+    message_id: str | None = None
 
 
 @dataclass(frozen=True)
