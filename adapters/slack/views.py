@@ -1,0 +1,184 @@
+"""Block Kit builders and view-state parsing for editbot's Slack surfaces (pure, no I/O)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from bot.domain import ASPECTS, Quality, Resolution
+from bot.ports import Action, ActionButton
+
+ACTION_PREFIX = "editbot:"
+SHORTCUT_CALLBACK = "edit_image"
+SHORTCUT_VIEW = "editbot_shortcut"
+COMMAND_VIEW = "editbot_command"
+FILETYPES = ["png", "jpg", "jpeg", "webp", "gif"]
+SECTION_LIMIT = 3000  # Slack refuses section text longer than this
+_METADATA_LIMIT = 3000  # private_metadata's size limit
+
+Blocks = list[dict[str, Any]]
+
+
+def _text(text: str) -> dict[str, Any]:
+    return {"type": "plain_text", "text": text}
+
+
+def _option(value: str, label: str | None = None) -> dict[str, Any]:
+    return {"text": _text(label or value), "value": value}
+
+
+def _select(block_id: str, label: str, values: Sequence[str], initial: str) -> dict[str, Any]:
+    options = [_option(v) for v in values]
+    return {
+        "type": "input",
+        "block_id": block_id,
+        "label": _text(label),
+        "element": {
+            "type": "static_select",
+            "action_id": block_id,
+            "options": options,
+            "initial_option": _option(initial),
+        },
+    }
+
+
+def _option_blocks(max_n: int) -> Blocks:
+    return [
+        _select("quality", "Quality", [q.value for q in Quality], Quality.MEDIUM.value),
+        _select("aspect", "Aspect ratio", ["auto", *ASPECTS], "auto"),
+        _select("resolution", "Resolution", [r.value for r in Resolution], Resolution.R1K.value),
+        _select("n", "Images", [str(i) for i in range(1, max_n + 1)], "1"),
+    ]
+
+
+def _prompt_block(initial: str = "") -> dict[str, Any]:
+    element: dict[str, Any] = {"type": "plain_text_input", "action_id": "prompt", "multiline": True}
+    if initial:
+        element["initial_value"] = initial
+    return {
+        "type": "input",
+        "block_id": "prompt",
+        "label": _text("What to change"),
+        "element": element,
+    }
+
+
+def _modal(callback_id: str, metadata: Mapping[str, Any], blocks: Blocks) -> dict[str, Any]:
+    private = json.dumps(metadata, separators=(",", ":"))
+    if len(private) > _METADATA_LIMIT:
+        raise ValueError("modal metadata too long")
+    return {
+        "type": "modal",
+        "callback_id": callback_id,
+        "title": _text("Edit image"),
+        "submit": _text("Edit"),
+        "close": _text("Cancel"),
+        "private_metadata": private,
+        "blocks": blocks,
+    }
+
+
+def shortcut_modal(
+    *, channel: str, thread: str, files: Sequence[Mapping[str, Any]], max_n: int
+) -> dict[str, Any]:
+    """The "Edit image" shortcut's modal; the message's place and files ride in its metadata."""
+    compact = [
+        {k: f[k] for k in ("id", "name", "mimetype", "size", "url_private_download") if k in f}
+        for f in files
+    ]
+    meta = {"channel": channel, "thread": thread, "files": compact}
+    while len(json.dumps(meta, separators=(",", ":"))) > _METADATA_LIMIT and meta["files"]:
+        meta["files"] = meta["files"][:-1]  # keep the first images rather than fail the modal
+    return _modal(SHORTCUT_VIEW, meta, [_prompt_block(), *_option_blocks(max_n)])
+
+
+def command_modal(*, channel: str, prompt: str, max_n: int) -> dict[str, Any]:
+    """The `/edit` modal: images to upload, the prompt (pre-filled) and the options."""
+    files = {
+        "type": "input",
+        "block_id": "images",
+        "label": _text("Images"),
+        "element": {
+            "type": "file_input",
+            "action_id": "images",
+            "filetypes": FILETYPES,
+            "max_files": 10,
+        },
+    }
+    return _modal(
+        COMMAND_VIEW, {"channel": channel}, [files, _prompt_block(prompt), *_option_blocks(max_n)]
+    )
+
+
+def view_metadata(view: Mapping[str, Any]) -> dict[str, Any]:
+    """The metadata a modal was opened with."""
+    raw = view.get("private_metadata") or "{}"
+    data = json.loads(raw)
+    return data if isinstance(data, dict) else {}
+
+
+def view_values(view: Mapping[str, Any]) -> dict[str, Any]:
+    """Submitted values by action id: text for inputs, value for selects, file lists for files."""
+    out: dict[str, Any] = {}
+    for block in (view.get("state") or {}).get("values", {}).values():
+        for action_id, element in block.items():
+            kind = element.get("type")
+            if kind == "static_select":
+                selected = element.get("selected_option") or {}
+                out[action_id] = selected.get("value")
+            elif kind == "file_input":
+                out[action_id] = list(element.get("files") or [])
+            else:
+                out[action_id] = element.get("value")
+    return out
+
+
+def format_options(values: Mapping[str, Any]) -> str:
+    """The modal's choices as inline options, `quality=high aspect=4:5 resolution=2k n=2`."""
+    parts = []
+    for key in ("quality", "aspect", "resolution", "n"):
+        value = values.get(key)
+        if value and not (key == "aspect" and value == "auto"):
+            parts.append(f"{key}={value}")
+    return " ".join(parts)
+
+
+def modal_request_text(values: Mapping[str, Any]) -> str:
+    """What the person asked for in a modal, as the text the core parses."""
+    prompt = str(values.get("prompt") or "").strip()
+    return " ".join(p for p in (prompt, format_options(values)) if p)
+
+
+def message_blocks(text: str, actions: Sequence[ActionButton]) -> Blocks:
+    """A text section, and a row of editbot's buttons when there are any."""
+    shown = text if len(text) <= SECTION_LIMIT else text[: SECTION_LIMIT - 1] + "…"
+    blocks: Blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": shown}}]
+    if actions:
+        blocks.append({"type": "actions", "elements": [button(a) for a in actions[:25]]})
+    return blocks
+
+
+def button(action: ActionButton) -> dict[str, Any]:
+    """One button; its action id names the action and its value carries the job id."""
+    element: dict[str, Any] = {
+        "type": "button",
+        "text": _text(action.label),
+        "action_id": f"{ACTION_PREFIX}{action.action.value}",
+        "value": action.job_id,
+    }
+    if action.action is Action.CONFIRM:
+        element["style"] = "primary"
+    elif action.action is Action.CANCEL:
+        element["style"] = "danger"
+    return element
+
+
+def parse_action_id(action_id: str) -> Action | None:
+    """`editbot:retry` -> Action.RETRY; None for ids that are not editbot's."""
+    if not action_id.startswith(ACTION_PREFIX):
+        return None
+    try:
+        return Action(action_id[len(ACTION_PREFIX) :])
+    except ValueError:
+        return None
