@@ -1,0 +1,137 @@
+"""The discord.py Bot: intents, the mention listener, app commands, buttons; built by main.
+
+Mentions and interactions are answered (deferred) first, then handed to the core's
+EditServicePort; everything the user sees afterwards comes back through DiscordChatPort.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import discord
+from discord.ext import commands
+
+from adapters.discord.buttons import EditbotButton
+from adapters.discord.chat import DiscordChatPort
+from adapters.discord.downloads import CdnDownloads
+from adapters.discord.slash import edit_commands
+from adapters.discord.translate import action_press, is_edit_request, message_edit
+from bot.config import Settings
+from bot.domain import Attachment, IncomingEdit
+from bot.ports import Action, EditServicePort
+
+log = logging.getLogger(__name__)
+
+ChatFactory = Callable[[discord.Client, CdnDownloads], DiscordChatPort]
+
+
+def default_chat(client: discord.Client, downloads: CdnDownloads) -> DiscordChatPort:
+    return DiscordChatPort(client, downloads=downloads)
+
+
+def editbot_intents() -> discord.Intents:
+    """Guilds, guild messages and the privileged message content intent; nothing else."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.guild_messages = True
+    intents.message_content = True
+    return intents
+
+
+class EditBot(commands.Bot):
+    """editbot on Discord. `service` is the core; `chat` the ChatPort it should be given."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        service: EditServicePort,
+        downloads: CdnDownloads,
+        chat_factory: ChatFactory = default_chat,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=editbot_intents(),
+            help_command=None,
+        )
+        self.settings = settings
+        self.service = service
+        self.downloads = downloads
+        self.chat = chat_factory(self, downloads)
+        for command in edit_commands(self):
+            self.tree.add_command(command)
+
+    async def setup_hook(self) -> None:
+        # Registered on every start, so buttons posted before a restart still route.
+        self.add_dynamic_items(EditbotButton)
+        guild_id = self.settings.discord_guild_id
+        if guild_id:
+            guild = discord.Object(id=guild_id)
+            self.tree.copy_global_to(guild=guild)
+            await self.tree.sync(guild=guild)
+        else:
+            await self.tree.sync()
+
+    async def on_message(self, message: discord.Message) -> None:
+        # Replaces commands.Bot.on_message: editbot has no prefix commands to process.
+        user = self.user
+        if user is None:
+            return
+        if not is_edit_request(message, bot_user_id=user.id):
+            return
+        inputs = await self._message_inputs(message)
+        await self.submit(message_edit(message, bot_user_id=user.id, attachments=inputs))
+
+    async def _message_inputs(self, message: discord.Message) -> tuple[Attachment, ...]:
+        """The message's own attachments; with none, those of the message it replies to."""
+        if message.attachments:
+            return self.downloads.attachments(message.attachments)
+        reference = message.reference
+        if reference is None or reference.message_id is None:
+            return ()
+        replied = reference.resolved
+        if not isinstance(replied, discord.Message):
+            try:
+                replied = await message.channel.fetch_message(reference.message_id)
+            except discord.HTTPException:
+                log.info("replied-to message %s is gone", reference.message_id)
+                return ()
+        return self.downloads.attachments(replied.attachments)
+
+    async def submit(self, edit: IncomingEdit) -> None:
+        """Hand an edit to the core; a failure there is logged, never raised into discord.py."""
+        try:
+            await self.service.submit(edit)
+        except Exception:
+            log.exception("edit %s failed in the core", edit.event_key)
+
+    async def handle_press(
+        self, interaction: discord.Interaction, *, action: Action, job_id: str
+    ) -> None:
+        """A button: acknowledge within 3 s, then let the core decide."""
+        await interaction.response.defer()
+        press = action_press(
+            interaction, action=action, job_id=job_id, admin_ids=self.settings.admin_ids
+        )
+        try:
+            await self.service.press(press)
+        except Exception:
+            log.exception("press %s on job %s failed in the core", action.value, job_id)
+
+
+def build_discord_bot(
+    *,
+    settings: Settings,
+    service: EditServicePort,
+    chat_factory: ChatFactory = default_chat,
+    extra_cdn_hosts: tuple[str, ...] = (),
+) -> EditBot:
+    """The bot main runs with `await bot.start(token)`; `bot.chat` is its ChatPort for the core."""
+    downloads = CdnDownloads.create(max_bytes=settings.max_input_bytes, extra_hosts=extra_cdn_hosts)
+    return EditBot(
+        settings=settings,
+        service=service,
+        downloads=downloads,
+        chat_factory=chat_factory,
+    )

@@ -1,0 +1,161 @@
+"""DiscordChatPort: the core's outbound ChatPort over discord.py, by channel ids only.
+
+Interaction tokens die after 15 minutes and a worker may deliver from another process, so every
+message the core sends goes through `channel.send` on the ids in the Place, never a token.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
+from typing import Any
+
+import discord
+
+from adapters.discord.buttons import actions_view
+from adapters.discord.downloads import CdnDownloads
+from adapters.discord.fit import DEFAULT_UPLOAD_LIMIT, fit_images
+from adapters.discord.translate import PLATFORM, thread_title
+from bot.domain import Attachment, Place
+from bot.errors import PlatformError
+from bot.ports import ActionButton, MessageRef, ResultImage
+
+MESSAGE_MAX = 2000
+"""Discord's limit on a message's content."""
+
+THREAD_HISTORY_LIMIT = 100
+"""How far back thread_images looks."""
+
+ThreadOpener = Callable[[Any, int | None, str], Awaitable[int]]
+"""(channel, anchor message id or None, name) -> the new thread's id."""
+
+
+async def create_thread(channel: Any, anchor: int | None, name: str) -> int:
+    """Open a public thread on the anchor message (or a bare one in the channel when none)."""
+    if anchor is not None:
+        thread = await channel.get_partial_message(anchor).create_thread(
+            name=name, auto_archive_duration=1440
+        )
+    else:
+        thread = await channel.create_thread(
+            name=name, type=discord.ChannelType.public_thread, auto_archive_duration=1440
+        )
+    return int(thread.id)
+
+
+def _clip(text: str) -> str:
+    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
+
+
+class DiscordChatPort:
+    """ChatPort for Discord. `thread_opener` exists so tests can stand in for thread creation."""
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        client: discord.Client,
+        *,
+        downloads: CdnDownloads,
+        thread_opener: ThreadOpener = create_thread,
+    ) -> None:
+        self._client = client
+        self._downloads = downloads
+        self._open = thread_opener
+
+    async def _channel(self, channel_id: str) -> Any:
+        cid = int(channel_id)
+        channel = self._client.get_channel(cid)
+        if channel is None:
+            try:
+                channel = await self._client.fetch_channel(cid)
+            except discord.HTTPException as exc:
+                raise PlatformError(f"Discord channel {cid} is not reachable: {exc}") from exc
+        return channel
+
+    async def _target(self, place: Place) -> Any:
+        return await self._channel(place.thread or place.channel)
+
+    async def open_thread(self, place: Place, *, title: str, anchor: str | None = None) -> Place:
+        """Return `place` with its thread set, creating one on `anchor` (a message id) if needed."""
+        if place.thread:
+            return place
+        channel = await self._channel(place.channel)
+        try:
+            thread_id = await self._open(
+                channel, int(anchor) if anchor else None, thread_title(title)
+            )
+        except discord.HTTPException as exc:
+            raise PlatformError(f"Discord refused to open a thread: {exc}") from exc
+        return replace(place, thread=str(thread_id))
+
+    async def post_text(
+        self, place: Place, text: str, *, actions: Sequence[ActionButton] = ()
+    ) -> MessageRef:
+        """Post a message in the place's thread (or channel when it has none)."""
+        target = await self._target(place)
+        view = actions_view(actions)
+        try:
+            if view is None:
+                message = await target.send(_clip(text))
+            else:
+                message = await target.send(_clip(text), view=view)
+        except discord.HTTPException as exc:
+            raise PlatformError(f"Discord refused a message: {exc}") from exc
+        return MessageRef(place=place, message_id=str(message.id))
+
+    async def update_text(
+        self, ref: MessageRef, text: str, *, actions: Sequence[ActionButton] = ()
+    ) -> None:
+        """Edit a message editbot posted in place; no actions removes its buttons."""
+        target = await self._target(ref.place)
+        partial = target.get_partial_message(int(ref.message_id))
+        try:
+            await partial.edit(content=_clip(text), view=actions_view(actions))
+        except discord.HTTPException as exc:
+            raise PlatformError(f"Discord refused a message edit: {exc}") from exc
+
+    async def post_images(
+        self,
+        place: Place,
+        *,
+        images: Sequence[ResultImage],
+        caption: str,
+        alt_text: str,
+        actions: Sequence[ActionButton] = (),
+    ) -> MessageRef:
+        """Upload results (re-encoded to fit the guild's upload limit) with caption and buttons."""
+        target = await self._target(place)
+        guild = getattr(target, "guild", None)
+        limit = guild.filesize_limit if guild is not None else DEFAULT_UPLOAD_LIMIT
+        fitted = await fit_images(images, limit=limit)
+        note = fitted.note(limit)
+        text = f"{caption} {note}" if note else caption
+        files = [
+            discord.File(
+                io.BytesIO(image.data), filename=image.filename, description=alt_text[:1024]
+            )
+            for image in fitted.images
+        ]
+        view = actions_view(actions)
+        try:
+            if view is None:
+                message = await target.send(_clip(text), files=files)
+            else:
+                message = await target.send(_clip(text), files=files, view=view)
+        except discord.HTTPException as exc:
+            raise PlatformError(f"Discord refused an upload: {exc}") from exc
+        return MessageRef(place=place, message_id=str(message.id))
+
+    async def thread_images(self, place: Place) -> Sequence[Attachment]:
+        """Image attachments in the place's thread, newest first."""
+        if not place.thread:
+            return ()
+        thread = await self._channel(place.thread)
+        found: list[Attachment] = []
+        async for message in thread.history(limit=THREAD_HISTORY_LIMIT):
+            for attachment in message.attachments:
+                if (attachment.content_type or "").startswith("image/"):
+                    found.append(self._downloads.attachment(attachment))
+        return found
