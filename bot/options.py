@@ -15,15 +15,15 @@ Pure text processing, no I/O. What counts as an option:
 from __future__ import annotations
 
 import difflib
-import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import NoReturn
 
 from bot.domain import ASPECTS, Background, EditOptions, Mode, OutputFormat, Quality, Resolution
 from bot.errors import OptionError, PromptError
-from bot.sizes import check_size
+from bot.sizes import aspect_fraction, check_size
 
 MAX_PROMPT_CHARS = 32_000
 """gpt-image-2's prompt limit (REFERENCE.md)."""
@@ -109,8 +109,9 @@ def clean_markup(text: str) -> str:
     text = _USER_MENTION.sub(" ", text)
     text = _CHANNEL_REF.sub(lambda m: f"#{m.group(1)}" if m.group(1) else " ", text)
     text = _SPECIAL.sub(_special_text, text)
-    text = _LINK.sub(lambda m: m.group(2) if m.group(2) else m.group(1), text)
+    # Emoji first: `<a:wave:1>` (animated) would otherwise read as a link with scheme `a:`.
     text = _EMOJI.sub(r":\1:", text)
+    text = _LINK.sub(lambda m: m.group(2) if m.group(2) else m.group(1), text)
     # Slack escapes &, < and > in message text; unescape after the <...> markup is gone.
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     text = text.translate(_SMART_QUOTES)
@@ -283,10 +284,10 @@ def _parse_aspect(value: str, shown: str, max_n: int) -> object:
     if match:
         w, h = int(match.group(1)), int(match.group(2))
         if w and h:
-            g = math.gcd(w, h)
-            ratio = f"{w // g}:{h // g}"
-            if ratio in ASPECTS:
-                return ratio
+            # Same ratio, other numbers (32:18 is 16:9); 21:9 must not become 7:3.
+            for aspect in ASPECTS:
+                if aspect_fraction(aspect) == Fraction(w, h):
+                    return aspect
     return _bad(
         shown, f"aspect can be {_ALLOWED['aspect'](max_n)}; for any other shape use size=WxH"
     )
