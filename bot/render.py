@@ -33,7 +33,8 @@ CAP_COLOUR: RGB = (220, 38, 38)
 """The spend chart's daily cap line."""
 GRID_COLOUR: RGB = (226, 226, 230)
 AXIS_COLOUR: RGB = (150, 150, 158)
-_CHECKER: tuple[RGB, RGB] = ((250, 250, 250), (214, 214, 218))
+CHECKER: tuple[RGB, RGB] = ((250, 250, 250), (214, 214, 218))
+"""The two squares drawn behind transparent parts of an image."""
 
 _FORMATS = ("PNG", "JPEG", "WEBP")
 _MIN_CELL = 32
@@ -53,11 +54,11 @@ def _png(image: Image.Image) -> bytes:
 
 def _checkerboard(size: tuple[int, int], square: int = 8) -> Image.Image:
     """A light checkerboard that shows where an image is transparent."""
-    board = Image.new("RGB", size, _CHECKER[0])
+    board = Image.new("RGB", size, CHECKER[0])
     draw = ImageDraw.Draw(board)
     for y in range(0, size[1], square):
         for x in range((y // square) % 2 * square, size[0], 2 * square):
-            draw.rectangle((x, y, x + square - 1, y + square - 1), fill=_CHECKER[1])
+            draw.rectangle((x, y, x + square - 1, y + square - 1), fill=CHECKER[1])
     return board
 
 
