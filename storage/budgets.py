@@ -1,0 +1,387 @@
+"""Budgets: policies, periods, and reserving / settling money in single conditional UPDATEs.
+
+The functions that change money take a session inside `write_session`; the caller commits, so
+a reservation and the job it pays for can be written in one transaction. A refusal leaves the
+usage rows as they were.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from sqlalchemy import and_, update
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.columns import utcnow
+from storage.models import BudgetPolicy, LedgerEntry, LedgerKind, Usage
+from storage.sql import insert_ignore, rowcount, table_of, upsert
+
+Period = Literal["day", "week", "month", "none"]
+PERIODS: tuple[str, ...] = ("day", "week", "month", "none")
+DEFAULT_WARN_PERCENT = 80
+
+
+def period_key(period: str, now: datetime) -> str:
+    """The usage bucket of `now` in UTC: `2026-11-21`, `2026-W47`, `2026-11` or `all`."""
+    now = now.astimezone(UTC)
+    if period == "day":
+        return now.strftime("%Y-%m-%d")
+    if period == "week":
+        iso = now.isocalendar()
+        return f"{iso.year}-W{iso.week:02d}"
+    if period == "month":
+        return now.strftime("%Y-%m")
+    if period == "none":
+        return "all"
+    raise ValueError(f"unknown budget period {period!r}")
+
+
+def workspace_scope(scope: str) -> str:
+    """The workspace-default scope of a channel scope: `slack:T1:C1` -> `slack:T1:*`."""
+    return scope.rsplit(":", 1)[0] + ":*"
+
+
+def user_scope(scope: str, user: str) -> str:
+    """The usage scope of one person's spending in a channel."""
+    return f"{scope}|user:{user}"
+
+
+@dataclass(frozen=True)
+class Policy:
+    """The cap that applies to a channel, and where it came from."""
+
+    scope: str
+    period: str
+    cap_micros: int
+    user_cap_micros: int | None = None
+    warn_percent: int = DEFAULT_WARN_PERCENT
+    source: Literal["channel", "workspace", "default"] = "default"
+
+
+@dataclass(frozen=True)
+class BudgetDefaults:
+    """The cap and period of channels with no policy (EDITBOT_DEFAULT_BUDGET_USD / _PERIOD)."""
+
+    cap_micros: int
+    period: str
+
+
+@dataclass(frozen=True)
+class Reservation:
+    """Money set aside for jobs; `warn` is True the first time the period passes the threshold."""
+
+    job_ids: tuple[str, ...]
+    scope: str
+    period_key: str
+    estimate_micros: int
+    spent_micros: int
+    reserved_micros: int
+    cap_micros: int
+    policy: Policy
+    warn: bool = False
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a reservation was refused: which cap (`channel` or `user`) and the numbers."""
+
+    scope: str
+    limit: Literal["channel", "user"]
+    spent_micros: int
+    reserved_micros: int
+    cap_micros: int
+    estimate_micros: int
+    period_key: str
+    policy: Policy
+
+
+async def effective_policy(
+    session: AsyncSession,
+    *,
+    scope: str,
+    workspace_scope: str,
+    default_cap_micros: int,
+    default_period: str,
+) -> Policy:
+    """The channel's policy, else the workspace default, else the configured default."""
+    rows = (
+        await session.exec(
+            select(BudgetPolicy).where(table_of(BudgetPolicy).c.scope.in_([scope, workspace_scope]))
+        )
+    ).all()
+    by_scope = {row.scope: row for row in rows}
+    for key, source in ((scope, "channel"), (workspace_scope, "workspace")):
+        row = by_scope.get(key)
+        if row is not None:
+            return Policy(
+                scope=row.scope,
+                period=row.period,
+                cap_micros=row.cap_micros,
+                user_cap_micros=row.user_cap_micros,
+                warn_percent=row.warn_percent,
+                source=source,  # type: ignore[arg-type]
+            )
+    return Policy(scope=workspace_scope, period=default_period, cap_micros=default_cap_micros)
+
+
+async def set_policy(
+    session: AsyncSession,
+    *,
+    scope: str,
+    period: str,
+    cap_micros: int,
+    user_cap_micros: int | None = None,
+    warn_percent: int = DEFAULT_WARN_PERCENT,
+    updated_by: str | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Create or replace the policy of a channel scope or a workspace default (`...:*`)."""
+    if period not in PERIODS:
+        raise ValueError(f"unknown budget period {period!r}")
+    if cap_micros < 0 or (user_cap_micros is not None and user_cap_micros < 0):
+        raise ValueError("caps cannot be negative")
+    await upsert(
+        session,
+        model=BudgetPolicy,
+        values={
+            "scope": scope,
+            "period": period,
+            "cap_micros": cap_micros,
+            "user_cap_micros": user_cap_micros,
+            "warn_percent": warn_percent,
+            "updated_by": updated_by,
+            "updated_at": now or utcnow(),
+        },
+        conflict=["scope"],
+    )
+
+
+async def reserve(
+    session: AsyncSession,
+    *,
+    job_id: str,
+    scope: str,
+    user: str,
+    estimate_micros: int,
+    defaults: BudgetDefaults,
+    now: datetime | None = None,
+) -> Reservation | Refusal:
+    """Reserve one job's estimate against the channel's (and the user's) cap."""
+    return await reserve_many(
+        session,
+        estimates={job_id: estimate_micros},
+        scope=scope,
+        user=user,
+        defaults=defaults,
+        now=now,
+    )
+
+
+async def reserve_many(
+    session: AsyncSession,
+    *,
+    estimates: Mapping[str, int],
+    scope: str,
+    user: str,
+    defaults: BudgetDefaults,
+    now: datetime | None = None,
+) -> Reservation | Refusal:
+    """Reserve several jobs' estimates (job id -> micros) all together or not at all."""
+    if not estimates or any(e < 0 for e in estimates.values()):
+        raise ValueError("estimates must be a non-empty mapping of non-negative amounts")
+    now = now or utcnow()
+    policy = await effective_policy(
+        session,
+        scope=scope,
+        workspace_scope=workspace_scope(scope),
+        default_cap_micros=defaults.cap_micros,
+        default_period=defaults.period,
+    )
+    key = period_key(policy.period, now)
+    total = sum(estimates.values())
+    per_user = user_scope(scope, user)
+
+    # The user row is always kept (for "top users"); it is capped only when a user cap is set.
+    if not await _reserve_row(
+        session, scope=per_user, key=key, amount=total, cap=policy.user_cap_micros
+    ):
+        spent, reserved = await _usage_numbers(session, scope=per_user, key=key)
+        assert policy.user_cap_micros is not None
+        return Refusal(
+            scope=scope,
+            limit="user",
+            spent_micros=spent,
+            reserved_micros=reserved,
+            cap_micros=policy.user_cap_micros,
+            estimate_micros=total,
+            period_key=key,
+            policy=policy,
+        )
+    if not await _reserve_row(session, scope=scope, key=key, amount=total, cap=policy.cap_micros):
+        # Give the user row back what was just taken: same transaction, row already locked.
+        await _add_usage(session, scope=per_user, key=key, reserved=-total)
+        spent, reserved = await _usage_numbers(session, scope=scope, key=key)
+        return Refusal(
+            scope=scope,
+            limit="channel",
+            spent_micros=spent,
+            reserved_micros=reserved,
+            cap_micros=policy.cap_micros,
+            estimate_micros=total,
+            period_key=key,
+            policy=policy,
+        )
+    for job_id, amount in estimates.items():
+        session.add(
+            LedgerEntry(
+                job_id=job_id,
+                scope=scope,
+                user=user,
+                kind=LedgerKind.RESERVE,
+                amount_micros=amount,
+                period_key=key,
+                created_at=now,
+            )
+        )
+    await session.flush()
+    warn = await _claim_warning(session, scope=scope, key=key, policy=policy, now=now)
+    spent, reserved = await _usage_numbers(session, scope=scope, key=key)
+    return Reservation(
+        job_ids=tuple(estimates),
+        scope=scope,
+        period_key=key,
+        estimate_micros=total,
+        spent_micros=spent,
+        reserved_micros=reserved,
+        cap_micros=policy.cap_micros,
+        policy=policy,
+        warn=warn,
+    )
+
+
+async def settle(
+    session: AsyncSession, *, job_id: str, cost_micros: int, now: datetime | None = None
+) -> bool:
+    """Replace a job's reservation by its actual cost; False if it was already closed."""
+    if cost_micros < 0:
+        raise ValueError("cost cannot be negative")
+    return await _close(
+        session, job_id=job_id, kind=LedgerKind.SETTLE, cost_micros=cost_micros, now=now
+    )
+
+
+async def refund(session: AsyncSession, *, job_id: str, now: datetime | None = None) -> bool:
+    """Release a job's reservation; False if it was already settled or refunded."""
+    return await _close(session, job_id=job_id, kind=LedgerKind.REFUND, cost_micros=0, now=now)
+
+
+async def _close(
+    session: AsyncSession,
+    *,
+    job_id: str,
+    kind: LedgerKind,
+    cost_micros: int,
+    now: datetime | None,
+) -> bool:
+    ledger = table_of(LedgerEntry)
+    held = (
+        await session.exec(
+            select(LedgerEntry).where(
+                ledger.c.job_id == job_id, ledger.c.kind == LedgerKind.RESERVE
+            )
+        )
+    ).first()
+    if held is None:
+        return False
+    # The unique closes_job_id makes this insert the once-only gate, even across processes.
+    closed = await insert_ignore(
+        session,
+        model=LedgerEntry,
+        values={
+            "job_id": job_id,
+            "scope": held.scope,
+            "user": held.user,
+            "kind": kind,
+            "amount_micros": cost_micros if kind is LedgerKind.SETTLE else held.amount_micros,
+            "period_key": held.period_key,
+            "closes_job_id": job_id,
+            "created_at": now or utcnow(),
+        },
+        conflict=["closes_job_id"],
+    )
+    if not closed:
+        return False
+    for row_scope in (held.scope, user_scope(held.scope, held.user)):
+        await _add_usage(
+            session,
+            scope=row_scope,
+            key=held.period_key,
+            reserved=-held.amount_micros,
+            spent=cost_micros,
+        )
+    return True
+
+
+async def _reserve_row(
+    session: AsyncSession, *, scope: str, key: str, amount: int, cap: int | None
+) -> bool:
+    await insert_ignore(
+        session,
+        model=Usage,
+        values={"scope": scope, "period_key": key, "spent_micros": 0, "reserved_micros": 0},
+        conflict=["scope", "period_key"],
+    )
+    usage = table_of(Usage)
+    where = [usage.c.scope == scope, usage.c.period_key == key]
+    if cap is not None:
+        where.append(usage.c.spent_micros + usage.c.reserved_micros + amount <= cap)
+    result = await session.exec(
+        update(usage).where(and_(*where)).values(reserved_micros=usage.c.reserved_micros + amount)
+    )
+    return rowcount(result) == 1
+
+
+async def _add_usage(
+    session: AsyncSession, *, scope: str, key: str, reserved: int = 0, spent: int = 0
+) -> None:
+    usage = table_of(Usage)
+    await session.exec(
+        update(usage)
+        .where(usage.c.scope == scope, usage.c.period_key == key)
+        .values(
+            reserved_micros=usage.c.reserved_micros + reserved,
+            spent_micros=usage.c.spent_micros + spent,
+        )
+    )
+
+
+async def _usage_numbers(session: AsyncSession, *, scope: str, key: str) -> tuple[int, int]:
+    usage = table_of(Usage)
+    row = (
+        await session.exec(
+            select(usage.c.spent_micros, usage.c.reserved_micros).where(
+                usage.c.scope == scope, usage.c.period_key == key
+            )
+        )
+    ).first()
+    return (0, 0) if row is None else (int(row[0]), int(row[1]))
+
+
+async def _claim_warning(
+    session: AsyncSession, *, scope: str, key: str, policy: Policy, now: datetime
+) -> bool:
+    usage = table_of(Usage)
+    crossed = (usage.c.spent_micros + usage.c.reserved_micros) * 100 >= (
+        policy.cap_micros * policy.warn_percent
+    )
+    result = await session.exec(
+        update(usage)
+        .where(usage.c.scope == scope, usage.c.period_key == key, usage.c.warned_at.is_(None))
+        .where(crossed)
+        .values(warned_at=now)
+    )
+    return rowcount(result) == 1

@@ -1,0 +1,102 @@
+"""Database engine, sessions and migrations: SQLite (aiosqlite) or PostgreSQL (psycopg 3).
+
+Every transaction that writes goes through `write_session`: on SQLite it starts with
+BEGIN IMMEDIATE, so concurrent writers queue on the busy timeout instead of failing with
+"database is locked" when a read lock cannot be upgraded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+# Execution option that write_session sets; the SQLite "begin" hook reads it.
+_WRITE_OPTION = "editbot_write"
+
+Sessions = async_sessionmaker[AsyncSession]
+"""A session factory, as returned by `session_factory`."""
+
+
+def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    """An async engine for `url` (sqlite+aiosqlite:// or postgresql+psycopg://)."""
+    engine = create_async_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+        _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take BEGIN away from the driver so the "begin" hook below decides its kind.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(_WRITE_OPTION, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def session_factory(engine: AsyncEngine) -> Sessions:
+    """Sessions bound to `engine` whose objects stay usable after commit."""
+    return async_sessionmaker(engine, class_=AsyncSession, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def write_session(sessions: Sessions) -> AsyncIterator[AsyncSession]:
+    """A session in a write transaction: committed on exit, rolled back on an exception."""
+    async with sessions() as session:
+        # Procuring the connection with the option set makes SQLite BEGIN IMMEDIATE.
+        await session.connection(execution_options={_WRITE_OPTION: True})
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
+
+
+def is_postgres(session: AsyncSession) -> bool:
+    """Whether the session's database is PostgreSQL."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def alembic_config() -> Config:
+    """Alembic configured from the package directory; no alembic.ini needed in the CWD."""
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return cfg
+
+
+async def upgrade(target: AsyncEngine | str, revision: str = "head") -> None:
+    """Run the Alembic migrations up to `revision` on an engine or a URL."""
+    engine = create_engine(target) if isinstance(target, str) else target
+    try:
+        async with engine.begin() as conn:
+            await conn.run_sync(_upgrade_sync, revision)
+    finally:
+        if isinstance(target, str):
+            await engine.dispose()
+
+
+def _upgrade_sync(connection: Connection, revision: str) -> None:
+    cfg = alembic_config()
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, revision)

@@ -1,0 +1,255 @@
+"""The durable job queue: enqueue, claim with a lease, renew, finish, deliver once.
+
+Claims are single statements: PostgreSQL locks the chosen row with FOR UPDATE SKIP LOCKED
+inside UPDATE ... RETURNING, SQLite runs one UPDATE ... WHERE id = (SELECT ...) RETURNING
+inside BEGIN IMMEDIATE. Either way two workers never get the same job, and a job whose lease
+expired (its worker died) is claimed again with attempts + 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import and_, func, or_, update
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.columns import utcnow
+from storage.db import Sessions, is_postgres, write_session
+from storage.models import FINISHED, Job, JobStatus
+from storage.sql import rowcount, table_of
+
+CONFIRM_TIMEOUT = timedelta(minutes=10)
+_jobs = table_of(Job)
+
+
+async def enqueue(session: AsyncSession, jobs: Sequence[Job]) -> None:
+    """Add jobs; queued ones get fair_seq = jobs already queued in their scope (+ batch index).
+
+    Claims order by fair_seq, so a channel's batch of 40 takes turns with other channels'
+    single edits instead of going first.
+    """
+    counts: dict[str, int] = {}
+    for job in jobs:
+        if job.status is JobStatus.QUEUED:
+            if job.scope not in counts:
+                counts[job.scope] = await _queued_in_scope(session, job.scope)
+            job.fair_seq = counts[job.scope]
+            counts[job.scope] += 1
+        session.add(job)
+    await session.flush()
+
+
+async def confirm(session: AsyncSession, *, job_id: str, now: datetime | None = None) -> bool:
+    """Move a job from awaiting_confirm to queued; False if it was not waiting (any more)."""
+    job = await session.get(Job, job_id)
+    if job is None:
+        return False
+    seq = await _queued_in_scope(session, job.scope)
+    result = await session.exec(
+        update(_jobs)
+        .where(_jobs.c.id == job_id, _jobs.c.status == JobStatus.AWAITING_CONFIRM)
+        .values(status=JobStatus.QUEUED, fair_seq=seq, updated_at=now or utcnow())
+    )
+    return rowcount(result) == 1
+
+
+async def cancel(
+    session: AsyncSession, *, job_id: str, error: str | None = None, now: datetime | None = None
+) -> bool:
+    """Cancel a job that has not started (awaiting_confirm or queued); False otherwise."""
+    now = now or utcnow()
+    result = await session.exec(
+        update(_jobs)
+        .where(
+            _jobs.c.id == job_id,
+            _jobs.c.status.in_([JobStatus.AWAITING_CONFIRM, JobStatus.QUEUED]),
+        )
+        .values(status=JobStatus.CANCELLED, error=error, finished_at=now, updated_at=now)
+    )
+    return rowcount(result) == 1
+
+
+async def expire_unconfirmed(
+    session: AsyncSession, *, now: datetime | None = None, older_than: timedelta = CONFIRM_TIMEOUT
+) -> list[Job]:
+    """Cancel awaiting_confirm jobs created before now - older_than; return them."""
+    now = now or utcnow()
+    result = await session.exec(
+        update(_jobs)
+        .where(
+            _jobs.c.status == JobStatus.AWAITING_CONFIRM,
+            _jobs.c.created_at < now - older_than,
+        )
+        .values(status=JobStatus.CANCELLED, finished_at=now, updated_at=now)
+        .returning(_jobs.c.id)
+    )
+    ids = [row[0] for row in result.all()]
+    if not ids:
+        return []
+    return list((await session.exec(select(Job).where(_jobs.c.id.in_(ids)))).all())
+
+
+async def claim(
+    sessions: Sessions, *, owner: str, lease_s: float, now: datetime | None = None
+) -> Job | None:
+    """Take the next job (queued, or running with an expired lease) for `owner`, in its own
+    transaction; None when there is nothing to do."""
+    now = now or utcnow()
+    async with write_session(sessions) as session:
+        pick = (
+            select(_jobs.c.id)
+            .where(
+                or_(
+                    _jobs.c.status == JobStatus.QUEUED,
+                    and_(_jobs.c.status == JobStatus.RUNNING, _jobs.c.lease_expires_at < now),
+                )
+            )
+            .order_by(_jobs.c.fair_seq, _jobs.c.created_at, _jobs.c.id)
+            .limit(1)
+        )
+        if is_postgres(session):
+            pick = pick.with_for_update(skip_locked=True)
+        result = await session.exec(
+            update(_jobs)
+            .where(_jobs.c.id == pick.scalar_subquery())
+            .values(
+                status=JobStatus.RUNNING,
+                lease_owner=owner,
+                lease_expires_at=now + timedelta(seconds=lease_s),
+                attempts=_jobs.c.attempts + 1,
+                started_at=func.coalesce(_jobs.c.started_at, now),
+                updated_at=now,
+            )
+            .returning(_jobs.c.id)
+        )
+        job_id = result.scalar_one_or_none()
+        if job_id is None:
+            return None
+        return await session.get(Job, job_id, populate_existing=True)
+
+
+async def renew(
+    session: AsyncSession, *, job_id: str, owner: str, lease_s: float, now: datetime | None = None
+) -> bool:
+    """Extend `owner`'s lease on a running job; False if the lease was lost."""
+    now = now or utcnow()
+    result = await session.exec(
+        update(_jobs)
+        .where(*_held(job_id, owner))
+        .values(lease_expires_at=now + timedelta(seconds=lease_s), updated_at=now)
+    )
+    return rowcount(result) == 1
+
+
+async def set_provider_task(
+    session: AsyncSession, *, job_id: str, owner: str, task_id: str
+) -> bool:
+    """Record the provider's task id (so a restart resumes polling); False if the lease was lost."""
+    result = await session.exec(
+        update(_jobs).where(*_held(job_id, owner)).values(provider_task_id=task_id)
+    )
+    return rowcount(result) == 1
+
+
+async def finish(
+    session: AsyncSession,
+    *,
+    job_id: str,
+    owner: str,
+    status: JobStatus,
+    cost_micros: int | None = None,
+    error: str | None = None,
+    version: int | None = None,
+    now: datetime | None = None,
+) -> bool:
+    """End a running job if `owner` still holds its lease; False (nothing written) otherwise."""
+    if status not in FINISHED:
+        raise ValueError(f"{status} is not a final status")
+    now = now or utcnow()
+    values: dict[str, object] = {
+        "status": status,
+        "error": error,
+        "finished_at": now,
+        "updated_at": now,
+        "lease_expires_at": None,
+    }
+    if cost_micros is not None:
+        values["cost_micros"] = cost_micros
+    if version is not None:
+        values["version"] = version
+    result = await session.exec(update(_jobs).where(*_held(job_id, owner)).values(values))
+    return rowcount(result) == 1
+
+
+async def release(
+    session: AsyncSession, *, job_id: str, owner: str, now: datetime | None = None
+) -> bool:
+    """Give a running job back to the queue (graceful shutdown); False if the lease was lost."""
+    now = now or utcnow()
+    result = await session.exec(
+        update(_jobs)
+        .where(*_held(job_id, owner))
+        .values(status=JobStatus.QUEUED, lease_owner=None, lease_expires_at=None, updated_at=now)
+    )
+    return rowcount(result) == 1
+
+
+async def mark_delivered(
+    session: AsyncSession, *, job_id: str, now: datetime | None = None
+) -> bool:
+    """Set delivered_at once; True only for the call that set it (deliver exactly then)."""
+    result = await session.exec(
+        update(_jobs)
+        .where(_jobs.c.id == job_id, _jobs.c.delivered_at.is_(None))
+        .values(delivered_at=now or utcnow())
+    )
+    return rowcount(result) == 1
+
+
+async def set_status_message(session: AsyncSession, *, job_id: str, message_id: str) -> None:
+    """Remember the status message to update as the job moves on."""
+    await session.exec(
+        update(_jobs).where(_jobs.c.id == job_id).values(status_message_id=message_id)
+    )
+
+
+async def jobs_ahead(session: AsyncSession, *, job_id: str) -> int:
+    """Queued jobs that will be claimed before this one (for "queued (N ahead)")."""
+    job = await session.get(Job, job_id)
+    if job is None or job.status is not JobStatus.QUEUED:
+        return 0
+    seq, created = _jobs.c.fair_seq, _jobs.c.created_at
+    before = or_(
+        seq < job.fair_seq,
+        and_(seq == job.fair_seq, created < job.created_at),
+        and_(seq == job.fair_seq, created == job.created_at, _jobs.c.id < job.id),
+    )
+    count = await session.exec(
+        select(func.count()).select_from(_jobs).where(_jobs.c.status == JobStatus.QUEUED, before)
+    )
+    return int(count.one())
+
+
+async def get_job(session: AsyncSession, job_id: str) -> Job | None:
+    """A job by id, fresh from the database."""
+    return await session.get(Job, job_id, populate_existing=True)
+
+
+async def _queued_in_scope(session: AsyncSession, scope: str) -> int:
+    count = await session.exec(
+        select(func.count())
+        .select_from(_jobs)
+        .where(_jobs.c.scope == scope, _jobs.c.status == JobStatus.QUEUED)
+    )
+    return int(count.one())
+
+
+def _held(job_id: str, owner: str) -> tuple[ColumnElement[bool], ...]:
+    return (
+        _jobs.c.id == job_id,
+        _jobs.c.lease_owner == owner,
+        _jobs.c.status == JobStatus.RUNNING,
+    )
