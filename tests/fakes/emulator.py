@@ -197,11 +197,14 @@ class ProviderEmulator:
         if route == "unknown":
             return Reply.json(404, {"error": f"no route {method} {path}"})
         if route in {"openai_edit", "upload", "submit", "poll"} and not authorized:
+            # Echo the key as given: worse than the real APIs (they mask it), so tests can
+            # show the clients never pass a provider's message on with the key in it.
+            given = headers.get("authorization", "").removeprefix("Bearer ")
             if route == "openai_edit":
                 return _openai_error(
-                    401, "Incorrect API key provided.", param=None, code="invalid_api_key"
+                    401, f"Incorrect API key provided: {given}.", param=None, code="invalid_api_key"
                 )
-            return _ws(401, 401, "Unauthorized: invalid API key")
+            return _ws(401, 401, f"Unauthorized: invalid API key {given}")
         fault = self._take_fault(route)
         if fault is not None and fault.kind not in {"refuse", "task_failed", "timeout"}:
             return _fault_reply(fault, route)

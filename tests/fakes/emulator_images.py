@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -23,23 +22,23 @@ MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 
 
 def output_tokens(quality: str, width: int, height: int) -> int:
-    """REFERENCE.md: ceil(q * round(q * short/long) * (2,000,000 + W*H) / 4,000,000)."""
+    """REFERENCE.md: ceil(q * round(q * short/long) * (2,000,000 + W*H) / 4,000,000).
+
+    `round` is half-up (as bot.pricing does it); it only differs from banker's at exact halves.
+    """
     q = QUALITY_Q[quality]
     short, long = min(width, height), max(width, height)
-    numerator = q * round(q * short / long) * (2_000_000 + width * height)
-    return -(-numerator // 4_000_000)
+    tiles = (2 * q * short + long) // (2 * long)
+    return -(-(q * tiles * (2_000_000 + width * height)) // 4_000_000)
 
 
 def input_image_tokens(width: int, height: int) -> int:
-    """The emulator's input-image token count (vision-style tiles, documented, not OpenAI's).
+    """The emulator's token count for one input image: the output formula at high quality.
 
-    Fit inside 2048x2048, scale the short side down to 768, then 85 + 170 per 512 px tile.
+    OpenAI does not publish gpt-image-2's input formula; bot.pricing bounds input images with
+    this same formula plus headroom, so estimate >= settle can be tested against the emulator.
     """
-    scale = min(1.0, 2048 / max(width, height))
-    w, h = width * scale, height * scale
-    scale = min(1.0, 768 / min(w, h))
-    w, h = w * scale, h * scale
-    return 85 + 170 * math.ceil(w / 512) * math.ceil(h / 512)
+    return output_tokens("high", width, height)
 
 
 def text_tokens(prompt: str) -> int:
