@@ -100,6 +100,7 @@ def build_slack_app(
         view = shortcut_modal(
             channel=str(body["channel"]["id"]),
             thread=str(message.get("thread_ts") or message["ts"]),
+            message=str(message["ts"]),
             files=message.get("files") or [],
             max_n=settings.max_n,
         )
@@ -133,7 +134,7 @@ def build_slack_app(
             text=f"<@{user}> asked for an edit: {values.get('prompt') or ''}".strip(),
         )
         events.inc(kind="command")
-        edit = translate.command_submission_edit(body, thread=str(posted["ts"]), attach=attach)
+        edit = translate.command_submission_edit(body, request_ts=str(posted["ts"]), attach=attach)
         await service.submit(edit)
 
     @app.command("/edit-budget")

@@ -57,14 +57,15 @@ def mention_edit(
         workspace=team,
         channel=channel,
         user=str(event.get("user") or ""),
-        # A mention at the top of a channel starts a thread on itself.
-        thread=str(event.get("thread_ts") or ts),
+        # None at the top of a channel: the core opens a thread on the message (message_id).
+        thread=str(event["thread_ts"]) if event.get("thread_ts") else None,
     )
     return IncomingEdit(
         place=place,
         text=strip_mentions(str(event.get("text") or ""), bot_user_id),
         event_key=message_event_key(team, channel, ts),
         attachments=attachments(event.get("files") or (), attach),
+        message_id=ts,
     )
 
 
@@ -95,13 +96,14 @@ def shortcut_submission_edit(body: Mapping[str, Any], *, attach: AttachmentFacto
         text=modal_request_text(view_values(view)),
         event_key=f"slack:view:{view['id']}",
         attachments=attachments(meta.get("files") or (), attach),
+        message_id=str(meta.get("message") or meta["thread"]),
     )
 
 
 def command_submission_edit(
-    body: Mapping[str, Any], *, thread: str, attach: AttachmentFactory
+    body: Mapping[str, Any], *, request_ts: str, attach: AttachmentFactory
 ) -> IncomingEdit:
-    """The `/edit` modal's submission, answered in the thread of the request editbot posted."""
+    """The `/edit` modal's submission; the request editbot posted anchors the edit thread."""
     view = body["view"]
     values = view_values(view)
     place = Place(
@@ -109,13 +111,13 @@ def command_submission_edit(
         workspace=_team(body),
         channel=str(view_metadata(view)["channel"]),
         user=str(body["user"]["id"]),
-        thread=thread,
     )
     return IncomingEdit(
         place=place,
         text=modal_request_text(values),
         event_key=f"slack:view:{view['id']}",
         attachments=attachments(values.get("images") or (), attach),
+        message_id=request_ts,
     )
 
 

@@ -6,7 +6,8 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.domain import ASPECTS, Quality, Resolution
+from bot.domain import ASPECTS, EditOptions, Quality, Resolution
+from bot.options import format_options
 from bot.ports import Action, ActionButton
 
 ACTION_PREFIX = "editbot:"
@@ -80,14 +81,14 @@ def _modal(callback_id: str, metadata: Mapping[str, Any], blocks: Blocks) -> dic
 
 
 def shortcut_modal(
-    *, channel: str, thread: str, files: Sequence[Mapping[str, Any]], max_n: int
+    *, channel: str, thread: str, message: str, files: Sequence[Mapping[str, Any]], max_n: int
 ) -> dict[str, Any]:
     """The "Edit image" shortcut's modal; the message's place and files ride in its metadata."""
     compact = [
         {k: f[k] for k in ("id", "name", "mimetype", "size", "url_private_download") if k in f}
         for f in files
     ]
-    meta = {"channel": channel, "thread": thread, "files": compact}
+    meta = {"channel": channel, "thread": thread, "message": message, "files": compact}
     while len(json.dumps(meta, separators=(",", ":"))) > _METADATA_LIMIT and meta["files"]:
         meta["files"] = meta["files"][:-1]  # keep the first images rather than fail the modal
     return _modal(SHORTCUT_VIEW, meta, [_prompt_block(), *_option_blocks(max_n)])
@@ -134,20 +135,28 @@ def view_values(view: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def format_options(values: Mapping[str, Any]) -> str:
-    """The modal's choices as inline options, `quality=high aspect=4:5 resolution=2k n=2`."""
-    parts = []
-    for key in ("quality", "aspect", "resolution", "n"):
-        value = values.get(key)
-        if value and not (key == "aspect" and value == "auto"):
-            parts.append(f"{key}={value}")
-    return " ".join(parts)
+def modal_options(values: Mapping[str, Any]) -> EditOptions:
+    """The modal's selects as EditOptions (unknown values fall back to the defaults)."""
+    default = EditOptions()
+    aspect = values.get("aspect")
+    try:
+        quality = Quality(values.get("quality") or default.quality)
+        resolution = Resolution(values.get("resolution") or default.resolution)
+        n = int(values.get("n") or default.n)
+    except ValueError:
+        return default
+    return EditOptions(
+        quality=quality,
+        aspect=aspect if aspect in ASPECTS else None,
+        resolution=resolution,
+        n=n,
+    )
 
 
 def modal_request_text(values: Mapping[str, Any]) -> str:
     """What the person asked for in a modal, as the text the core parses."""
     prompt = str(values.get("prompt") or "").strip()
-    return " ".join(p for p in (prompt, format_options(values)) if p)
+    return " ".join(p for p in (prompt, format_options(modal_options(values))) if p)
 
 
 def message_blocks(text: str, actions: Sequence[ActionButton]) -> Blocks:
