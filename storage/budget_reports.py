@@ -1,0 +1,147 @@
+"""Read-only budget views for `budget show`, the daily spend chart and the CSV export."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.budgets import (
+    BudgetDefaults,
+    Policy,
+    effective_policy,
+    period_key,
+    user_scope,
+    workspace_scope,
+)
+from storage.columns import utcnow
+from storage.models import LedgerEntry, LedgerKind, Usage
+from storage.sql import table_of
+
+_usage = table_of(Usage)
+_ledger = table_of(LedgerEntry)
+
+
+@dataclass(frozen=True)
+class UsageSummary:
+    """A channel's money this period: spent, reserved, its policy, and the top spenders."""
+
+    scope: str
+    policy: Policy
+    period_key: str
+    spent_micros: int
+    reserved_micros: int
+    top_users: tuple[tuple[str, int], ...]
+
+    @property
+    def cap_micros(self) -> int:
+        return self.policy.cap_micros
+
+
+async def usage_summary(
+    session: AsyncSession,
+    *,
+    scope: str,
+    defaults: BudgetDefaults,
+    now: datetime | None = None,
+    top: int = 5,
+) -> UsageSummary:
+    """Spent / reserved / cap of the channel's current period and its `top` users by spend."""
+    policy = await effective_policy(
+        session,
+        scope=scope,
+        workspace_scope=workspace_scope(scope),
+        default_cap_micros=defaults.cap_micros,
+        default_period=defaults.period,
+    )
+    key = period_key(policy.period, now or utcnow())
+    row = (
+        await session.exec(
+            select(_usage.c.spent_micros, _usage.c.reserved_micros).where(
+                _usage.c.scope == scope, _usage.c.period_key == key
+            )
+        )
+    ).first()
+    prefix = user_scope(scope, "")
+    users = (
+        await session.exec(
+            select(_usage.c.scope, _usage.c.spent_micros)
+            .where(
+                _usage.c.scope.startswith(prefix, autoescape=True),
+                _usage.c.period_key == key,
+                _usage.c.spent_micros > 0,
+            )
+            .order_by(_usage.c.spent_micros.desc(), _usage.c.scope)
+            .limit(top)
+        )
+    ).all()
+    return UsageSummary(
+        scope=scope,
+        policy=policy,
+        period_key=key,
+        spent_micros=int(row[0]) if row else 0,
+        reserved_micros=int(row[1]) if row else 0,
+        top_users=tuple((s[len(prefix) :], int(spent)) for s, spent in users),
+    )
+
+
+async def daily_spend(
+    session: AsyncSession, *, scope: str, since: date, until: date
+) -> list[tuple[date, int]]:
+    """Settled spend per UTC day from `since` to `until` inclusive, zero-filled (for the chart)."""
+    start = datetime.combine(since, time(), tzinfo=UTC)
+    end = datetime.combine(until + timedelta(days=1), time(), tzinfo=UTC)
+    rows = (
+        await session.exec(
+            select(_ledger.c.created_at, _ledger.c.amount_micros).where(
+                _ledger.c.scope == scope,
+                _ledger.c.kind == LedgerKind.SETTLE,
+                _ledger.c.created_at >= start,
+                _ledger.c.created_at < end,
+            )
+        )
+    ).all()
+    days = {since + timedelta(days=i): 0 for i in range((until - since).days + 1)}
+    for created, amount in rows:
+        days[created.astimezone(UTC).date()] += int(amount)
+    return sorted(days.items())
+
+
+async def ledger_since(
+    session: AsyncSession, *, scope_prefix: str, since: datetime
+) -> Sequence[LedgerEntry]:
+    """Ledger rows of scopes starting with `scope_prefix` since `since`, oldest first (CSV)."""
+    return (
+        await session.exec(
+            select(LedgerEntry)
+            .where(
+                _ledger.c.scope.startswith(scope_prefix, autoescape=True),
+                _ledger.c.created_at >= since,
+            )
+            .order_by(_ledger.c.created_at, _ledger.c.id)
+        )
+    ).all()
+
+
+CSV_HEADER = ("created_at", "scope", "user", "job_id", "kind", "amount_micros", "period")
+
+
+def ledger_csv_rows(entries: Sequence[LedgerEntry]) -> list[tuple[str, ...]]:
+    """Ledger rows as CSV cells (header first); amounts stay integer micro-dollars."""
+    rows: list[tuple[str, ...]] = [CSV_HEADER]
+    rows += [
+        (
+            e.created_at.astimezone(UTC).isoformat(),
+            e.scope,
+            e.user,
+            e.job_id,
+            str(e.kind),
+            str(e.amount_micros),
+            e.period_key,
+        )
+        for e in entries
+    ]
+    return rows
