@@ -143,6 +143,7 @@ class ProviderEmulator:
         self.media: dict[str, tuple[bytes, str]] = {}
         self.outputs: dict[str, tuple[bytes, str]] = {}
         self.tasks: dict[str, _Task] = {}
+        self._poll_origin = ""
 
     # -- knobs and records -------------------------------------------------------------------
 
@@ -217,6 +218,7 @@ class ProviderEmulator:
         if route == "submit":
             return self._submit(rec, origin, fault)
         if route == "poll":
+            self._poll_origin = origin
             return await self._poll(arg)
         store = self.media if route == "media" else self.outputs
         if arg not in store:
@@ -374,7 +376,9 @@ class ProviderEmulator:
             "id": task.id,
             "model": "openai/gpt-image-2/edit",
             "status": status,
-            "outputs": task.outputs or [],
+            "outputs": [
+                f"{self._poll_origin}{o}" if o.startswith("/") else o for o in task.outputs or []
+            ],
             "urls": {"get": f"{task.origin}/api/v3/predictions/{task.id}/result"},
             "error": error,
             "has_nsfw_contents": [],
@@ -417,7 +421,7 @@ class ProviderEmulator:
             return [base64.b64encode(data).decode()]
         key = f"{task.id}/0.png"
         self.outputs[key] = (data, "image/png")
-        return [f"{task.origin}/outputs/{key}"]
+        return [f"/outputs/{key}"]  # made absolute per poll: a restarted server serves them too
 
 
 def _route(method: str, path: str) -> tuple[str, str]:
