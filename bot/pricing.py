@@ -42,10 +42,10 @@ _WAVESPEED_DEFAULTS: dict[str, int] = {
 }
 
 # Headroom on the input-token bounds. OpenAI wraps the prompt and each image in a few
-# formatting tokens we cannot see; a generous fixed allowance keeps the estimate an upper bound
-# for a cost of a fraction of a cent.
+# formatting tokens we cannot see; a fixed allowance keeps the estimate an upper bound for a
+# fraction of a cent.
 TEXT_TOKEN_HEADROOM = 64
-IMAGE_TOKEN_HEADROOM = 2
+IMAGE_TOKEN_HEADROOM = 64
 
 
 @dataclass(frozen=True)
@@ -111,10 +111,11 @@ def openai_output_tokens(quality: Quality, width: int, height: int) -> int:
 def input_image_tokens_bound(width: int, height: int) -> int:
     """Upper bound of the tokens one input image (or mask) is billed as.
 
-    OpenAI does not publish gpt-image-2's input image formula. We bound it with the output
-    formula at high quality for the image's own size (the most detail the model can represent
-    for it) plus IMAGE_TOKEN_HEADROOM; the provider emulator reports its usage with the same
-    formula (without the headroom), so the estimate >= settle property is tested against it.
+    OpenAI does not publish gpt-image-2's input-image formula. We bound it with the output
+    formula at high quality for the image's own size (the most detail the model represents at
+    that size) plus IMAGE_TOKEN_HEADROOM. The provider emulator reports its usage with the same
+    formula, without the headroom, so estimate >= settle is tested against it. settle() always
+    uses the real `usage`: a wrong bound can misjudge the estimate, never the charge.
     """
     return openai_output_tokens(Quality.HIGH, width, height) + IMAGE_TOKEN_HEADROOM
 

@@ -1,19 +1,30 @@
 import hashlib
+import io
 
+import httpx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image
 
 from bot.config import Settings
-from bot.domain import EditOptions, NormalizedImage, ProviderName, Quality, Resolution
+from bot.domain import ASPECTS, EditOptions, NormalizedImage, ProviderName, Quality, Resolution
+from bot.editing import InputFile, prepare_edit
 from bot.errors import ConfigError
 from bot.pricing import (
     PriceTable,
     estimate,
+    input_image_tokens_bound,
     micros_for_tokens,
     openai_output_tokens,
     settle,
     total_estimate,
 )
 from bot.providers.base import EditRequest, EditResult, OutputImage, Usage
+from bot.providers.factory import build_provider
+from bot.sizes import size_for, size_problem
+from tests.fakes import emulator_images
+from tests.fakes.emulator import ProviderEmulator
 
 
 def image(width: int, height: int) -> NormalizedImage:
@@ -135,8 +146,9 @@ def test_openai_estimate_adds_outputs_inputs_and_text():
     )
     est = estimate(provider=ProviderName.OPENAI, request=req, table=PriceTable())
     output = micros_for_tokens(4 * 7_024, 30_000_000)
-    # One 1024x1024 input bounded as 7,024 + 2 tokens; "abé" is 4 UTF-8 bytes + 64 headroom.
-    inputs = micros_for_tokens(7_026, 8_000_000) + micros_for_tokens(68, 5_000_000)
+    # One 1024x1024 input: 7,024 (the output formula at high) + 64 tokens of headroom.
+    # "abé" is 4 UTF-8 bytes, plus 64 tokens of headroom.
+    inputs = micros_for_tokens(7_088, 8_000_000) + micros_for_tokens(68, 5_000_000)
     assert est.micros == output + inputs
     assert est.detail == "4 x 7,024 output tokens at $30/M + inputs"
 
@@ -147,7 +159,7 @@ def test_openai_estimate_counts_the_mask_as_an_input():
     table = PriceTable()
     without = estimate(provider=ProviderName.OPENAI, request=base, table=table).micros
     with_mask = estimate(provider=ProviderName.OPENAI, request=masked, table=table).micros
-    assert with_mask - without == micros_for_tokens(7_026, 8_000_000)
+    assert with_mask - without == micros_for_tokens(7_088, 8_000_000)
 
 
 def test_openai_settle_prices_each_usage_line_and_rounds_up():
@@ -200,3 +212,121 @@ def test_total_estimate_sums_and_describes():
     assert total.micros == 90_000
     assert total.detail == "3 edits of 1 x low 1k at $0.03"
     assert total_estimate([one]) == one
+
+
+@pytest.mark.parametrize(
+    ("w", "h", "tokens"),
+    [
+        (1024, 1024, 7_024 + 64),
+        (300, 200, 3_165 + 64),  # 96*64*2,060,000/4e6 = 3164.16
+        (4000, 1000, 3_456 + 64),  # 96*24*6,000,000/4e6 = 3456 exactly
+        (64, 64, 4_618 + 64),  # 96*96*2,004,096/4e6 = 4617.44
+    ],
+)
+def test_input_image_bound_is_the_high_output_formula_with_headroom(w, h, tokens):
+    assert input_image_tokens_bound(w, h) == tokens
+
+
+def _emulator_usage(request: EditRequest) -> Usage:
+    """The usage the emulator reports for `request` (its own token helpers, as it counts)."""
+    opts = request.options
+    return Usage(
+        input_text_tokens=emulator_images.text_tokens(request.prompt),
+        input_image_tokens=sum(
+            emulator_images.input_image_tokens(im.width, im.height) for im in request.images
+        ),
+        output_tokens=opts.n * emulator_images.output_tokens(opts.quality.value, *request.size),
+    )
+
+
+sides = st.integers(min_value=1, max_value=6000)
+valid_sizes = st.tuples(
+    st.integers(min_value=1, max_value=239).map(lambda k: 16 * k),
+    st.integers(min_value=1, max_value=239).map(lambda k: 16 * k),
+).filter(lambda wh: size_problem(*wh) is None)
+
+
+@st.composite
+def requests(draw) -> EditRequest:
+    quality = draw(st.sampled_from(list(Quality)))
+    n = draw(st.integers(min_value=1, max_value=10))
+    if draw(st.booleans()):
+        size = draw(valid_sizes)
+        options = EditOptions(quality=quality, n=n, size=size)
+    else:
+        aspect = draw(st.sampled_from(ASPECTS))
+        resolution = draw(st.sampled_from(list(Resolution)))
+        size = size_for(aspect, resolution)
+        options = EditOptions(quality=quality, n=n, aspect=aspect, resolution=resolution)
+    inputs = draw(st.lists(st.tuples(sides, sides), min_size=1, max_size=16))
+    mask = draw(st.booleans())
+    return EditRequest(
+        prompt=draw(st.text(min_size=1, max_size=300)),
+        images=tuple(image(w, h) for w, h in inputs),
+        options=options,
+        size=size,
+        aspect="1:1",
+        mask=image(*inputs[0]) if mask else None,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(req=requests(), provider=st.sampled_from(list(ProviderName)))
+def test_estimate_bounds_what_settle_charges_for_the_emulators_answer(req, provider):
+    table = PriceTable()
+    n = req.options.n
+    result = EditResult(
+        provider=provider,
+        images=tuple(OutputImage(data=bytes([i]), mime="image/png") for i in range(n)),
+        size=req.size,
+        usage=_emulator_usage(req) if provider is ProviderName.OPENAI else None,
+    )
+    cost = settle(provider=provider, request=req, result=result, table=table)
+    est = estimate(provider=provider, request=req, table=table)
+    assert 0 < cost.micros <= est.micros
+
+
+def _png(width: int, height: int) -> bytes:
+    buf = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 120, 200)).save(buf, "PNG")
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("provider", list(ProviderName))
+async def test_settle_on_a_real_round_trip_through_the_emulator(provider):
+    emu = ProviderEmulator()
+    settings_ = Settings(
+        OPENAI_API_KEY=emu.openai_key,
+        OPENAI_BASE_URL="http://emulator.test/v1",
+        WAVESPEED_API_KEY=emu.wavespeed_key,
+        WAVESPEED_BASE_URL="http://emulator.test",
+        EDITBOT_POLL_INTERVAL_S=0.01,
+    )
+    table = PriceTable()
+    prepared = await prepare_edit(
+        text="make it teal quality=low n=2",
+        files=[InputFile("a.png", _png(300, 200)), InputFile("b.png", _png(64, 64))],
+        settings=settings_,
+        provider=provider,
+        table=table,
+    )
+    (req,) = prepared.requests
+    async with httpx.AsyncClient(transport=httpx.MockTransport(emu.handler)) as client:
+        result = await build_provider(settings_, client, name=provider).edit(req)
+    cost = settle(provider=provider, request=req, result=result, table=table)
+    assert 0 < cost.micros <= prepared.estimate.micros
+    if provider is ProviderName.OPENAI:
+        # 2 x low 1536x1024 = 2 x 158; inputs 300x200 = 3,165 and 64x64 = 4,618 (high formula).
+        assert result.usage == Usage(
+            input_text_tokens=len("make it teal") // 4 + 1,
+            input_image_tokens=3_165 + 4_618,
+            output_tokens=2 * openai_output_tokens(Quality.LOW, 1536, 1024),
+        )
+        assert cost.micros == (
+            micros_for_tokens(2 * 158, 30_000_000)
+            + micros_for_tokens(3_165 + 4_618, 8_000_000)
+            + micros_for_tokens(4, 5_000_000)
+        )
+    else:
+        assert len(emu.routes("submit")) == 2
+        assert cost.micros == 2 * 30_000 and cost.detail == "2 x low 1k at $0.03"
