@@ -66,7 +66,6 @@ _EQ_OPTION = re.compile(rf"(?:--)?({_KEY})=(.*)", re.S)
 _FLAG_OPTION = re.compile(rf"--({_KEY})")
 # A quoted span is one token; a single quote only quotes at word edges so "dog's" stays a word.
 _TOKEN = re.compile(r"\"[^\"]*\"|(?<!\w)'[^']*'(?!\w)|`[^`]*`|\S+")
-_QUOTED = ('"', "'", "`")
 _SMART_DASH = re.compile(
     r"(?<!\S)[\u2014\u2013](?=(?i:"
     + "|".join(sorted(KEY_ALIASES, key=len, reverse=True))
@@ -149,7 +148,7 @@ def parse_options(text: str, *, max_n: int = 4) -> tuple[str, EditOptions]:
     while i < len(tokens):
         token = tokens[i]
         i += 1
-        eq = None if token.startswith(_QUOTED) else _EQ_OPTION.fullmatch(token)
+        eq = _EQ_OPTION.fullmatch(token)
         flag = None if eq else _FLAG_OPTION.fullmatch(token)
         if eq:
             raw_key, raw_value, shown = eq.group(1), eq.group(2), token

@@ -136,6 +136,12 @@ def test_quoted_text_urls_and_non_key_tokens_stay_in_the_prompt(text):
     assert options == EditOptions()
 
 
+def test_a_quoted_phrase_keeps_option_looking_words_inside_it():
+    prompt, options = parse_options('write "big SALE q=high --n 3 today" on the sign n=2')
+    assert prompt == 'write "big SALE q=high --n 3 today" on the sign'
+    assert options == EditOptions(n=2)
+
+
 def test_an_apostrophe_does_not_hide_a_following_option():
     prompt, options = parse_options("make the dog's fur gold q=high")
     assert prompt == "make the dog's fur gold"
