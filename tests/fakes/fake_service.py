@@ -38,6 +38,8 @@ class FakeEditService:
     budgets: dict[str, int] = field(default_factory=dict)
     hold: bool = False
     """When set, submit records the edit and stops (a process that dies mid-job)."""
+    gate: asyncio.Event | None = None
+    """When set, submit and budget wait for it after recording the call (work after the ack)."""
     seen: set[str] = field(default_factory=set)
     accepted: list[IncomingEdit] = field(default_factory=list)
     duplicates: list[str] = field(default_factory=list)
@@ -51,6 +53,8 @@ class FakeEditService:
             return
         self.seen.add(edit.event_key)
         self.accepted.append(edit)
+        if self.gate is not None:
+            await self.gate.wait()
         if self.hold:
             return
         place = edit.place
@@ -91,6 +95,8 @@ class FakeEditService:
 
     async def budget(self, place: Place, args: str, *, is_admin: bool) -> BudgetReply:
         self.budget_calls.append((place, args, is_admin))
+        if self.gate is not None:
+            await self.gate.wait()
         words = args.split()
         verb = words[0] if words else "show"
         cap = self.budgets.get(place.scope, 20_000_000)
