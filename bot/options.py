@@ -151,10 +151,10 @@ def parse_options(text: str, *, max_n: int = 4) -> tuple[str, EditOptions]:
         eq = _EQ_OPTION.fullmatch(token)
         flag = None if eq else _FLAG_OPTION.fullmatch(token)
         if eq:
-            raw_key, raw_value, shown = eq.group(1), eq.group(2), token
+            key = _canonical_key(eq.group(1), shown=token)
+            raw_value, shown = eq.group(2), token
         elif flag:
-            raw_key = flag.group(1)
-            key = _canonical_key(raw_key, shown=token)
+            key = _canonical_key(flag.group(1), shown=token)
             if i >= len(tokens):
                 raise OptionError(f"`{token}` needs a value: {_ALLOWED[key](max_n)}.")
             raw_value = tokens[i]
@@ -163,7 +163,6 @@ def parse_options(text: str, *, max_n: int = 4) -> tuple[str, EditOptions]:
         else:
             prompt_parts.append(token)
             continue
-        key = _canonical_key(raw_key, shown=shown)
         value = _PARSERS[key](_clean_value(raw_value), _short(shown), max_n)
         _remember(given, _Given(key, value, _short(shown)))
     options = _build(given)
