@@ -25,13 +25,17 @@ async def insert_ignore(
 ) -> bool:
     """INSERT ... ON CONFLICT (conflict) DO NOTHING; True when the row was inserted."""
     insert = pg_insert if is_postgres(session) else sqlite_insert
+    table = table_of(model)
+    # RETURNING tells inserted from skipped on every driver; rowcount is -1 under psycopg
+    # when SQLAlchemy adds its implicit RETURNING of a serial key.
     stmt = (
-        insert(table_of(model))
+        insert(table)
         .values(dict(values))
         .on_conflict_do_nothing(index_elements=list(conflict))
+        .returning(*(table.c[name] for name in conflict))
     )
     result = await session.exec(stmt)
-    return rowcount(result) == 1
+    return result.first() is not None
 
 
 async def upsert(
