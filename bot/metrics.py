@@ -34,7 +34,7 @@ class _Metric:
     def _add(self, amount: float, labels: dict[str, str]) -> None:
         key = _labels(labels)
         with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
+            self._values[key] = self._values.get(key, 0.0) + float(amount)
 
     def samples(self) -> Iterable[tuple[Labels, float]]:
         with self._lock:
@@ -62,7 +62,7 @@ class Gauge(_Metric):
 
     def set(self, value: float, **labels: str) -> None:
         with self._lock:
-            self._values[_labels(labels)] = value
+            self._values[_labels(labels)] = float(value)
 
     def inc(self, amount: float = 1.0, **labels: str) -> None:
         self._add(amount, labels)

@@ -32,6 +32,10 @@ from bot.ports import BudgetReply, EditServicePort
 log = logging.getLogger(__name__)
 
 RATE_LIMIT_RETRIES = 3
+EVENTS = ("app_mention", "message")
+"""Event types the app listens for (the manifest subscribes message.channels/.groups)."""
+EDIT_COMMAND = "/edit"
+BUDGET_COMMAND = "/edit-budget"
 
 
 def build_slack_client(settings: Settings, *, session: Any = None) -> AsyncWebClient:
@@ -112,7 +116,7 @@ def build_slack_app(
         events.inc(kind="shortcut")
         await service.submit(translate.shortcut_submission_edit(body, attach=attach))
 
-    @app.command("/edit")
+    @app.command(EDIT_COMMAND)
     async def on_edit_command(ack: AsyncAck, body: dict) -> None:
         await ack()
         view = command_modal(
@@ -137,7 +141,7 @@ def build_slack_app(
         edit = translate.command_submission_edit(body, request_ts=str(posted["ts"]), attach=attach)
         await service.submit(edit)
 
-    @app.command("/edit-budget")
+    @app.command(BUDGET_COMMAND)
     async def on_budget(ack: AsyncAck, body: dict) -> None:
         await ack()
         place = translate.command_place(body)
