@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 
 # Modules that add subcommands, in the order `editbot --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("bot.cli_db", "bot.cli_prune")
+COMMAND_MODULES: tuple[str, ...] = ("bot.cli_edit", "bot.cli_db", "bot.cli_prune", "bot.cli_slack")
 
 
 def build_parser() -> argparse.ArgumentParser:
