@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import discord
 
-from bot.domain import Attachment
-
 PROMPT_MAX = 4000
 """Discord's limit on a text input's value."""
 
-OnPrompt = Callable[[discord.Interaction, str, tuple[Attachment, ...]], Awaitable[None]]
-"""(modal submit interaction, prompt, the target message's images) -> None."""
+OnPrompt = Callable[[discord.Interaction, str, Sequence[discord.Attachment]], Awaitable[None]]
+"""(modal submit interaction, prompt, the target message's attachments) -> None."""
 
 
 class EditImageModal(discord.ui.Modal, title="Edit image"):
@@ -26,7 +24,7 @@ class EditImageModal(discord.ui.Modal, title="Edit image"):
         max_length=PROMPT_MAX,
     )
 
-    def __init__(self, *, attachments: tuple[Attachment, ...], on_prompt: OnPrompt) -> None:
+    def __init__(self, *, attachments: Sequence[discord.Attachment], on_prompt: OnPrompt) -> None:
         super().__init__(timeout=15 * 60)
         self._attachments = attachments
         self._on_prompt = on_prompt

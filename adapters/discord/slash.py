@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Optional
 
 import discord
@@ -17,7 +18,7 @@ from adapters.discord.translate import (
     interaction_place,
     is_admin,
 )
-from bot.domain import ASPECTS, Attachment, Quality, Resolution
+from bot.domain import ASPECTS, Quality, Resolution
 
 if TYPE_CHECKING:
     from adapters.discord.bot import EditBot
@@ -42,10 +43,13 @@ def edit_commands(bot: EditBot) -> list[AnyCommand]:
     """The app commands, bound to `bot` (its downloads, core service and settings)."""
 
     async def submit_from_interaction(
-        interaction: discord.Interaction, text: str, attachments: tuple[Attachment, ...]
+        interaction: discord.Interaction,
+        text: str,
+        sources: Sequence[discord.Attachment],
     ) -> None:
         # The 3-second window: defer before anything else, then do the slow part.
         await interaction.response.defer(thinking=True)
+        attachments = bot.downloads.attachments(sources)
         anchor: int | None = None
         try:
             shown = text if len(text) <= 1900 else text[:1899] + "…"
@@ -93,17 +97,11 @@ def edit_commands(bot: EditBot) -> list[AnyCommand]:
             },
         )
         images = [a for a in (image, image2, image3) if a is not None]
-        await submit_from_interaction(interaction, text, bot.downloads.attachments(images))
-
-    async def on_modal_prompt(
-        interaction: discord.Interaction, prompt: str, attachments: tuple[Attachment, ...]
-    ) -> None:
-        await submit_from_interaction(interaction, prompt, attachments)
+        await submit_from_interaction(interaction, text, images)
 
     async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
-        attachments = bot.downloads.attachments(message.attachments)
         await interaction.response.send_modal(
-            EditImageModal(attachments=attachments, on_prompt=on_modal_prompt)
+            EditImageModal(attachments=message.attachments, on_prompt=submit_from_interaction)
         )
 
     edit_image_menu = app_commands.ContextMenu(name="Edit image", callback=edit_image)

@@ -128,7 +128,18 @@ class RecordingWebhookAdapter(AsyncWebhookAdapter):
         call = WebhookCall(route.method, route.path, payload or {}, files)
         self.calls.append(call)
         if route.path.endswith("/callback"):
-            return None
+            # The interaction callback answer (`with_response=true`).
+            kind = (payload or {}).get("type", 0)
+            flags = ((payload or {}).get("data") or {}).get("flags", 0)
+            return {
+                "interaction": {
+                    "id": str(route.webhook_id or next_id()),
+                    "type": 2,
+                    "response_message_loading": kind == 5,
+                    "response_message_ephemeral": bool(flags & 64),
+                },
+                "resource": {"type": kind},
+            }
         # Followups and edits of the original response answer with a message payload.
         user = back.get_state().user
         content = (payload or {}).get("content") or ""
@@ -147,6 +158,12 @@ def install(bot: discord.Client) -> CaptionKeepingHttp:
     state.http = http
     # What the gateway's READY would have told the client.
     state.application_id = APPLICATION_ID
+    # The CommandTree attached itself to the ConnectionState and HTTP client dpytest replaced;
+    # attach it to the new ones the way CommandTree.__init__ does.
+    tree = getattr(bot, "tree", None)
+    if tree is not None:
+        state._command_tree = tree
+        tree._http = http
     # GUILD_CREATE always lists the bot's own member, cached even without the members intent;
     # dpytest's guilds arrive without it, so permission checks on sends had no member.
     me = state.user
@@ -298,6 +315,7 @@ def interaction_payload(
         "app_permissions": str(discord.Permissions.all().value),
         "locale": "en-US",
         "guild_locale": "en-US",
+        "attachment_size_limit": 10 * 1024 * 1024,
         "entitlements": [],
         "authorizing_integration_owners": {"0": str(channel.guild.id)},
         "context": 0,
