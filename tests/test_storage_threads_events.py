@@ -1,0 +1,106 @@
+"""Edit threads (versions, undo) and platform event dedupe, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+
+from storage.db import Sessions, write_session
+from storage.events import claim_event
+from storage.threads import (
+    VersionImage,
+    add_versions,
+    current_version,
+    get_or_create_thread,
+    get_version,
+    list_versions,
+    undo,
+)
+
+PLACE = {"platform": "slack", "workspace": "T1", "channel": "C1", "thread": "1700000000.1"}
+
+
+def image(tag: str) -> VersionImage:
+    return VersionImage(sha256=tag * 64, mime="image/png", width=1024, height=1024)
+
+
+async def test_duplicate_events_are_claimed_once_under_concurrency(sessions: Sessions) -> None:
+    async def handle(key: str) -> bool:
+        async with write_session(sessions) as session:
+            return await claim_event(session, key)
+
+    results = await asyncio.gather(*(handle(f"Ev{i % 3}") for i in range(30)))
+    claimed = {f"Ev{i % 3}" for i, won in enumerate(results) if won}
+    assert sum(results) == 3 and claimed == {"Ev0", "Ev1", "Ev2"}
+    assert await handle("Ev0") is False
+    assert await handle("Ev-new") is True
+
+
+async def test_a_rolled_back_claim_leaves_the_event_free(sessions: Sessions) -> None:
+    try:
+        async with write_session(sessions) as session:
+            assert await claim_event(session, "Ev9")
+            raise RuntimeError("crash before the job was written")
+    except RuntimeError:
+        pass
+    async with write_session(sessions) as session:
+        assert await claim_event(session, "Ev9")
+
+
+async def test_threads_number_versions_and_undo_steps_back(sessions: Sessions) -> None:
+    async with write_session(sessions) as session:
+        thread = await get_or_create_thread(session, **PLACE)
+        same = await get_or_create_thread(session, **PLACE)
+        assert same.id == thread.id
+        assert thread.id is not None
+        tid = thread.id
+        assert await current_version(session, thread_id=tid) is None
+        v1 = await add_versions(
+            session, thread_id=tid, job_id="j1", images=[image("a")], prompt="one"
+        )
+        two = await add_versions(
+            session, thread_id=tid, job_id="j2", images=[image("b"), image("c")], prompt="two"
+        )
+    assert [v.version for v in v1 + two] == [1, 2, 3]
+    async with write_session(sessions) as session:
+        current = await current_version(session, thread_id=tid)
+        assert current is not None and (current.version, current.sha256) == (3, "c" * 64)
+        back = await undo(session, thread_id=tid)
+        assert back is not None and back.version == 2
+        back = await undo(session, thread_id=tid)
+        assert back is not None and back.version == 1
+        assert await undo(session, thread_id=tid) is None  # at version 1
+        # A new edit after undo gets the next number, not a reused one.
+        v4 = await add_versions(
+            session, thread_id=tid, job_id="j3", images=[image("d")], prompt="4"
+        )
+        assert v4[0].version == 4
+        listed = await list_versions(session, thread_id=tid)
+        got = await get_version(session, thread_id=tid, version=2)
+    assert [v.version for v in listed] == [1, 2, 3, 4]
+    assert [v.prompt for v in listed] == ["one", "two", "two", "4"]
+    assert got is not None and got.job_id == "j2" and got.position == 0
+
+
+async def test_concurrent_edits_in_a_thread_get_distinct_versions(sessions: Sessions) -> None:
+    async with write_session(sessions) as session:
+        thread = await get_or_create_thread(session, **PLACE)
+    assert thread.id is not None
+
+    async def edit(i: int) -> int:
+        async with write_session(sessions) as session:
+            added = await add_versions(
+                session, thread_id=thread.id, job_id=f"j{i}", images=[image("e")], prompt=str(i)
+            )
+        return added[0].version
+
+    versions = await asyncio.gather(*(edit(i) for i in range(12)))
+    assert sorted(versions) == list(range(1, 13))
+
+
+async def test_concurrent_first_use_creates_one_thread(sessions: Sessions) -> None:
+    async def open_thread() -> int | None:
+        async with write_session(sessions) as session:
+            return (await get_or_create_thread(session, **PLACE)).id
+
+    ids = await asyncio.gather(*(open_thread() for _ in range(10)))
+    assert len(set(ids)) == 1 and ids[0] is not None
