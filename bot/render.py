@@ -48,7 +48,9 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
 
 def _png(image: Image.Image) -> bytes:
     buf = io.BytesIO()
-    image.save(buf, format="PNG")
+    # Level 1: a photo contact sheet encodes ~3x faster than at the default 6 and is no larger
+    # (measured on 1100x1200 sheets); only flat drawings grow, and those are a few KB anyway.
+    image.save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 
