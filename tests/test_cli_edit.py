@@ -41,7 +41,14 @@ def photo(tmp_path) -> Path:
     return path
 
 
-def editbot(*args: str, cwd: Path, base_url: str, emu: ProviderEmulator, keys: bool = True):
+def editbot(
+    *args: str,
+    cwd: Path,
+    base_url: str,
+    emu: ProviderEmulator,
+    keys: bool = True,
+    extra_env: dict[str, str] | None = None,
+):
     env = {
         k: v
         for k, v in os.environ.items()
@@ -58,6 +65,7 @@ def editbot(*args: str, cwd: Path, base_url: str, emu: ProviderEmulator, keys: b
     )
     if keys:
         env.update(OPENAI_API_KEY=emu.openai_key, WAVESPEED_API_KEY=emu.wavespeed_key)
+    env.update(extra_env or {})
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", "edit", *args],
         cwd=cwd,
@@ -214,3 +222,19 @@ def test_a_missing_api_key_exits_1_naming_the_variable(tmp_path, photo, emu, bas
     assert result.returncode == 1
     assert "OPENAI_API_KEY" in one_line_error(result)
     assert emu.requests == []
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("EDITBOT_PROVIDER", "bogus"), ("EDITBOT_PRICES", '{"openai.outptu_per_mtok": 1}')],
+)
+def test_bad_configuration_exits_1_naming_the_setting(
+    tmp_path, photo, emu, base_url, variable, value
+):
+    result = editbot(
+        "--prompt", "x", str(photo), "--dry-run",
+        cwd=tmp_path, base_url=base_url, emu=emu, extra_env={variable: value},
+    )  # fmt: skip
+    assert result.returncode == 1
+    line = one_line_error(result)
+    assert variable in line and "configuration" in line
