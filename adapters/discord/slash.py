@@ -13,6 +13,7 @@ from discord.app_commands import Choice
 
 from adapters.discord.modals import EditImageModal
 from adapters.discord.translate import (
+    command_options,
     command_text,
     interaction_edit,
     interaction_place,
@@ -87,15 +88,10 @@ def edit_commands(bot: EditBot) -> list[AnyCommand]:
         resolution: Optional[Choice[str]] = None,  # noqa: UP045
         n: Optional[app_commands.Range[int, 1, 10]] = None,  # noqa: UP045
     ) -> None:
-        text = command_text(
-            prompt,
-            {
-                "quality": _value(quality),
-                "aspect": _value(aspect),
-                "resolution": _value(resolution),
-                "n": n,
-            },
+        options = command_options(
+            quality=_value(quality), aspect=_value(aspect), resolution=_value(resolution), n=n
         )
+        text = command_text(prompt, options)
         images = [a for a in (image, image2, image3) if a is not None]
         await submit_from_interaction(interaction, text, images)
 

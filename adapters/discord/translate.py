@@ -6,11 +6,12 @@ No I/O here: attachment downloaders are built by the caller (downloads.py) and p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import discord
 
-from bot.domain import Attachment, IncomingEdit, Place
+from bot.domain import Attachment, EditOptions, IncomingEdit, Place, Quality, Resolution
+from bot.options import format_options
 from bot.ports import Action, ActionPress
 
 PLATFORM = "discord"
@@ -74,15 +75,21 @@ def message_edit(
     )
 
 
-def format_options(options: Mapping[str, object | None]) -> str:
-    """Chosen command options as inline `key=value` text (None values left out)."""
-    return " ".join(f"{key}={value}" for key, value in options.items() if value is not None)
+def command_options(
+    *, quality: str | None, aspect: str | None, resolution: str | None, n: int | None
+) -> EditOptions:
+    """The options a person picked from /edit's choices (unpicked ones stay at the defaults)."""
+    return EditOptions(
+        quality=Quality(quality) if quality else Quality.MEDIUM,
+        aspect=aspect if aspect and aspect != "auto" else None,
+        resolution=Resolution(resolution) if resolution else Resolution.R1K,
+        n=n or 1,
+    )
 
 
-def command_text(prompt: str, options: Mapping[str, object | None]) -> str:
-    """The prompt with the command's options appended the way a person would type them."""
-    rendered = format_options(options)
-    return f"{prompt.strip()} {rendered}".strip()
+def command_text(prompt: str, options: EditOptions) -> str:
+    """The prompt with the picked options appended as the `key=value` text the core parses."""
+    return f"{prompt.strip()} {format_options(options)}".strip()
 
 
 def interaction_edit(
