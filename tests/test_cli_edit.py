@@ -238,3 +238,26 @@ def test_bad_configuration_exits_1_naming_the_setting(
     assert result.returncode == 1
     line = one_line_error(result)
     assert variable in line and "configuration" in line
+
+
+def test_mode_each_runs_one_edit_per_image_into_an_out_directory(tmp_path, photo, emu, base_url):
+    flipped = tmp_path / "flipped.png"
+    with Image.open(photo) as im:
+        im.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(flipped)
+    out_dir = tmp_path / "results"
+    out_dir.mkdir()
+    result = editbot(
+        "--prompt", "add snow mode=each quality=low aspect=1:1", str(photo), str(flipped),
+        "--out", str(out_dir), cwd=tmp_path, base_url=base_url, emu=emu,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    paths = [Path(line) for line in result.stdout.splitlines()[:2]]
+    assert [p.parent for p in paths] == [out_dir, out_dir]
+    assert [re.fullmatch(r"edit-\d{8}-\d{6}-(\d)\.png", p.name)[1] for p in paths] == ["1", "2"]
+    assert_derived_from_photo(decoded(paths[0]))
+    # The second edit started from the mirrored input: blue on the left now.
+    second = decoded(paths[1])
+    r, _, b = second.getpixel((second.width // 8, second.height // 3))
+    assert b > r + 60
+    assert len(emu.routes("openai_edit")) == 2
+    assert "[1/2]" in result.stderr and "[2/2]" in result.stderr
