@@ -13,7 +13,13 @@ import sys
 from collections.abc import Callable
 
 # Modules that add subcommands, in the order `editbot --help` lists them.
-COMMAND_MODULES: tuple[str, ...] = ("bot.cli_edit", "bot.cli_db", "bot.cli_prune", "bot.cli_slack")
+COMMAND_MODULES: tuple[str, ...] = (
+    "bot.cli_edit",
+    "bot.cli_db",
+    "bot.cli_prune",
+    "bot.cli_slack",
+    "bot.cli_doctor",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -87,6 +87,25 @@ class Settings(BaseSettings):
         return url
 
 
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment and `.env`; a bad value is a ConfigError naming the variable.
+
+    The message names variables and what is wrong with them, never their values (secrets).
+    """
+    from pydantic import ValidationError
+
+    from bot.errors import ConfigError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'settings'}: {err['msg']}"
+            for err in exc.errors(include_input=False)
+        )
+        raise ConfigError(f"bad settings: {problems}") from None
+
+
 def usd_to_micros(usd: Decimal | int | str) -> int:
     """Dollars (a decimal string or Decimal, never a float) to integer micro-dollars."""
     return int((Decimal(usd) * 1_000_000).to_integral_value())
