@@ -15,7 +15,9 @@ from bot.domain import ProviderName
 class Settings(BaseSettings):
     """Every knob editbot has. Names are the environment variables (DESIGN.md, Contracts)."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", env_ignore_empty=True, extra="ignore", populate_by_name=True
+    )
 
     # Chat platforms.
     slack_bot_token: SecretStr | None = Field(None, alias="SLACK_BOT_TOKEN")
