@@ -38,7 +38,7 @@ def naive(data: bytes, size: tuple[int, int], *, subsampling: int = 0) -> bytes:
     measures the pipelines and not the encoder settings; Pillow's default 4:2:0 chroma alone
     costs about 4 dB on these colourful images (printed for reference).
     """
-    im = Image.open(io.BytesIO(data))
+    im: Image.Image = Image.open(io.BytesIO(data))
     im = ImageOps.exif_transpose(im)
     im = im.resize(size, Image.Resampling.LANCZOS)
     buf = io.BytesIO()

@@ -7,6 +7,7 @@ import math
 import random
 import struct
 import zlib
+from typing import Any
 
 from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
 
@@ -80,7 +81,7 @@ def jpeg(im: Image.Image, *, orientation: int | None = None, quality: int = 90) 
     return encode(im, "JPEG", orientation=orientation, quality=quality)
 
 
-def png(im: Image.Image, **params: object) -> bytes:
+def png(im: Image.Image, **params: Any) -> bytes:
     return encode(im, "PNG", **params)
 
 
