@@ -130,20 +130,24 @@ def micros_for_tokens(tokens: int, per_mtok: int) -> int:
     return -(-tokens * per_mtok // 1_000_000)
 
 
+_RESOLUTION_ORDER = (Resolution.R1K, Resolution.R2K, Resolution.R4K)
+
+
 def wavespeed_resolution(request: EditRequest) -> Resolution:
     """The resolution class WaveSpeed bills for this request.
 
-    With an explicit size the class is read from the short side (up to 1024 is 1k, up to 2048
-    is 2k, else 4k).
+    WaveSpeed takes a class, not a size. With an explicit size the class is also read from its
+    short side (up to 1024 is 1k, up to 2048 is 2k, else 4k) and the higher of the two is
+    priced, so the price holds whichever one the provider client sends.
     """
+    resolution = request.options.resolution
     if request.options.size is None:
-        return request.options.resolution
+        return resolution
     short = min(request.size)
-    if short <= 1024:
-        return Resolution.R1K
-    if short <= 2048:
-        return Resolution.R2K
-    return Resolution.R4K
+    by_size = (
+        Resolution.R1K if short <= 1024 else Resolution.R2K if short <= 2048 else Resolution.R4K
+    )
+    return max(resolution, by_size, key=_RESOLUTION_ORDER.index)
 
 
 def _rate(per_mtok: int) -> str:

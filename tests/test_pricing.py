@@ -133,10 +133,20 @@ def test_wavespeed_estimate_is_n_times_the_table_price():
     assert est.detail == "2 x high 2k at $0.44"
 
 
-def test_wavespeed_explicit_size_is_billed_by_its_resolution_class():
-    req = request(options=EditOptions(quality=Quality.LOW, size=(2048, 2048)), size=(2048, 2048))
+@pytest.mark.parametrize(
+    ("size", "resolution", "micros"),
+    [
+        ((1024, 1024), Resolution.R1K, 30_000),
+        ((2048, 2048), Resolution.R1K, 60_000),  # the size says 2k
+        ((1024, 1024), Resolution.R2K, 60_000),  # the class sent says 2k
+        ((3072, 2304), Resolution.R1K, 90_000),  # short side over 2048: 4k
+    ],
+)
+def test_wavespeed_explicit_size_is_billed_at_the_higher_class(size, resolution, micros):
+    opts = EditOptions(quality=Quality.LOW, size=size, resolution=resolution)
+    req = request(options=opts, size=size)
     assert estimate(provider=ProviderName.WAVESPEED, request=req, table=PriceTable()).micros == (
-        60_000
+        micros
     )
 
 
