@@ -56,9 +56,7 @@ async def prune(
         )
         jobs = rowcount(
             await session.exec(
-                update(_jobs)
-                .where(_jobs.c.id.in_(old), _jobs.c.prompt != "")
-                .values(prompt="")
+                update(_jobs).where(_jobs.c.id.in_(old), _jobs.c.prompt != "").values(prompt="")
             )
         )
         # Content addressing shares blobs between jobs: keep any still referenced.
