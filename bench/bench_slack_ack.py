@@ -1,0 +1,175 @@
+"""Ack latency of editbot's Slack app under 200 concurrent app_mention events with images.
+
+Against a bare AsyncApp that acks the same events, in the same run. A child process plays
+Slack (the fake Web API and the sender), so the measured process holds only the bot.
+editbot's listener hands each event to a fake core whose submit does real work after
+the ack (download, intake, Pillow invert in a thread, upload into the thread).
+
+    python bench/bench_slack_ack.py [--events 200] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing as mp
+import statistics
+import sys
+import time
+from multiprocessing.connection import Connection
+from pathlib import Path
+
+import aiohttp
+import httpx
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from adapters.slack.app import build_slack_app, build_slack_client  # noqa: E402
+from adapters.slack.chat import SlackChatPort  # noqa: E402
+from adapters.slack.downloads import SlackDownloader, allowed_hosts  # noqa: E402
+from adapters.slack.http import slack_events_handler  # noqa: E402
+from bot.config import Settings  # noqa: E402
+from bot.metrics import Registry  # noqa: E402
+from bot.web import build_web_app  # noqa: E402
+from tests.fakes.fake_service import FakeEditService  # noqa: E402
+from tests.fakes.slack_api import FakeSlackApi  # noqa: E402
+from tests.slack_helpers import (  # noqa: E402
+    SECRET,
+    TOKEN,
+    event_callback,
+    file_object,
+    mention,
+    png_bytes,
+    signed_headers,
+)
+
+
+async def serve(app: AsyncApp) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(
+        build_web_app(health=None, metrics=Registry(), slack_handler=slack_events_handler(app))
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}/slack/events"
+
+
+async def fire(http: httpx.AsyncClient, url: str, bodies: list[str]) -> list[float]:
+    """POST every body at once; each one's latency in ms (status must be 200)."""
+
+    async def one(body: str) -> float:
+        headers = signed_headers(body)
+        start = time.perf_counter()
+        resp = await http.post(url, content=body, headers=headers)
+        elapsed = (time.perf_counter() - start) * 1000
+        if resp.status_code != 200:
+            raise RuntimeError(f"status {resp.status_code}")
+        return elapsed
+
+    return await asyncio.gather(*(one(b) for b in bodies))
+
+
+def slack_side(conn: Connection, events: int) -> None:
+    """Child process playing Slack: the fake Web API, and the sender of the signed events."""
+
+    async def run() -> None:
+        loop = asyncio.get_running_loop()
+        async with FakeSlackApi(token=TOKEN) as api:
+            api.files["photo.png"] = png_bytes((512, 384))
+            conn.send((api.api_url, file_object(api, "photo.png")))
+            limits = httpx.Limits(max_connections=events, max_keepalive_connections=events)
+            async with httpx.AsyncClient(timeout=60, limits=limits) as http:
+                while True:
+                    msg = await loop.run_in_executor(None, conn.recv)
+                    if msg is None:
+                        return
+                    url, bodies = msg
+                    conn.send(await fire(http, url, bodies))
+
+    asyncio.run(run())
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def main(events: int, rounds: int) -> None:
+    loop = asyncio.get_running_loop()
+    conn, child_conn = mp.Pipe()
+    child = mp.get_context("spawn").Process(target=slack_side, args=(child_conn, events))
+    child.start()
+    api_url, photo = await loop.run_in_executor(None, conn.recv)
+    settings = make_settings_for(api_url)
+    async with httpx.AsyncClient(timeout=60) as http, aiohttp.ClientSession() as session:
+        # One pooled session for the Web API, as the composition root should pass it.
+        client = build_slack_client(settings, session=session)
+        downloader = SlackDownloader(
+            http=http,
+            token=TOKEN,
+            max_bytes=settings.max_input_bytes,
+            hosts=allowed_hosts(settings.slack_api_url),
+        )
+        service = FakeEditService(chat=SlackChatPort(client=client, downloader=downloader))
+        editbot = build_slack_app(
+            settings=settings, client=client, service=service, downloader=downloader
+        )
+        bare = AsyncApp(client=build_slack_client(settings), signing_secret=SECRET)
+
+        @bare.event("app_mention")
+        async def noop() -> None:
+            return None
+
+        runners = []
+        results: dict[str, list[tuple[float, float]]] = {"bare": [], "editbot": []}
+        urls = {}
+        for name, app in (("bare", bare), ("editbot", editbot)):
+            runner, urls[name] = await serve(app)
+            runners.append(runner)
+        for r in range(rounds):
+            for name in ("bare", "editbot"):
+                bodies = [
+                    event_callback(
+                        mention("bench", ts=f"17{r}{len(name)}.{i:06d}", files=[photo]),
+                        event_id=f"Ev{r}{name}{i}",
+                    )
+                    for i in range(events)
+                ]
+                done_before = len(service.finished)
+                conn.send((urls[name], bodies))
+                lat = await loop.run_in_executor(None, conn.recv)
+                results[name].append((pct(lat, 0.5), pct(lat, 0.99)))
+                if name == "editbot":
+                    # Let the work after the ack finish before the next round measures.
+                    while len(service.finished) < done_before + events:
+                        await asyncio.sleep(0.05)
+        for runner in runners:
+            await runner.cleanup()
+    conn.send(None)
+    child.join()
+
+    med = {
+        n: (statistics.median(p[0] for p in v), statistics.median(p[1] for p in v))
+        for n, v in results.items()
+    }
+    print(f"{events} concurrent signed app_mention events, {rounds} rounds (median of rounds)")
+    for name, (p50, p99) in med.items():
+        print(f"  {name:8s} ack p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
+    ratio = med["editbot"][1] / med["bare"][1]
+    print(f"  p99 ratio editbot/bare: {ratio:.2f} (target <= 1.5)")
+    print(f"  edits finished after the ack: {len(service.finished)}")
+
+
+def make_settings_for(api_url: str) -> Settings:
+    return Settings(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=api_url)
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    asyncio.run(main(args.events, args.rounds))
