@@ -19,6 +19,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli_prune",
     "bot.cli_slack",
     "bot.cli_doctor",
+    "bot.cli_run",
 )
 
 

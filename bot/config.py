@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, alias="EDITBOT_DATABASE_URL")
     http_port: int = Field(3000, alias="EDITBOT_HTTP_PORT")
     workers: int = Field(8, alias="EDITBOT_WORKERS", ge=1)
+    # A worker renews its lease well before this; a dead process's jobs are picked up after it.
+    lease_s: float = Field(60.0, alias="EDITBOT_LEASE_S", ge=1)
     retention_days: int = Field(30, alias="EDITBOT_RETENTION_DAYS", ge=1)
 
     # Budgets.
