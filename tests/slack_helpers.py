@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +24,7 @@ from adapters.slack.downloads import SlackDownloader, allowed_hosts
 from adapters.slack.http import slack_events_handler
 from bot.config import Settings
 from bot.metrics import Registry
+from bot.ports import EditServicePort
 from bot.web import build_web_app
 from tests.fakes.fake_service import FakeEditService
 from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlackApi
@@ -201,17 +202,29 @@ def make_settings(api: FakeSlackApi, **extra: Any) -> Settings:
 
 @asynccontextmanager
 async def slack_harness(
-    *, max_bytes: int = 50 * 1024 * 1024, hold: bool = False, admins: str = ""
+    *,
+    max_bytes: int = 50 * 1024 * 1024,
+    hold: bool = False,
+    admins: str = "",
+    make_service: Callable[[SlackChatPort, Settings], EditServicePort] | None = None,
+    update_interval: float = 5.0,
+    **extra: Any,
 ) -> AsyncIterator[Harness]:
-    """The real AsyncApp in HTTP mode on 127.0.0.1, over a fake Slack and the fake service."""
+    """The real AsyncApp in HTTP mode on 127.0.0.1, over a fake Slack and the fake service.
+
+    `make_service` swaps the fake core for another (the real EditService); `extra` are settings.
+    """
     async with FakeSlackApi(token=TOKEN) as api, httpx.AsyncClient(timeout=10) as http:
-        settings = make_settings(api, EDITBOT_MAX_INPUT_BYTES=max_bytes, EDITBOT_ADMINS=admins)
+        settings = make_settings(
+            api, EDITBOT_MAX_INPUT_BYTES=max_bytes, EDITBOT_ADMINS=admins, **extra
+        )
         client = build_slack_client(settings)
         downloader = SlackDownloader(
             http=http, token=TOKEN, max_bytes=max_bytes, hosts=allowed_hosts(settings.slack_api_url)
         )
-        chat = SlackChatPort(client=client, downloader=downloader)
-        service = FakeEditService(chat=chat, hold=hold)
+        chat = SlackChatPort(client=client, downloader=downloader, update_interval=update_interval)
+        fake = FakeEditService(chat=chat, hold=hold)
+        service = make_service(chat, settings) if make_service else fake
         metrics = Registry()
         app = build_slack_app(
             settings=settings,
