@@ -74,7 +74,8 @@ async def _versions(ctx: ServiceContext, convo: Conversation, *, thread_id: int)
         cell=256 if small else 160,
         columns=4 if small else 8,
     )
-    caption = f"{len(rows)} versions; v{thread.current_version} is current."
+    plural = "version" if len(rows) == 1 else "versions"
+    caption = f"{len(rows)} {plural}; v{thread.current_version} is current."
     if missing:
         caption += f" Not stored any more: {', '.join(f'v{n}' for n in missing)}."
     caption += " Reply `v2 <instruction>` to edit from an earlier one."

@@ -79,6 +79,8 @@ class Rig:
         key: str | None = None,
         message_id: str | None = "msg-1",
     ) -> None:
+        # A second per request keeps creation order visible in created_at.
+        self.advance(timedelta(seconds=1))
         await self.service.submit(
             IncomingEdit(
                 place=place,
@@ -94,6 +96,7 @@ class Rig:
         is_admin: bool = False, key: str | None = None,
     ) -> None:  # fmt: skip
         place = Place(platform="slack", workspace="T1", channel="C1", user=user, thread=thread)
+        self.advance(timedelta(seconds=1))
         await self.service.press(
             ActionPress(
                 action=action,
