@@ -20,6 +20,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli_slack",
     "bot.cli_doctor",
     "bot.cli_run",
+    "bot.cli_budget",
+    "bot.cli_usage",
 )
 
 
