@@ -1,0 +1,276 @@
+"""Run one claimed job to its final row: provider call, outputs, versions, money, status.
+
+Everything a success writes (output images, thread versions, the budget settle and the
+SUCCEEDED status) goes in ONE write transaction that only commits while this worker still
+holds the lease; a failure writes the refund and FAILED the same way. A worker that lost its
+lease (it stalled, another worker reclaimed the job) therefore changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from PIL import Image
+from sqlalchemy import update
+
+from bot.errors import DeadlineExceeded, ProviderError, ProviderRejected, UserError
+from bot.jobs import load_request, place_of
+from bot.messages import FailureKind, failure_for_user, status_running
+from bot.ports import BlobStore, ChatPort, MessageRef
+from bot.pricing import PriceTable, settle
+from bot.providers.base import EditRequest, EditResult, OnProgress, Progress, Provider, Stage
+from storage import budgets
+from storage.columns import utcnow
+from storage.db import Sessions, write_session
+from storage.images import add_job_images
+from storage.models import ImageRole, Job, JobStatus
+from storage.queue import finish, renew, set_provider_task
+from storage.sql import table_of
+from storage.threads import VersionImage, add_versions, get_or_create_thread
+
+log = logging.getLogger(__name__)
+
+_jobs = table_of(Job)
+MAX_ATTEMPTS = 3
+"""Claims a job gets; past this (it keeps killing its worker) it fails for good."""
+PROGRESS_EVERY_S = 2.0
+"""Least seconds between two status updates of the same stage (the adapters throttle too)."""
+
+
+class LeaseLost(Exception):
+    """This worker no longer holds the job's lease; whatever it was writing is dropped."""
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run ended: SUCCEEDED / FAILED as written, or None when the lease was lost."""
+
+    job_id: str
+    status: JobStatus | None
+    message: str | None = None
+
+
+def _probe(data: bytes) -> tuple[int, int]:
+    with Image.open(io.BytesIO(data)) as im:
+        return im.size
+
+
+class JobRunner:
+    """Runs claimed jobs for one worker identity (`owner`, the lease holder)."""
+
+    def __init__(
+        self,
+        *,
+        sessions: Sessions,
+        blobs: BlobStore,
+        chats: Mapping[str, ChatPort],
+        provider: Provider,
+        table: PriceTable,
+        owner: str,
+        lease_s: float,
+        max_attempts: int = MAX_ATTEMPTS,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.blobs = blobs
+        self.chats = chats
+        self.provider = provider
+        self.table = table
+        self.owner = owner
+        self.lease_s = lease_s
+        self.max_attempts = max_attempts
+        self.clock = clock
+
+    async def run(self, job: Job) -> RunOutcome:
+        """Run `job` (claimed by `owner`) to SUCCEEDED or FAILED, renewing the lease meanwhile."""
+        if job.attempts > self.max_attempts:
+            log.error("job %s: %d claims, giving up", job.id, job.attempts)
+            return await self._fail(job, failure_for_user(FailureKind.INTERNAL, job.id))
+        lost = asyncio.Event()
+        work = asyncio.create_task(self._attempt(job), name=f"job-{job.id}")
+        keeper = asyncio.create_task(self._keep_lease(job, work, lost))
+        try:
+            return await work
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if lost.is_set() and task is not None and not task.cancelling():
+                log.warning("job %s: lease lost to another worker; dropped", job.id)
+                return RunOutcome(job.id, None)
+            raise
+        finally:
+            keeper.cancel()
+
+    async def _keep_lease(
+        self, job: Job, work: asyncio.Task[RunOutcome], lost: asyncio.Event
+    ) -> None:
+        # A third of the lease: two renewals can fail (a slow database) before it runs out.
+        interval = self.lease_s / 3
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with write_session(self.sessions) as session:
+                    held = await renew(
+                        session,
+                        job_id=job.id,
+                        owner=self.owner,
+                        lease_s=self.lease_s,
+                        now=self.clock(),
+                    )
+            except Exception:
+                log.warning("job %s: lease renewal failed; retrying", job.id, exc_info=True)
+                continue
+            if not held:
+                lost.set()
+                work.cancel()
+                return
+
+    async def _attempt(self, job: Job) -> RunOutcome:
+        try:
+            async with self.sessions() as session:
+                request = await load_request(session, self.blobs, job)
+            result = await self._call_provider(job, request)
+            return await self._succeed(job, request, result)
+        except LeaseLost:
+            return RunOutcome(job.id, None)
+        except UserError as exc:
+            return await self._fail(job, str(exc))
+        except ProviderRejected as exc:
+            log.warning("job %s: provider rejected: %s", job.id, exc)
+            detail = str(exc)
+            return await self._fail(
+                job, failure_for_user(FailureKind.REJECTED, job.id, detail=detail)
+            )
+        except DeadlineExceeded as exc:
+            log.warning("job %s: deadline: %s", job.id, exc)
+            return await self._fail(job, failure_for_user(FailureKind.TIMEOUT, job.id))
+        except ProviderError as exc:
+            log.warning("job %s: provider failed (status %s): %s", job.id, exc.status, exc)
+            return await self._fail(job, failure_for_user(FailureKind.PROVIDER_DOWN, job.id))
+        except Exception:
+            log.exception("job %s: internal error", job.id)
+            return await self._fail(job, failure_for_user(FailureKind.INTERNAL, job.id))
+
+    async def _call_provider(self, job: Job, request: EditRequest) -> EditResult:
+        on_progress = self._progress_reporter(job)
+        if job.provider_task_id:
+            try:
+                # A task a dead worker submitted: poll it, never pay for a second one.
+                return await self.provider.resume(
+                    job.provider_task_id, request, on_progress=on_progress
+                )
+            except NotImplementedError:
+                log.info("job %s: %s cannot resume; submitting again", job.id, self.provider.name)
+
+        async def on_task_id(task_id: str) -> None:
+            async with write_session(self.sessions) as session:
+                held = await set_provider_task(
+                    session, job_id=job.id, owner=self.owner, task_id=task_id
+                )
+            if not held:
+                raise LeaseLost(job.id)
+
+        return await self.provider.edit(request, on_progress=on_progress, on_task_id=on_task_id)
+
+    def _progress_reporter(self, job: Job) -> OnProgress | None:
+        chat = self.chats.get(job.platform)
+        if chat is None or job.status_message_id is None:
+            return None
+        ref = MessageRef(place_of(job), job.status_message_id)
+        last: dict[str, float] = {}
+
+        async def report(progress: Progress) -> None:
+            now = time.monotonic()
+            stage = progress.stage.value
+            if now - last.get(stage, -PROGRESS_EVERY_S) < PROGRESS_EVERY_S:
+                return
+            last[stage] = now
+            label = "editing" if progress.stage in (Stage.QUEUED, Stage.RUNNING) else stage
+            try:
+                await chat.update_text(ref, status_running(progress.elapsed_s, label))
+            except Exception:  # a status line must never fail the edit
+                log.warning("job %s: status update failed", job.id, exc_info=True)
+
+        return report
+
+    async def _succeed(self, job: Job, request: EditRequest, result: EditResult) -> RunOutcome:
+        outputs = []
+        for image in result.images:
+            sha = await self.blobs.put(image.data)
+            width, height = await asyncio.to_thread(_probe, image.data)
+            outputs.append(VersionImage(sha256=sha, mime=image.mime, width=width, height=height))
+        cost = settle(provider=result.provider, request=request, result=result, table=self.table)
+        thread = await self._thread_of(job)
+        async with write_session(self.sessions) as session:
+            await add_job_images(session, job_id=job.id, role=ImageRole.OUTPUT, images=outputs)
+            version = None
+            if thread is not None:
+                edit_thread = job.edit_thread_id
+                if edit_thread is None:
+                    found = await get_or_create_thread(
+                        session,
+                        platform=job.platform,
+                        workspace=job.workspace,
+                        channel=job.channel,
+                        thread=thread,
+                    )
+                    edit_thread = found.id
+                assert edit_thread is not None
+                added = await add_versions(
+                    session, thread_id=edit_thread, job_id=job.id, images=outputs, prompt=job.prompt
+                )
+                version = added[-1].version
+                await session.exec(
+                    update(_jobs)
+                    .where(_jobs.c.id == job.id)
+                    .values(thread=thread, edit_thread_id=edit_thread)
+                )
+            await budgets.settle(session, job_id=job.id, cost_micros=cost.micros)
+            held = await finish(
+                session,
+                job_id=job.id,
+                owner=self.owner,
+                status=JobStatus.SUCCEEDED,
+                cost_micros=cost.micros,
+                version=version,
+                now=self.clock(),
+            )
+            if not held:
+                raise LeaseLost(job.id)  # rolls back versions and the settle
+        log.info("job %s: succeeded, v%s, %d micro-dollars", job.id, version, cost.micros)
+        return RunOutcome(job.id, JobStatus.SUCCEEDED)
+
+    async def _thread_of(self, job: Job) -> str | None:
+        if job.thread is not None:
+            return job.thread
+        chat = self.chats.get(job.platform)
+        if chat is None:
+            log.warning("job %s: no thread and no %s chat port; no versions", job.id, job.platform)
+            return None
+        place = await chat.open_thread(
+            place_of(job), title=job.prompt[:80] or "edit", anchor=job.status_message_id
+        )
+        return place.thread
+
+    async def _fail(self, job: Job, message: str) -> RunOutcome:
+        try:
+            async with write_session(self.sessions) as session:
+                await budgets.refund(session, job_id=job.id)
+                held = await finish(
+                    session,
+                    job_id=job.id,
+                    owner=self.owner,
+                    status=JobStatus.FAILED,
+                    error=message,
+                    now=self.clock(),
+                )
+                if not held:
+                    raise LeaseLost(job.id)  # rolls back the refund
+        except LeaseLost:
+            return RunOutcome(job.id, None)
+        return RunOutcome(job.id, JobStatus.FAILED, message)
