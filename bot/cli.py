@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli_run",
     "bot.cli_budget",
     "bot.cli_usage",
+    "bot.cli_worker",
 )
 
 
