@@ -12,6 +12,7 @@ import hashlib
 import io
 import logging
 import struct
+import threading
 import warnings
 import zlib
 from collections.abc import Iterator, Sequence
@@ -65,6 +66,8 @@ _DECODE_ERRORS = (
     zlib.error,
 )
 
+_WARNINGS_LOCK = threading.Lock()
+
 _LANCZOS = Image.Resampling.LANCZOS
 # resize() first box-reduces by an integer factor while the image stays >= 3x the target, then
 # runs LANCZOS: indistinguishable from plain LANCZOS at a fraction of the cost.
@@ -110,12 +113,7 @@ async def normalize_mask(
 def normalize_image_sync(data: bytes, *, name: str, limits: ImageLimits) -> NormalizedImage:
     """The thread body of normalize_image: blocking Pillow work."""
     fmt = _accepted_format(data, name=name, limits=limits)
-    with _decoding(name, fmt, limits):
-        im = _open(data, fmt=fmt, name=name, limits=limits)
-        if fmt == "jpeg":
-            _draft(im, limits.max_side)
-        im.load()
-        orientation = _orientation(im)
+    im, orientation = _decode(data, fmt=fmt, name=name, limits=limits)
     # Draft works in the stored orientation, so the target is computed there too.
     target = fit_within(im.size, limits.max_side)
     im = to_rgb_or_rgba(im)
@@ -137,10 +135,7 @@ def normalize_mask_sync(
         raise ImageRejected(
             f"The mask '{_short(name)}' is {describe_unknown(data)}; a mask must be {what}."
         )
-    with _decoding(name, fmt, limits):
-        im = _open(data, fmt=fmt, name=name, limits=limits)
-        im.load()
-        orientation = _orientation(im)
+    im, orientation = _decode(data, fmt=fmt, name=name, limits=limits)
     has_alpha = im.mode in ("RGBA", "LA", "PA") or (
         im.mode in ("P", "L", "RGB") and "transparency" in im.info
     )
@@ -225,41 +220,59 @@ def _accepted_format(data: bytes, *, name: str, limits: ImageLimits) -> str:
     )
 
 
+def _decode(data: bytes, *, fmt: str, name: str, limits: ImageLimits) -> tuple[Image.Image, int]:
+    """Open with only the sniffed decoder, check the pixel cap, draft (JPEG), load.
+
+    Returns the loaded image (in its stored orientation) and its EXIF orientation.
+    """
+    try:
+        with _pillow_warnings(name):
+            im = Image.open(io.BytesIO(data), formats=[PIL_FORMATS[fmt]])
+        _check_pixels(im, name=name, limits=limits)
+        if fmt == "jpeg":
+            _draft(im, limits.max_side)
+        im.load()
+        with _pillow_warnings(name):
+            orientation = _orientation(im)
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
+        raise ImageRejected(
+            f"'{_short(name)}' has too many pixels to open safely (editbot's limit is "
+            f"{limits.max_pixels:,}); downscale it and try again."
+        ) from exc
+    except (*_DECODE_ERRORS, Warning) as exc:
+        # Warning: a process run with warnings as errors (-W error) gets them raised from load.
+        log.info("undecodable %s %r: %s", fmt, name, exc)
+        raise ImageRejected(
+            f"'{_short(name)}' looks like a {fmt.upper()} file but is damaged or cut short, "
+            "so editbot can't read it. Save or export it again and attach the new file."
+        ) from exc
+    return im, orientation
+
+
 @contextmanager
-def _decoding(name: str, fmt: str, limits: ImageLimits) -> Iterator[None]:
-    """Turn Pillow's bomb warning into an error, and its decode failures into ImageRejected."""
-    with warnings.catch_warnings(record=True) as caught:
+def _pillow_warnings(name: str) -> Iterator[None]:
+    """Pillow's bomb warning raised as an error; its other warnings logged, not emitted.
+
+    Covers the header parse (where Pillow checks for bombs) and the EXIF parse, both quick.
+    Warning filters are process-wide in Python 3.11, so threads take turns changing them: two
+    interleaved catch_warnings blocks would leave one's temporary filters in place for good.
+    """
+    with _WARNINGS_LOCK, warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            yield
-        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise ImageRejected(
-                f"'{_short(name)}' has too many pixels to open safely (editbot's limit is "
-                f"{limits.max_pixels:,}); downscale it and try again."
-            ) from exc
-        except _DECODE_ERRORS as exc:
-            log.info("undecodable %s %r: %s", fmt, name, exc)
-            raise ImageRejected(
-                f"'{_short(name)}' looks like a {fmt.upper()} file but is damaged or cut short, "
-                "so editbot can't read it. Save or export it again and attach the new file."
-            ) from exc
-    # Pillow's other warnings (odd metadata and the like) do not stop the image; keep them out of
-    # the process-wide warning stream, which tests and operators may run as errors.
+        yield
     for warning in caught:
         log.debug("pillow warning for %r: %s", name, warning.message)
 
 
-def _open(data: bytes, *, fmt: str, name: str, limits: ImageLimits) -> Image.Image:
-    """Open lazily with only the sniffed decoder, and check the pixel cap before any decode."""
-    im = Image.open(io.BytesIO(data), formats=[PIL_FORMATS[fmt]])
+def _check_pixels(im: Image.Image, *, name: str, limits: ImageLimits) -> None:
+    """The pixel cap, from the header alone: before any pixel is decoded."""
     width, height = im.size
     if width * height > limits.max_pixels:
         raise ImageRejected(
             f"'{_short(name)}' is {width}x{height} = {width * height:,} pixels, more than editbot "
             f"opens ({limits.max_pixels:,}); downscale it and try again."
         )
-    return im
 
 
 def _draft(im: Image.Image, max_side: int) -> None:

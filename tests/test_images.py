@@ -526,3 +526,19 @@ async def test_normalizing_a_24mp_jpeg_does_not_stall_the_event_loop(jpeg_24mp):
     assert ticks >= 10
     assert gap < 0.05
     assert [(r.width, r.height) for r in results] == [(1365, 2048), (1365, 2048)]
+
+
+async def test_concurrent_intake_leaves_the_process_warning_filters_as_they_were():
+    # Warning filters are process-wide: threads that each swap them in and out must not
+    # interleave, or one restores another's temporary filters for good.
+    filters, show = list(warnings.filters), warnings.showwarning
+    images = [encode(photo_like((600, 400), seed=i, noise=0), "PNG") for i in range(6)]
+    for _ in range(4):
+        await asyncio.gather(
+            *(
+                normalize_image(data, name=f"{i}.png", limits=LIMITS)
+                for i, data in enumerate(images)
+            )
+        )
+    assert warnings.showwarning is show
+    assert list(warnings.filters) == filters
