@@ -16,7 +16,7 @@ from bot.config import Settings
 from bot.domain import IncomingEdit, Place, ProviderName
 from bot.editing import PreparedEdit, prepare_edit, prepare_from_images
 from bot.errors import OptionError, UserError
-from bot.messages import failure_for_user
+from bot.messages import failure_for_user, no_versions_yet
 from bot.options import clean_markup, parse_options
 from bot.ports import ActionPress, BlobStore, BudgetReply, ChatPort
 from bot.pricing import PriceTable
@@ -124,7 +124,13 @@ class EditService:
     async def _submit(self, edit: IncomingEdit, convo: Conversation) -> None:
         place = edit.place
         thread = await self._edit_thread(place)
-        command = parse_thread_command(edit.text) if thread is not None else None
+        command = parse_thread_command(edit.text) if place.thread is not None else None
+        if thread is None and command is not None and not edit.attachments:
+            if command.kind is not ThreadCommandKind.FROM_VERSION:
+                # `undo` in a thread editbot never answered must not become a paid edit.
+                await convo.say(no_versions_yet())
+                return
+            command = None
         text, from_version = edit.text, None
         if thread is not None and command is not None:
             if command.kind is ThreadCommandKind.FROM_VERSION:

@@ -3,6 +3,7 @@ confirms; cancel and 10 minutes of silence drop them."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from pathlib import Path
 
@@ -133,3 +134,14 @@ async def test_confirm_refused_by_the_budget_cancels_and_says_why(rig: Rig) -> N
     assert [j.status for j in await rig.jobs()] == [JobStatus.CANCELLED]
     assert "Not run" in rig.chat.messages[0].text
     assert await rig.ledger() == []
+
+
+async def test_two_confirms_at_once_reserve_once(rig: Rig) -> None:
+    job_id = await _ask(rig)
+    await asyncio.gather(
+        rig.press(Action.CONFIRM, job_id, thread="msg-1", key="A"),
+        rig.press(Action.CONFIRM, job_id, thread="msg-1", key="B"),
+    )
+    assert [j.status for j in await rig.jobs()] == [JobStatus.QUEUED]
+    assert len(await rig.ledger()) == 1
+    assert rig.wakes == [1]

@@ -143,3 +143,13 @@ async def test_refinement_words_are_not_commands(rig: Rig) -> None:
     await _thread_with_versions(rig, 2)
     await rig.submit("undo the colour change but keep the crop", place=THREAD)
     assert (await rig.jobs())[-1].prompt == "undo the colour change but keep the crop"
+
+
+async def test_commands_in_a_thread_editbot_never_answered_are_not_paid_edits(rig: Rig) -> None:
+    rig.chat.thread_files["other"] = list(images((250, 0, 0)))
+    place = replace(CHANNEL, thread="other")
+    await rig.submit("undo", place=place)
+    assert rig.texts() == [no_versions_yet()]
+    # A real instruction there still edits the thread's newest image.
+    await rig.submit("make it blue", place=place)
+    assert len(await rig.jobs()) == 1
