@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 import httpx
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -92,6 +93,7 @@ async def open_core(
             provider=settings.provider,
             on_enqueued=worker.wake,
         )
+
         async def sweep() -> None:
             await service.sweep_expired()
 
@@ -125,13 +127,17 @@ def _need_chat(settings: Settings) -> None:
 async def run_bot(settings: Settings) -> None:
     """`editbot run`: the chat adapters, the web endpoints and the workers, until a signal."""
     _need_chat(settings)
-    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http, open_core(settings, http) as core:
+    async with (
+        httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http,
+        aiohttp.ClientSession() as slack_session,
+        open_core(settings, http) as core,
+    ):
         runners: list[Runner] = [core.worker.run]
         closers: list[Closer] = []
         slack_handler = None
         slack_serve: Callable[[web.Application], Coroutine[Any, Any, None]] | None = None
         if settings.slack_bot_token is not None:
-            slack_handler, slack_serve = _wire_slack(core, http)
+            slack_handler, slack_serve = _wire_slack(core, http, slack_session)
         web_app = build_web_app(
             health=_health(core), metrics=core.metrics, slack_handler=slack_handler
         )
@@ -150,13 +156,18 @@ async def run_bot(settings: Settings) -> None:
 async def run_workers(settings: Settings) -> None:
     """`editbot worker`: claim and run jobs; deliver through the platforms' REST APIs."""
     _need_chat(settings)
-    async with httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http, open_core(settings, http) as core:
+    async with (
+        httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http,
+        aiohttp.ClientSession() as slack_session,
+        open_core(settings, http) as core,
+    ):
         closers: list[Closer] = [core.worker.stop]
         if settings.slack_bot_token is not None:
             from adapters.slack.app import build_slack_client, make_chat_port
 
             core.chats["slack"] = make_chat_port(
-                client=build_slack_client(settings), downloader=_slack_downloader(settings, http)
+                client=build_slack_client(settings, session=slack_session),
+                downloader=_slack_downloader(settings, http),
             )
         if settings.discord_token is not None:
             core.chats["discord"], close = await _discord_rest_chat(settings)
@@ -177,7 +188,7 @@ def _slack_downloader(settings: Settings, http: httpx.AsyncClient) -> Any:
 
 
 def _wire_slack(
-    core: Core, http: httpx.AsyncClient
+    core: Core, http: httpx.AsyncClient, session: aiohttp.ClientSession
 ) -> tuple[Any, Callable[[web.Application], Coroutine[Any, Any, None]]]:
     from adapters.slack.app import build_slack_app, build_slack_client, make_chat_port
     from adapters.slack.http import slack_events_handler
@@ -185,7 +196,8 @@ def _wire_slack(
     from adapters.slack.socket import uses_socket_mode
 
     settings = core.settings
-    client = build_slack_client(settings)
+    # One aiohttp session for every Web API call (the SDK opens one per call without it).
+    client = build_slack_client(settings, session=session)
     downloader = _slack_downloader(settings, http)
     core.chats["slack"] = make_chat_port(client=client, downloader=downloader)
     app = build_slack_app(
