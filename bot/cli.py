@@ -14,15 +14,15 @@ from collections.abc import Callable
 
 # Modules that add subcommands, in the order `editbot --help` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
+    "bot.cli_run",
+    "bot.cli_worker",
     "bot.cli_edit",
+    "bot.cli_doctor",
+    "bot.cli_budget",
+    "bot.cli_usage",
     "bot.cli_db",
     "bot.cli_prune",
     "bot.cli_slack",
-    "bot.cli_doctor",
-    "bot.cli_run",
-    "bot.cli_budget",
-    "bot.cli_usage",
-    "bot.cli_worker",
 )
 
 
