@@ -142,6 +142,12 @@ def _world(ids: WorldIds | None) -> tuple[discord.TextChannel, discord.User, dis
     channel = back.make_text_channel("edits", guild, id_num=ids.channel if ids else -1)
     alice = back.make_user("alice", "0001", id_num=ids.alice if ids else -1)
     bob = back.make_user("bob", "0002", id_num=ids.bob if ids else -1)
+    # Cached members, so dpytest can resolve an `<@id>` in what the bot sends (without the
+    # members intent GUILD_MEMBER_ADD would not cache them; the cache is dpytest's need only).
+    state = back.get_state()
+    for user in (alice, bob):
+        data = facts.make_member_dict(guild, user, [])
+        guild._add_member(discord.Member(data=data, guild=guild, state=state))
     return channel, alice, bob
 
 
