@@ -147,7 +147,7 @@ def _world(ids: WorldIds | None) -> tuple[discord.TextChannel, discord.User, dis
     state = back.get_state()
     for user in (alice, bob):
         data = facts.make_member_dict(guild, user, [])
-        guild._add_member(discord.Member(data=data, guild=guild, state=state))
+        guild._add_member(discord.Member(data=data, guild=guild, state=state))  # type: ignore[arg-type]
     return channel, alice, bob
 
 
