@@ -1,7 +1,8 @@
 """Composition root: open every resource once, wire the core to the chat adapters, run.
 
-`editbot run` = adapters + workers in one process; `editbot worker` = workers only, delivering
-through the platforms' REST APIs (so any worker can finish any job). Nothing below main opens
+`editbot run` = adapters + workers in one process; `editbot worker` (bot/cli_worker.py) =
+workers only, delivering through `delivery_chats`, the platforms' REST APIs (so any worker can
+finish any job). Nothing below main opens
 a client, an engine or a session of its own.
 """
 
@@ -153,26 +154,28 @@ async def run_bot(settings: Settings) -> None:
         await _run_until_signal(runners, closers=[*closers, core.worker.stop])
 
 
-async def run_workers(settings: Settings) -> None:
-    """`editbot worker`: claim and run jobs; deliver through the platforms' REST APIs."""
-    _need_chat(settings)
-    async with (
-        httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http,
-        aiohttp.ClientSession() as slack_session,
-        open_core(settings, http) as core,
-    ):
-        closers: list[Closer] = [core.worker.stop]
-        if settings.slack_bot_token is not None:
-            from adapters.slack.app import build_slack_client, make_chat_port
+async def delivery_chats(
+    settings: Settings, http: httpx.AsyncClient, slack_session: aiohttp.ClientSession
+) -> tuple[dict[str, ChatPort], list[Closer]]:
+    """ChatPorts over the platforms' REST APIs (no event intake): what workers deliver with.
 
-            core.chats["slack"] = make_chat_port(
-                client=build_slack_client(settings, session=slack_session),
-                downloader=_slack_downloader(settings, http),
-            )
-        if settings.discord_token is not None:
-            core.chats["discord"], close = await _discord_rest_chat(settings)
-            closers.append(close)
-        await _run_until_signal([core.worker.run], closers=closers)
+    Returns the ports by platform and what to close on the way out.
+    """
+    chats: dict[str, ChatPort] = {}
+    closers: list[Closer] = []
+    if settings.slack_bot_token is not None:
+        from adapters.slack.app import build_slack_client, make_chat_port
+
+        chats["slack"] = make_chat_port(
+            client=build_slack_client(settings, session=slack_session),
+            downloader=_slack_downloader(settings, http),
+        )
+    if settings.discord_token is not None:
+        chats["discord"], close = await _discord_rest_chat(settings)
+        closers.append(close)
+    if not chats:
+        log.warning("no SLACK_BOT_TOKEN or DISCORD_TOKEN: results wait for a process that has one")
+    return chats, closers
 
 
 def _slack_downloader(settings: Settings, http: httpx.AsyncClient) -> Any:

@@ -10,19 +10,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import signal
-import socket
 import sys
-from collections.abc import Mapping
 from typing import Any
 
+import aiohttp
 import httpx
 import pydantic
 
 from bot.config import Settings
 from bot.errors import ConfigError
-from bot.ports import ChatPort
 
 log = logging.getLogger("editbot.worker")
 
@@ -42,21 +39,6 @@ def register(subparsers: Any) -> None:
         "--grace", type=float, default=30.0, help="seconds running jobs get on stop (default 30)"
     )
     parser.set_defaults(func=run)
-
-
-def build_chats(settings: Settings, http: httpx.AsyncClient) -> Mapping[str, ChatPort]:
-    """The platforms' outbound ChatPorts, keyed by platform name ("slack", "discord").
-
-    TODO(lead): build the Slack and Discord REST ChatPorts here (the composition root owns
-    them). Until then this process delivers nothing: finished jobs stay undelivered and any
-    process that has the platform's ChatPort delivers them from its sweep.
-    """
-    return {}
-
-
-def owner_name() -> str:
-    """This process's lease owner: host and pid, so a restarted process is a new owner."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 def run(args: argparse.Namespace) -> int:
@@ -79,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings, args: argparse.Namespace) -> None:
+    from bot.app import delivery_chats, owner_name
     from bot.pricing import PriceTable
     from bot.providers.factory import build_provider
     from bot.worker import Worker
@@ -96,11 +79,15 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> None:
         await upgrade(engine)
         timeout = httpx.Timeout(settings.job_deadline_s, connect=10.0)
         limits = httpx.Limits(max_connections=max(100, concurrency * 2))
-        async with httpx.AsyncClient(timeout=timeout, limits=limits) as http:
+        async with (
+            httpx.AsyncClient(timeout=timeout, limits=limits) as http,
+            aiohttp.ClientSession() as slack_session,
+        ):
+            chats, closers = await delivery_chats(settings, http, slack_session)
             worker = Worker(
                 sessions=session_factory(engine),
                 blobs=FileBlobStore(blob_root(settings.data_dir)),
-                chats=build_chats(settings, http),
+                chats=chats,
                 provider=build_provider(settings, http),
                 table=PriceTable.from_settings(settings),
                 settings=settings,
@@ -119,8 +106,12 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> None:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.add_signal_handler(sig, on_signal)
             log.info("worker %s: %d concurrent jobs", worker.owner, concurrency)
-            await worker.run()
-            if stopping:
-                await stopping[0]
+            try:
+                await worker.run()
+                if stopping:
+                    await stopping[0]
+            finally:
+                for close in closers:
+                    await close()
     finally:
         await engine.dispose()

@@ -7,6 +7,7 @@ requests per job (each job's prompt is unique).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -24,7 +25,10 @@ from storage.columns import utcnow
 from storage.db import Sessions, create_engine, session_factory, upgrade
 from storage.models import JobStatus
 from tests.fakes.emulator import EmulatorServer, ProviderEmulator
+from tests.fakes.slack_api import FakeSlackApi
 from tests.worker_helpers import OPENAI_KEY, all_jobs, enqueue_jobs, read_ledger
+
+SLACK_TOKEN = "xoxb-worker-test-0001"
 
 ROOT = Path(__file__).resolve().parent.parent
 SCOPE = "slack:W1:C1"
@@ -151,7 +155,7 @@ async def test_a_worker_killed_mid_job_loses_nothing_after_a_restart(
 
 
 @pytest.mark.slow
-async def test_editbot_worker_runs_jobs_until_sigterm(
+async def test_editbot_worker_runs_jobs_and_delivers_them_through_slack(
     emu: ProviderEmulator, base_url: str, tmp_path: Path
 ) -> None:
     data = tmp_path / "data"
@@ -161,37 +165,42 @@ async def test_editbot_worker_runs_jobs_until_sigterm(
     engine = create_engine(url)
     sessions = session_factory(engine)
     try:
-        queued = await enqueue_jobs(sessions, FileBlobStore(data / "blobs"), count=5)
-        env = {
-            **os.environ,
-            "EDITBOT_DATA_DIR": str(data),
-            "EDITBOT_PROVIDER": "openai",
-            "OPENAI_API_KEY": OPENAI_KEY,
-            "OPENAI_BASE_URL": f"{base_url}/v1",
-            "EDITBOT_WORKERS": "3",
-        }
-        env.pop("EDITBOT_DATABASE_URL", None)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "worker", "--grace", "5"],
-            cwd=tmp_path,
-            env={**env, "PYTHONPATH": str(ROOT)},
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        deadline = time.monotonic() + 60
-        while True:
-            jobs = await all_jobs(sessions)
-            if all(j.status is JobStatus.SUCCEEDED for j in jobs):
-                break
-            assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
-        assert proc.returncode == 0, err[-3000:]
-        assert sorted(j.id for j in jobs) == sorted(q.job_id for q in queued)
-        # No chat ports are wired into `editbot worker` yet: results wait for a process that has
-        # them (the sweep), instead of being marked delivered and lost.
-        assert {j.delivered_at for j in jobs} == {None}
-        assert OPENAI_KEY not in err
+        async with FakeSlackApi(token=SLACK_TOKEN) as slack:
+            queued = await enqueue_jobs(sessions, FileBlobStore(data / "blobs"), count=5)
+            env = {
+                **os.environ,
+                "EDITBOT_DATA_DIR": str(data),
+                "EDITBOT_PROVIDER": "openai",
+                "OPENAI_API_KEY": OPENAI_KEY,
+                "OPENAI_BASE_URL": f"{base_url}/v1",
+                "EDITBOT_WORKERS": "3",
+                "SLACK_BOT_TOKEN": SLACK_TOKEN,
+                "SLACK_API_URL": slack.api_url,
+            }
+            env.pop("EDITBOT_DATABASE_URL", None)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.cli", "worker", "--grace", "5"],
+                cwd=tmp_path,
+                env={**env, "PYTHONPATH": str(ROOT)},
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            deadline = time.monotonic() + 60
+            while True:
+                jobs = await all_jobs(sessions)
+                if all(j.delivered_at is not None for j in jobs):
+                    break
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
+                await asyncio.sleep(0.05)  # the fake Slack API serves from this loop
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+            assert proc.returncode == 0, err[-3000:]
+            assert sorted(j.id for j in jobs) == sorted(q.job_id for q in queued)
+            assert {j.status for j in jobs} == {JobStatus.SUCCEEDED}
+            # Delivered through Slack's REST API into each job's thread, once each.
+            uploads = [u for u in slack.uploads if u.channel == "C1" and u.thread_ts == "T1"]
+            assert len(uploads) == len(jobs) == 5
+            assert len({u.data for u in uploads}) == 5  # five different inputs, five results
+            assert OPENAI_KEY not in err and SLACK_TOKEN not in err
     finally:
         await engine.dispose()
