@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 from PIL import Image
 from pydantic import SecretStr
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
 from adapters.slack.app import build_slack_app, build_slack_client
 from adapters.slack.chat import SlackChatPort
@@ -54,6 +55,7 @@ class SocketRig:
     socket: FakeSocketMode
     api: SocketSlackApi
     service: FakeEditService
+    handler: AsyncSocketModeHandler
 
 
 @asynccontextmanager
@@ -89,7 +91,7 @@ async def socket_rig(*, gate: asyncio.Event | None = None) -> AsyncIterator[Sock
         await handler.connect_async()
         try:
             await sm.wait_connected()
-            yield SocketRig(sm, api, service)
+            yield SocketRig(sm, api, service, handler)
         finally:
             await handler.close_async()
 
@@ -120,8 +122,10 @@ async def test_connects_with_the_app_token_and_gets_hello() -> None:
         [conn] = rig.socket.connections
         assert conn.hello_sent and conn.ticket == "ticket-0001"
         assert rig.socket.refused == [] and rig.socket.unexpected == []
-    # close_async really closes the websocket (Slack would otherwise keep sending to it).
-    assert conn.closed.is_set()
+        # close_async really closes the websocket (Slack would otherwise keep sending to it).
+        await rig.handler.close_async()
+        await asyncio.wait_for(conn.closed.wait(), 5)
+        assert conn.ws.close_code == 1000
 
 
 async def test_mention_envelope_is_acked_first_then_edited_into_its_thread() -> None:
@@ -138,7 +142,8 @@ async def test_mention_envelope_is_acked_first_then_edited_into_its_thread() -> 
         assert rig.api.uploads == []
         gate.set()
 
-        await wait_until(lambda: len(rig.api.uploads) == 1)
+        # Finished, not just uploaded: the buttons message follows the upload.
+        await wait_until(lambda: len(rig.service.finished) == 1)
         [upload] = rig.api.uploads
         assert (upload.channel, upload.thread_ts) == (CHANNEL, TS)
         assert upload.initial_comment == "v1 · make it moody"
@@ -161,7 +166,7 @@ async def test_redelivered_envelope_is_acked_again_but_edited_once() -> None:
         )
         first = await rig.socket.push("events_api", payload)
         await rig.socket.wait_ack(first)
-        await wait_until(lambda: len(rig.api.uploads) == 1)
+        await wait_until(lambda: len(rig.service.finished) == 1)
 
         # Slack redelivers an event it thinks was lost: a new envelope, the same event.
         again = await rig.socket.push(
@@ -259,7 +264,7 @@ async def test_disconnect_request_reconnects_and_keeps_serving() -> None:
         event = mention("after the move", files=[file_object(rig.api, "photo.png")])
         envelope = await rig.socket.push("events_api", events_payload(event, event_id="EvS3"))
         await rig.socket.wait_ack(envelope)
-        await wait_until(lambda: len(rig.api.uploads) == 1)
+        await wait_until(lambda: len(rig.service.finished) == 1)
         assert image_at(rig.api.uploads[0].data).size == (32, 32)
 
 
@@ -322,5 +327,6 @@ async def test_editbot_run_in_socket_mode_edits_a_mention_end_to_end(tmp_path: P
             assert await asyncio.wait_for(bot.proc.wait(), 30) == 0, bot.output()
             # The process closed its websocket on the way out.
             await asyncio.wait_for(conn.closed.wait(), 5)
+            assert conn.ws.close_code == 1000, conn.ws.close_code
         output = bot.output()
         assert APP_TOKEN not in output and TOKEN not in output and OPENAI_KEY not in output
