@@ -133,25 +133,36 @@ async def run_bot(settings: Settings) -> None:
         aiohttp.ClientSession() as slack_session,
         open_core(settings, http) as core,
     ):
-        runners: list[Runner] = [core.worker.run]
-        closers: list[Closer] = []
-        slack_handler = None
-        slack_serve: Callable[[web.Application], Coroutine[Any, Any, None]] | None = None
-        if settings.slack_bot_token is not None:
-            slack_handler, slack_serve = _wire_slack(core, http, slack_session)
-        web_app = build_web_app(
-            health=_health(core), metrics=core.metrics, slack_handler=slack_handler
-        )
-        if slack_serve is not None:
-            serve_with_slack = slack_serve
-            runners.append(lambda: serve_with_slack(web_app))
-        else:
-            runners.append(lambda: serve_web(web_app, port=settings.http_port))
-        if settings.discord_token is not None:
-            runner, closer = _wire_discord(core)
-            runners.append(runner)
-            closers.append(closer)
-        await _run_until_signal(runners, closers=[*closers, core.worker.stop])
+        runners, closers = wire_adapters(core, http, slack_session)
+        await _run_until_signal([core.worker.run, *runners], closers=[*closers, core.worker.stop])
+
+
+def wire_adapters(
+    core: Core, http: httpx.AsyncClient, slack_session: aiohttp.ClientSession
+) -> tuple[list[Runner], list[Closer]]:
+    """Build every configured adapter on `core`'s one EditService; register their ChatPorts.
+
+    Returns what to run (Slack's web/socket server or the bare web server, the Discord bot)
+    and what to close on the way out.
+    """
+    settings = core.settings
+    runners: list[Runner] = []
+    closers: list[Closer] = []
+    slack_handler = None
+    slack_serve: Callable[[web.Application], Coroutine[Any, Any, None]] | None = None
+    if settings.slack_bot_token is not None:
+        slack_handler, slack_serve = _wire_slack(core, http, slack_session)
+    web_app = build_web_app(health=_health(core), metrics=core.metrics, slack_handler=slack_handler)
+    if slack_serve is not None:
+        serve_with_slack = slack_serve
+        runners.append(lambda: serve_with_slack(web_app))
+    else:
+        runners.append(lambda: serve_web(web_app, port=settings.http_port))
+    if settings.discord_token is not None:
+        runner, closer = _wire_discord(core)
+        runners.append(runner)
+        closers.append(closer)
+    return runners, closers
 
 
 async def delivery_chats(

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import httpx
 from PIL import Image
+from sqlmodel import select
 
 from bot.config import Settings
 from bot.domain import ProviderName
@@ -15,6 +16,7 @@ from bot.service import EditService
 from bot.worker import Worker
 from storage.blobs import FileBlobStore
 from storage.db import create_engine, session_factory
+from storage.models import Job, LedgerEntry
 from tests.fakes.emulator import ProviderEmulator
 from tests.slack_helpers import (
     CHANNEL,
@@ -82,5 +84,47 @@ async def test_mention_is_edited_by_the_real_core_and_lands_in_the_thread(
             assert Image.open(io.BytesIO(up.data)).size[0] > 0
             assert up.initial_comment and "quality=low" in up.initial_comment
             assert len(emu.routes("openai_edit")) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_a_mention_past_the_budget_is_refused_in_the_thread_and_charges_nothing(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    engine = create_engine(sqlite_url)
+    sessions = session_factory(engine)
+    chats = {}
+
+    def make_service(chat, settings: Settings) -> EditService:
+        chats["slack"] = chat
+        return EditService(
+            sessions=sessions,
+            blobs=FileBlobStore(tmp_path / "blobs"),
+            chats=chats,
+            settings=settings,
+            table=PriceTable(),
+            provider=ProviderName.OPENAI,
+        )
+
+    try:
+        async with slack_harness(
+            make_service=make_service,
+            EDITBOT_DATA_DIR=str(tmp_path),
+            EDITBOT_DEFAULT_BUDGET_USD="0.001",  # less than any edit's estimate
+        ) as h:
+            h.api.files["photo.png"] = png_bytes((320, 256))
+            body = event_callback(mention("make it blue", files=[file_object(h.api, "photo.png")]))
+            assert (await h.post(body)).status_code == 200
+            await h.api.wait_calls("chat.postMessage")
+            [said] = h.api.named("chat.postMessage")
+            assert (said["channel"], said["thread_ts"]) == (CHANNEL, TS)
+            text = str(said["text"])
+            assert "$0.0010" in text and "Nothing was charged" in text
+            assert "/edit-budget set" in text  # who can raise it, and how
+            assert h.api.uploads == []
+        async with sessions() as session:
+            jobs = (await session.exec(select(Job))).all()
+            ledger = (await session.exec(select(LedgerEntry))).all()
+        assert jobs == [] and ledger == []
     finally:
         await engine.dispose()
