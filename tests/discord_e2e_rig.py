@@ -30,7 +30,7 @@ from bot.service import EditService
 from bot.worker import Worker
 from storage.blobs import FileBlobStore
 from storage.db import Sessions
-from tests.fakes.discord_backend import CaptionKeepingHttp, install, next_id
+from tests.fakes.discord_backend import CaptionKeepingHttp, install, make_thread, next_id
 from tests.fakes.emulator import ProviderEmulator
 from tests.worker_helpers import openai_provider
 
@@ -113,28 +113,7 @@ def thread_create(
     parent: discord.TextChannel, *, thread_id: int, owner_id: int, name: str
 ) -> discord.Thread:
     """A public thread with a given id, through the real ConnectionState (THREAD_CREATE)."""
-    data = {
-        "id": str(thread_id),
-        "guild_id": str(parent.guild.id),
-        "parent_id": str(parent.id),
-        "owner_id": str(owner_id),
-        "name": name,
-        "type": discord.ChannelType.public_thread.value,
-        "last_message_id": None,
-        "rate_limit_per_user": 0,
-        "message_count": 0,
-        "member_count": 1,
-        "thread_metadata": {
-            "archived": False,
-            "auto_archive_duration": 1440,
-            "archive_timestamp": discord.utils.utcnow().isoformat(),
-            "locked": False,
-        },
-    }
-    back.get_state().parse_thread_create(data)  # type: ignore[arg-type]
-    thread = parent.guild.get_thread(thread_id)
-    assert thread is not None
-    return thread
+    return make_thread(parent, owner_id=owner_id, name=name, thread_id=thread_id)
 
 
 def _world(ids: WorldIds | None) -> tuple[discord.TextChannel, discord.User, discord.User]:

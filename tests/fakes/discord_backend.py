@@ -246,9 +246,14 @@ def post_message(
     return message
 
 
-def make_thread(parent: discord.TextChannel, *, owner_id: int, name: str) -> discord.Thread:
-    """A public thread under `parent`, created through the real ConnectionState (THREAD_CREATE)."""
-    thread_id = next_id()
+def make_thread(
+    parent: discord.TextChannel, *, owner_id: int, name: str, thread_id: int | None = None
+) -> discord.Thread:
+    """A public thread under `parent`, created through the real ConnectionState (THREAD_CREATE).
+
+    `thread_id` re-creates a known thread (a restarted bot sees the same ids); default a new id.
+    """
+    thread_id = next_id() if thread_id is None else thread_id
     data = {
         "id": str(thread_id),
         "guild_id": str(parent.guild.id),
