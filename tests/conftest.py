@@ -17,6 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from storage.db import Sessions, create_engine, session_factory, upgrade
 from tests.pg import ENV_URL, admin_url, fresh_database, postgres_required, to_async_url
 
+# The provider tests' `emu` and `client` fixtures (an emulator and an in-memory httpx client).
+pytest_plugins = ["tests.fakes.emulator_fixtures"]
+
 
 def _unavailable(reason: str) -> None:
     if postgres_required():

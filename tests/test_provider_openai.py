@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -34,17 +33,6 @@ from tests.fakes.emulator_fixtures import (
     request,
     solid_png,
 )
-
-
-@pytest.fixture
-def emu() -> ProviderEmulator:
-    return ProviderEmulator()
-
-
-@pytest.fixture
-async def client(emu: ProviderEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(emu.handler)) as c:
-        yield c
 
 
 def provider(

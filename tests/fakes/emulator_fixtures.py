@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
+import httpx
+import pytest
 from PIL import Image
 
 from bot.domain import Background, EditOptions, NormalizedImage, OutputFormat, Quality, Resolution
 from bot.providers.base import EditRequest, Progress
+from tests.fakes.emulator import ProviderEmulator
 
 
 def solid_png(colour: str, size: tuple[int, int] = (96, 64), *, name: str = "") -> NormalizedImage:
@@ -85,3 +89,17 @@ class ProgressLog:
     @property
     def stages(self) -> list[str]:
         return [e.stage.value for e in self.events]
+
+
+# Fixtures for provider tests: an emulator, and an httpx client wired to it in memory.
+
+
+@pytest.fixture
+def emu() -> ProviderEmulator:
+    return ProviderEmulator()
+
+
+@pytest.fixture
+async def client(emu: ProviderEmulator) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(transport=httpx.MockTransport(emu.handler)) as c:
+        yield c
