@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
 from bot.errors import ConfigError
+from bot.http_transport import pooled_client
 from bot.metrics import Registry
 from bot.ports import ChatPort
 from bot.pricing import PriceTable
@@ -129,7 +130,7 @@ async def run_bot(settings: Settings) -> None:
     """`editbot run`: the chat adapters, the web endpoints and the workers, until a signal."""
     _need_chat(settings)
     async with (
-        httpx.AsyncClient(timeout=HTTP_TIMEOUT) as http,
+        pooled_client(timeout=HTTP_TIMEOUT, max_connections=max(100, settings.workers * 2)) as http,
         aiohttp.ClientSession() as slack_session,
         open_core(settings, http) as core,
     ):

@@ -10,9 +10,9 @@ from typing import Any
 
 import pydantic
 
-from bot.config import Settings
+from bot.config import Settings, budget_defaults
 from bot.errors import UserInputError
-from storage.budgets import PERIODS, BudgetDefaults
+from storage.budgets import PERIODS
 
 _SCOPE_HELP = (
     "platform:workspace:channel (e.g. slack:T123:C456), or platform:workspace:* for the "
@@ -66,9 +66,7 @@ def run_budget(args: argparse.Namespace) -> int:
     except (pydantic.ValidationError, UserInputError) as exc:
         print(f"editbot budget: {exc}", file=sys.stderr)
         return 2
-    defaults = BudgetDefaults(
-        cap_micros=settings.default_budget_micros, period=settings.budget_period
-    )
+    defaults = budget_defaults(settings)
 
     async def run() -> str:
         engine = create_engine(settings.sqlalchemy_url)

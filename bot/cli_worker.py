@@ -62,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings, args: argparse.Namespace) -> None:
     from bot.app import delivery_chats, owner_name
+    from bot.http_transport import pooled_client
     from bot.pricing import PriceTable
     from bot.providers.factory import build_provider
     from bot.worker import Worker
@@ -78,9 +79,8 @@ async def _serve(settings: Settings, args: argparse.Namespace) -> None:
     try:
         await upgrade(engine)
         timeout = httpx.Timeout(settings.job_deadline_s, connect=10.0)
-        limits = httpx.Limits(max_connections=max(100, concurrency * 2))
         async with (
-            httpx.AsyncClient(timeout=timeout, limits=limits) as http,
+            pooled_client(timeout=timeout, max_connections=max(100, concurrency * 2)) as http,
             aiohttp.ClientSession() as slack_session,
         ):
             chats, closers = await delivery_chats(settings, http, slack_session)

@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.domain import ProviderName
+from storage.budgets import BudgetDefaults
 
 
 class Settings(BaseSettings):
@@ -113,3 +114,8 @@ def load_settings(**overrides: object) -> Settings:
 def usd_to_micros(usd: Decimal | int | str) -> int:
     """Dollars (a decimal string or Decimal, never a float) to integer micro-dollars."""
     return int((Decimal(usd) * 1_000_000).to_integral_value())
+
+
+def budget_defaults(settings: Settings) -> BudgetDefaults:
+    """The cap and period of channels with no budget policy of their own."""
+    return BudgetDefaults(cap_micros=settings.default_budget_micros, period=settings.budget_period)
