@@ -7,6 +7,8 @@ BEGIN IMMEDIATE, so concurrent writers queue on the busy timeout instead of fail
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -15,7 +17,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -61,16 +63,53 @@ def session_factory(engine: AsyncEngine) -> Sessions:
 
 @asynccontextmanager
 async def write_session(sessions: Sessions) -> AsyncIterator[AsyncSession]:
-    """A session in a write transaction: committed on exit, rolled back on an exception."""
+    """A session in a write transaction: committed on exit, rolled back on an exception.
+
+    On SQLite the writers of this process also take turns on an asyncio lock first. SQLite
+    lets one writer in at a time anyway; without the lock the others would wait in SQLite's
+    busy handler, which sleeps in steps of up to 100 ms and so leaves the database idle while
+    writers queue (bench/bench_queue.py). Other processes still queue on the busy timeout.
+    """
     async with sessions() as session:
-        # Procuring the connection with the option set makes SQLite BEGIN IMMEDIATE.
-        await session.connection(execution_options={_WRITE_OPTION: True})
-        try:
-            yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
+        lock = _sqlite_write_lock(session)
+        async with _turn(lock):
+            # Procuring the connection with the option set makes SQLite BEGIN IMMEDIATE.
+            await session.connection(execution_options={_WRITE_OPTION: True})
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+
+_write_locks: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+def _sqlite_write_lock(session: AsyncSession) -> asyncio.Lock | None:
+    bind = session.get_bind()
+    if bind.dialect.name != "sqlite":
+        return None
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    lock = _write_locks.get(engine)
+    if lock is None:
+        lock = _write_locks[engine] = asyncio.Lock()
+    return lock
+
+
+@asynccontextmanager
+async def _turn(lock: asyncio.Lock | None) -> AsyncIterator[None]:
+    if lock is None:
+        yield
+        return
+    # As long as SQLite itself would wait; a write_session nested in another fails here
+    # (as it would on the busy timeout) instead of waiting forever.
+    async with asyncio.timeout(SQLITE_BUSY_TIMEOUT_MS / 1000):
+        await lock.acquire()
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def is_postgres(session: AsyncSession) -> bool:
