@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.config import Settings
+from bot.config import Settings, budget_defaults
 from bot.domain import NormalizedImage, Place, ProviderName
 from bot.editing import PreparedEdit
 from bot.jobs import request_json
@@ -26,7 +26,7 @@ from storage.budgets import BudgetDefaults, Refusal, Reservation, reserve_many
 from storage.db import Sessions, write_session
 from storage.images import add_job_images
 from storage.models import ImageRole, Job, JobStatus, new_job_id
-from storage.queue import enqueue, jobs_ahead, set_status_message
+from storage.queue import enqueue, jobs_ahead
 from storage.threads import VersionImage, get_or_create_thread
 
 log = logging.getLogger(__name__)
@@ -54,9 +54,7 @@ class ServiceContext:
 
     @property
     def defaults(self) -> BudgetDefaults:
-        return BudgetDefaults(
-            cap_micros=self.settings.default_budget_micros, period=self.settings.budget_period
-        )
+        return budget_defaults(self.settings)
 
     def may_act_for(self, *, requester: str, user: str, is_admin: bool) -> bool:
         """Whether `user` may confirm or cancel `requester`'s edit."""
@@ -154,9 +152,9 @@ async def queue_edit(
 ) -> Queued:
     """Create the jobs of `prepared`: queued and paid for, or waiting for a confirm.
 
-    Reservation, job rows, their images and the enqueue are one write transaction, so a
-    refusal leaves no job and no charge. Then the status message is posted and stored on the
-    jobs (the worker edits it), and the workers are woken.
+    Reservation, job rows, their images, the enqueue and the status message id are one write
+    transaction, so a refusal leaves no job and no charge, and a worker that claims a job
+    always finds the message it edits (progress, "Done"). Then the workers are woken.
     """
     place = await convo.place()
     assert place.thread is not None
@@ -220,33 +218,30 @@ async def queue_edit(
             await enqueue(session, jobs)
             for job, request in zip(jobs, prepared.requests, strict=True):
                 await _record_images(session, job_id=job.id, request=request, images=images)
-            ahead = 0 if ask_first else await jobs_ahead(session, job_id=jobs[0].id)
+            # Posted before the commit: once committed the jobs are claimable by any worker
+            # process, which reads status_message_id from the row it claims. A refusal has
+            # raised above, so it posts nothing here. The price is one chat call inside the
+            # transaction (on SQLite, this process's write turn); if that call fails, the
+            # transaction rolls back and nothing is queued or charged.
+            if ask_first:
+                text = status_confirm(total, ctx.settings.confirm_above_micros)
+                ref = await convo.say(text, actions=confirm_buttons(jobs[0].id))
+            else:
+                ahead = await jobs_ahead(session, job_id=jobs[0].id)
+                ref = await convo.say(status_queued(ahead))
+            for job in jobs:
+                job.status_message_id = ref.message_id
     except _Refused as refused:
         await convo.say(refusal_text(refused.refusal))
         return Queued(job_ids=(), status=None)
 
     job_ids = tuple(job.id for job in jobs)
-    if ask_first:
-        text = status_confirm(total, ctx.settings.confirm_above_micros)
-        ref = await convo.say(text, actions=confirm_buttons(job_ids[0]))
-    else:
-        ref = await convo.say(status_queued(ahead))
-    await remember_status_message(ctx.sessions, job_ids=job_ids, message_id=ref.message_id)
     if reservation is not None:
         if reservation.warn:
             await convo.say(warning_text(reservation))
         ctx.wake_workers()
     status = JobStatus.AWAITING_CONFIRM if ask_first else JobStatus.QUEUED
     return Queued(job_ids=job_ids, status=status, message=ref)
-
-
-async def remember_status_message(
-    sessions: Sessions, *, job_ids: Sequence[str], message_id: str
-) -> None:
-    """Store the status message on every job it speaks for."""
-    async with write_session(sessions) as session:
-        for job_id in job_ids:
-            await set_status_message(session, job_id=job_id, message_id=message_id)
 
 
 async def _store_blobs(

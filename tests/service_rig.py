@@ -151,11 +151,18 @@ class Rig:
         return self.chat.texts()
 
 
-def make_rig(*, sessions: Sessions, tmp_path: Path, blobs: Any = None, **overrides: Any) -> Rig:
+def make_rig(
+    *,
+    sessions: Sessions,
+    tmp_path: Path,
+    blobs: Any = None,
+    chat: FakeChat | None = None,
+    **overrides: Any,
+) -> Rig:
     from storage.blobs import FileBlobStore
 
     settings = make_settings(tmp_path, **overrides)
-    chat = FakeChat("slack")
+    chat = chat if chat is not None else FakeChat("slack")
     store = blobs if blobs is not None else FileBlobStore(tmp_path / "blobs")
     wakes: list[int] = []
     now = [START]
