@@ -1,4 +1,5 @@
-"""`editbot prune --older-than 30d`: forget images and prompts of old finished jobs."""
+"""`editbot prune --older-than 30d`: forget images and prompts of old finished jobs, and
+delete stored images that nothing refers to any more."""
 
 from __future__ import annotations
 
@@ -28,7 +29,8 @@ def parse_age(text: str) -> timedelta:
 def register(subparsers: Any) -> None:
     """Add the `prune` subcommand."""
     parser = subparsers.add_parser(
-        "prune", help="delete images and prompts of finished jobs past retention"
+        "prune",
+        help="delete images and prompts of finished jobs past retention, and unreferenced blobs",
     )
     parser.add_argument(
         "--older-than",
@@ -70,6 +72,7 @@ def run_prune(args: argparse.Namespace) -> int:
         return 1
     print(
         f"pruned {report.jobs} jobs: {report.images} image rows, "
-        f"{report.thread_versions} thread versions, {report.blobs} blobs deleted"
+        f"{report.thread_versions} thread versions, {report.blobs} blobs deleted; "
+        f"{report.orphan_blobs} unreferenced blobs deleted"
     )
     return 0

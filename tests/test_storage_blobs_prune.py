@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from bot.cli import main as cli_main
 from bot.cli_prune import parse_age
-from storage.blobs import FileBlobStore
+from storage.blobs import FileBlobStore, blob_root
 from storage.budgets import BudgetDefaults, reserve, settle
-from storage.db import Sessions, write_session
+from storage.db import Sessions, upgrade, write_session
 from storage.images import add_job_images, job_images
 from storage.models import ImageRole, Job, JobStatus, LedgerEntry
 from storage.prune import prune
@@ -161,3 +163,113 @@ async def test_prune_forgets_old_images_and_prompts_but_keeps_money(
     )
     again = await prune(sessions, blobs=store, older_than=timedelta(days=30), now=NOW)
     assert (again.jobs, again.images, again.blobs) == (0, 0, 0)
+
+
+def _age(store: FileBlobStore, sha: str, when: datetime) -> None:
+    """Backdate a blob's file, as if it had been stored at `when`."""
+    stamp = when.timestamp()
+    os.utime(store.path_of(sha), (stamp, stamp))
+
+
+async def _queued_job_with_input(sessions: Sessions, *, sha: str) -> Job:
+    """A job still in the queue whose input is `sha`."""
+    job = Job(
+        platform="slack",
+        workspace="T1",
+        channel="C1",
+        user="U1",
+        scope="slack:T1:C1",
+        prompt="still wanted",
+        provider="openai",
+        estimate_micros=500,
+        created_at=NOW - timedelta(days=45),
+        updated_at=NOW - timedelta(days=45),
+    )
+    image = VersionImage(sha256=sha, mime="image/png", width=8, height=8)
+    async with write_session(sessions) as session:
+        await enqueue(session, [job])
+        await add_job_images(session, job_id=job.id, role=ImageRole.INPUT, images=[image])
+    return job
+
+
+async def test_prune_deletes_old_blobs_nothing_references_and_keeps_the_rest(
+    sessions: Sessions, tmp_path: Path
+) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    long_ago = NOW - timedelta(days=40)
+    # The input of a refused request: stored before the budget said no, never named by a row.
+    orphan = await store.put(b"input of a refused request")
+    _age(store, orphan, long_ago)
+    # Just as old, but a queued job still needs it.
+    wanted = await store.put(b"input of a job still in the queue")
+    _age(store, wanted, long_ago)
+    await _queued_job_with_input(sessions, sha=wanted)
+    # Just as old, named only by a thread version (what a reply in the thread edits next).
+    version_only = await store.put(b"a version the thread builds on")
+    _age(store, version_only, long_ago)
+    async with write_session(sessions) as session:
+        edit_thread = await get_or_create_thread(
+            session, platform="slack", workspace="T1", channel="C1", thread="t-version"
+        )
+        assert edit_thread.id is not None
+        await add_versions(
+            session,
+            thread_id=edit_thread.id,
+            job_id="j-not-finished",
+            prompt="v1",
+            images=[VersionImage(sha256=version_only, mime="image/png", width=8, height=8)],
+        )
+    # Put a minute ago by an enqueue whose transaction has not committed: no row names it yet.
+    in_flight = await store.put(b"input of an enqueue in progress")
+    _age(store, in_flight, NOW - timedelta(minutes=1))
+    # A temp file a crashed put left behind is not a blob; prune leaves it alone.
+    stray = store.path_of(orphan).parent / ".tmp-crashed"
+    stray.write_bytes(b"partial")
+    os.utime(stray, (long_ago.timestamp(), long_ago.timestamp()))
+
+    report = await prune(sessions, blobs=store, older_than=timedelta(days=30), now=NOW)
+
+    assert report.orphan_blobs == 1
+    assert not await store.exists(orphan)
+    assert await store.exists(wanted)
+    assert await store.exists(version_only)
+    assert await store.exists(in_flight)
+    assert stray.exists()
+    # Once the retention has passed for it too, the unreferenced one goes; referenced ones stay.
+    later = await prune(sessions, blobs=store, older_than=timedelta(seconds=1), now=NOW)
+    assert later.orphan_blobs == 1
+    assert not await store.exists(in_flight)
+    assert await store.exists(wanted) and await store.exists(version_only)
+
+
+async def test_prune_sweeps_many_orphans_in_chunks(sessions: Sessions, tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    shas = [await store.put(f"orphan {i}".encode()) for i in range(1_200)]
+    for sha in shas:
+        _age(store, sha, NOW - timedelta(days=40))
+    keep = shas[1_100]
+    await _queued_job_with_input(sessions, sha=keep)
+
+    report = await prune(sessions, blobs=store, older_than=timedelta(days=30), now=NOW)
+
+    assert report.orphan_blobs == 1_199
+    assert [sha for sha in shas if await store.exists(sha)] == [keep]
+
+
+def test_cli_prune_reports_unreferenced_blobs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    asyncio.run(upgrade(url))
+    monkeypatch.setenv("EDITBOT_DATABASE_URL", url)
+    monkeypatch.setenv("EDITBOT_DATA_DIR", str(tmp_path))
+    store = FileBlobStore(blob_root(tmp_path))
+    old = asyncio.run(store.put(b"left behind by a refused request"))
+    fresh = asyncio.run(store.put(b"stored a moment ago"))
+    _age(store, old, datetime.now(UTC) - timedelta(days=31))
+
+    assert cli_main(["prune", "--older-than", "30d"]) == 0
+
+    assert "1 unreferenced blobs deleted" in capsys.readouterr().out
+    assert not store.path_of(old).exists()
+    assert store.path_of(fresh).exists()
