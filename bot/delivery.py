@@ -7,6 +7,11 @@ taken back so the sweep tries again later; only a process that dies between the 
 post loses that one message (the result stays in the thread's versions, `versions` shows it).
 Posting first and marking after would instead post twice after such a crash, and a duplicate
 paid-looking result is worse for the people in the channel than one missing message.
+
+Usually the mark is part of the transaction that finishes the job (bot.job_runner), and the
+worker posts the `Ready` result it already holds (`deliver_ready`): no second transaction,
+nothing read back. `deliver` (by job id) is the sweep's path, for jobs finished in a process
+without that platform's client, or whose post failed.
 """
 
 from __future__ import annotations
@@ -19,13 +24,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import select
 
-from bot.config import Settings
+from bot.config import Settings, budget_defaults
 from bot.domain import Quality
 from bot.jobs import job_options, place_of
 from bot.messages import result_caption
 from bot.ports import Action, ActionButton, BlobStore, ChatPort, MessageRef, ResultImage
-from storage.budget_reports import usage_summary
-from storage.budgets import BudgetDefaults
+from storage.budget_reports import Standing, standing
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
 from storage.images import job_images
@@ -68,40 +72,56 @@ def done_line(job: Job) -> str:
     return f"Done: v{job.version} is below." if job.version else "Done."
 
 
-async def _result_images(sessions: Sessions, blobs: BlobStore, job: Job) -> list[ResultImage]:
-    async with sessions() as session:
-        rows = await job_images(session, job_id=job.id, role=ImageRole.OUTPUT)
-    images = []
-    for row in rows:
-        ext = _EXTENSIONS.get(row.mime, "bin")
-        version = (job.version or 0) - len(rows) + row.position + 1
-        images.append(
+@dataclass(frozen=True)
+class Ready:
+    """A finished job marked delivered in the transaction that finished it, with what to post:
+    its result images and caption (a failed job has neither; its row has the message)."""
+
+    job: Job
+    images: Sequence[ResultImage] = ()
+    caption: str = ""
+
+
+def named_images(job: Job, images: Sequence[tuple[bytes, str, int, int]]) -> list[ResultImage]:
+    """(data, mime, width, height) of a job's outputs, in order, as files named by version."""
+    named = []
+    for position, (data, mime, width, height) in enumerate(images):
+        ext = _EXTENSIONS.get(mime, "bin")
+        version = (job.version or 0) - len(images) + position + 1
+        named.append(
             ResultImage(
-                data=await blobs.get(row.sha256),
-                mime=row.mime,
-                filename=f"edit-v{version}.{ext}" if job.version else f"edit-{row.position}.{ext}",
-                width=row.width,
-                height=row.height,
+                data=data,
+                mime=mime,
+                filename=f"edit-v{version}.{ext}" if job.version else f"edit-{position}.{ext}",
+                width=width,
+                height=height,
             )
         )
-    return images
+    return named
 
 
-async def _caption(sessions: Sessions, job: Job, *, settings: Settings, n_images: int) -> str:
-    defaults = BudgetDefaults(
-        cap_micros=settings.default_budget_micros, period=settings.budget_period
-    )
-    async with sessions() as session:
-        summary = await usage_summary(session, scope=job.scope, defaults=defaults)
+def caption_of(job: Job, standing: Standing, *, n_images: int) -> str:
+    """The result caption: version, options, cost, and the channel's spent / cap."""
     return result_caption(
         version=job.version or 0,
         options=job_options(job),
         cost_micros=job.cost_micros or 0,
-        spent_micros=summary.spent_micros,
-        cap_micros=summary.cap_micros,
-        period=summary.policy.period,
+        spent_micros=standing.spent_micros,
+        cap_micros=standing.cap_micros,
+        period=standing.policy.period,
         n_images=n_images,
     )
+
+
+async def _load(sessions: Sessions, blobs: BlobStore, job: Job, *, settings: Settings) -> Ready:
+    """What a job's delivery posts, read back from the database and the blob store."""
+    if job.status is JobStatus.FAILED:
+        return Ready(job)
+    async with sessions() as session:
+        rows = await job_images(session, job_id=job.id, role=ImageRole.OUTPUT)
+        now = await standing(session, scope=job.scope, defaults=budget_defaults(settings))
+    data = [(await blobs.get(r.sha256), r.mime, r.width, r.height) for r in rows]
+    return Ready(job, named_images(job, data), caption_of(job, now, n_images=len(rows)))
 
 
 async def _unmark(sessions: Sessions, job_id: str) -> None:
@@ -130,17 +150,28 @@ async def deliver(
         if not await mark_delivered(session, job_id=job_id):
             return Delivered(job_id, False, "already delivered")
     try:
-        await _post(sessions, blobs, chat, job, settings=settings)
+        ready = await _load(sessions, blobs, job, settings=settings)
     except Exception:
-        log.exception("job %s: posting to %s failed; will retry", job_id, job.platform)
+        log.exception("job %s: reading its result failed; will retry", job_id)
         await _unmark(sessions, job_id)
-        return Delivered(job_id, False, "post failed")
-    return Delivered(job_id, True)
+        return Delivered(job_id, False, "read failed")
+    return await deliver_ready(sessions, chat, ready)
 
 
-async def _post(
-    sessions: Sessions, blobs: BlobStore, chat: ChatPort, job: Job, *, settings: Settings
-) -> None:
+async def deliver_ready(sessions: Sessions, chat: ChatPort, ready: Ready) -> Delivered:
+    """Post a job already marked delivered; if posting fails, unmark it for the sweep."""
+    job = ready.job
+    try:
+        await _post(chat, ready)
+    except Exception:
+        log.exception("job %s: posting to %s failed; will retry", job.id, job.platform)
+        await _unmark(sessions, job.id)
+        return Delivered(job.id, False, "post failed")
+    return Delivered(job.id, True)
+
+
+async def _post(chat: ChatPort, ready: Ready) -> None:
+    job = ready.job
     place = place_of(job)
     status = MessageRef(place, job.status_message_id) if job.status_message_id else None
     if job.status is JobStatus.FAILED:
@@ -150,12 +181,10 @@ async def _post(
         else:
             await chat.post_text(place, text)
         return
-    images = await _result_images(sessions, blobs, job)
-    caption = await _caption(sessions, job, settings=settings, n_images=len(images))
     await chat.post_images(
         place,
-        images=images,
-        caption=caption,
+        images=ready.images,
+        caption=ready.caption,
         alt_text=job.prompt[:1000],
         actions=result_buttons(job),
     )
@@ -167,20 +196,26 @@ async def _post(
 
 
 async def undelivered(
-    sessions: Sessions, *, now: datetime | None = None, limit: int = 100
+    sessions: Sessions,
+    *,
+    platforms: Sequence[str] | None = None,
+    now: datetime | None = None,
+    limit: int = 100,
 ) -> Sequence[str]:
-    """Ids of finished jobs (succeeded or failed) not delivered yet, oldest first."""
+    """Ids of finished jobs (succeeded or failed) not delivered yet, oldest first; only those
+    of `platforms` when given (a process cannot deliver to a platform it has no client for,
+    and another platform's backlog must not hide its own)."""
     since = (now or utcnow()) - SWEEP_WINDOW
+    where = [
+        _jobs.c.status.in_([JobStatus.SUCCEEDED, JobStatus.FAILED]),
+        _jobs.c.delivered_at.is_(None),
+        _jobs.c.finished_at >= since,
+    ]
+    if platforms is not None:
+        where.append(_jobs.c.platform.in_(list(platforms)))
     async with sessions() as session:
         rows = await session.exec(
-            select(_jobs.c.id)
-            .where(
-                _jobs.c.status.in_([JobStatus.SUCCEEDED, JobStatus.FAILED]),
-                _jobs.c.delivered_at.is_(None),
-                _jobs.c.finished_at >= since,
-            )
-            .order_by(_jobs.c.finished_at)
-            .limit(limit)
+            select(_jobs.c.id).where(*where).order_by(_jobs.c.finished_at).limit(limit)
         )
         return [str(job_id) for job_id in rows.all()]
 
@@ -194,7 +229,7 @@ async def deliver_pending(
 ) -> list[Delivered]:
     """Deliver every finished job a crash left undelivered (run on start and periodically)."""
     done = []
-    for job_id in await undelivered(sessions):
+    for job_id in await undelivered(sessions, platforms=list(chats)):
         done.append(
             await deliver(
                 sessions=sessions, blobs=blobs, chats=chats, settings=settings, job_id=job_id

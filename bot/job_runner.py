@@ -12,31 +12,31 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from PIL import Image
-from sqlalchemy import update
 
+from bot.delivery import Ready, caption_of, named_images
 from bot.errors import DeadlineExceeded, ProviderError, ProviderRejected, UserError
-from bot.jobs import load_request, place_of
+from bot.jobs import load_request, place_of, request_of
 from bot.messages import FailureKind, failure_for_user, status_running
 from bot.ports import BlobStore, ChatPort, MessageRef
 from bot.pricing import PriceTable, settle
 from bot.providers.base import EditRequest, EditResult, OnProgress, Progress, Provider, Stage
 from storage import budgets
+from storage.budget_reports import standing
+from storage.budgets import BudgetDefaults
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
 from storage.images import add_job_images
-from storage.models import ImageRole, Job, JobStatus
+from storage.models import ImageRole, Job, JobImage, JobStatus
 from storage.queue import finish, renew, set_provider_task
-from storage.sql import table_of
-from storage.threads import VersionImage, add_versions, get_or_create_thread
+from storage.threads import VersionImage, add_versions, add_versions_to_thread
 
 log = logging.getLogger(__name__)
 
-_jobs = table_of(Job)
 MAX_ATTEMPTS = 3
 """Claims a job gets; past this (it keeps killing its worker) it fails for good."""
 PROGRESS_EVERY_S = 2.0
@@ -49,11 +49,15 @@ class LeaseLost(Exception):
 
 @dataclass(frozen=True)
 class RunOutcome:
-    """How a run ended: SUCCEEDED / FAILED as written, or None when the lease was lost."""
+    """How a run ended: SUCCEEDED / FAILED as written, or None when the lease was lost.
+
+    `ready`: the job was marked delivered as it finished; post this now (bot.delivery).
+    """
 
     job_id: str
     status: JobStatus | None
     message: str | None = None
+    ready: Ready | None = None
 
 
 def _probe(data: bytes) -> tuple[int, int]:
@@ -72,12 +76,14 @@ class JobRunner:
         chats: Mapping[str, ChatPort],
         provider: Provider,
         table: PriceTable,
+        defaults: BudgetDefaults,
         owner: str,
         lease_s: float,
         max_attempts: int = MAX_ATTEMPTS,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
+        self.defaults = defaults
         self.blobs = blobs
         self.chats = chats
         self.provider = provider
@@ -87,13 +93,13 @@ class JobRunner:
         self.max_attempts = max_attempts
         self.clock = clock
 
-    async def run(self, job: Job) -> RunOutcome:
+    async def run(self, job: Job, images: Sequence[JobImage] | None = None) -> RunOutcome:
         """Run `job` (claimed by `owner`) to SUCCEEDED or FAILED, renewing the lease meanwhile."""
         if job.attempts > self.max_attempts:
             log.error("job %s: %d claims, giving up", job.id, job.attempts)
             return await self._fail(job, failure_for_user(FailureKind.INTERNAL, job.id))
         lost = asyncio.Event()
-        work = asyncio.create_task(self._attempt(job), name=f"job-{job.id}")
+        work = asyncio.create_task(self._attempt(job, images), name=f"job-{job.id}")
         keeper = asyncio.create_task(self._keep_lease(job, work, lost))
         try:
             return await work
@@ -130,10 +136,13 @@ class JobRunner:
                 work.cancel()
                 return
 
-    async def _attempt(self, job: Job) -> RunOutcome:
+    async def _attempt(self, job: Job, images: Sequence[JobImage] | None) -> RunOutcome:
         try:
-            async with self.sessions() as session:
-                request = await load_request(session, self.blobs, job)
+            if images is None:
+                async with self.sessions() as session:
+                    request = await load_request(session, self.blobs, job)
+            else:  # read with the claim
+                request = await request_of(self.blobs, job, images)
             result = await self._call_provider(job, request)
             return await self._succeed(job, request, result)
         except LeaseLost:
@@ -206,31 +215,33 @@ class JobRunner:
             outputs.append(VersionImage(sha256=sha, mime=image.mime, width=width, height=height))
         cost = settle(provider=result.provider, request=request, result=result, table=self.table)
         thread = await self._thread_of(job)
+        deliver_now = job.platform in self.chats
+        now = self.clock()
         async with write_session(self.sessions) as session:
             await add_job_images(session, job_id=job.id, role=ImageRole.OUTPUT, images=outputs)
-            version = None
+            version, edit_thread = None, job.edit_thread_id
             if thread is not None:
-                edit_thread = job.edit_thread_id
                 if edit_thread is None:
-                    found = await get_or_create_thread(
+                    edit_thread, added = await add_versions_to_thread(
                         session,
                         platform=job.platform,
                         workspace=job.workspace,
                         channel=job.channel,
                         thread=thread,
+                        job_id=job.id,
+                        images=outputs,
+                        prompt=job.prompt,
                     )
-                    edit_thread = found.id
-                assert edit_thread is not None
-                added = await add_versions(
-                    session, thread_id=edit_thread, job_id=job.id, images=outputs, prompt=job.prompt
-                )
+                else:
+                    added = await add_versions(
+                        session,
+                        thread_id=edit_thread,
+                        job_id=job.id,
+                        images=outputs,
+                        prompt=job.prompt,
+                    )
                 version = added[-1].version
-                await session.exec(
-                    update(_jobs)
-                    .where(_jobs.c.id == job.id)
-                    .values(thread=thread, edit_thread_id=edit_thread)
-                )
-            await budgets.settle(session, job_id=job.id, cost_micros=cost.micros)
+            closed = await budgets.settle_usage(session, job_id=job.id, cost_micros=cost.micros)
             held = await finish(
                 session,
                 job_id=job.id,
@@ -238,12 +249,34 @@ class JobRunner:
                 status=JobStatus.SUCCEEDED,
                 cost_micros=cost.micros,
                 version=version,
-                now=self.clock(),
+                delivered=deliver_now,
+                also={"thread": thread, "edit_thread_id": edit_thread} if thread else None,
+                now=now,
             )
             if not held:
                 raise LeaseLost(job.id)  # rolls back versions and the settle
+            # The caption's spent / cap, read while the settle's numbers are at hand.
+            money = None
+            if deliver_now:
+                money = await standing(
+                    session, scope=job.scope, defaults=self.defaults, known=closed
+                )
         log.info("job %s: succeeded, v%s, %d micro-dollars", job.id, version, cost.micros)
-        return RunOutcome(job.id, JobStatus.SUCCEEDED)
+        if thread is not None:
+            job.thread, job.edit_thread_id = thread, edit_thread
+        job.status, job.version, job.cost_micros, job.finished_at = (
+            JobStatus.SUCCEEDED,
+            version,
+            cost.micros,
+            now,
+        )
+        ready = None
+        if money is not None:
+            pairs = zip(result.images, outputs, strict=True)
+            files = [(i.data, o.mime, o.width, o.height) for i, o in pairs]
+            caption = caption_of(job, money, n_images=len(files))
+            ready = Ready(job, named_images(job, files), caption)
+        return RunOutcome(job.id, JobStatus.SUCCEEDED, ready=ready)
 
     async def _thread_of(self, job: Job) -> str | None:
         if job.thread is not None:
@@ -258,6 +291,8 @@ class JobRunner:
         return place.thread
 
     async def _fail(self, job: Job, message: str) -> RunOutcome:
+        deliver_now = job.platform in self.chats
+        now = self.clock()
         try:
             async with write_session(self.sessions) as session:
                 await budgets.refund(session, job_id=job.id)
@@ -267,10 +302,13 @@ class JobRunner:
                     owner=self.owner,
                     status=JobStatus.FAILED,
                     error=message,
-                    now=self.clock(),
+                    delivered=deliver_now,
+                    now=now,
                 )
                 if not held:
                     raise LeaseLost(job.id)  # rolls back the refund
         except LeaseLost:
             return RunOutcome(job.id, None)
-        return RunOutcome(job.id, JobStatus.FAILED, message)
+        job.status, job.error, job.finished_at = JobStatus.FAILED, message, now
+        ready = Ready(job) if deliver_now else None
+        return RunOutcome(job.id, JobStatus.FAILED, message, ready=ready)

@@ -8,6 +8,7 @@ size, aspect) as JSON, and its input and mask images as blobs.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -26,7 +27,7 @@ from bot.domain import (
 from bot.ports import BlobStore
 from bot.providers.base import EditRequest
 from storage.images import add_job_images, job_images
-from storage.models import ImageRole, Job
+from storage.models import ImageRole, Job, JobImage
 from storage.threads import VersionImage
 
 
@@ -98,8 +99,12 @@ async def store_request_images(
 
 async def load_request(session: AsyncSession, blobs: BlobStore, job: Job) -> EditRequest:
     """Rebuild the EditRequest a job was queued with (from its row and its blobs)."""
+    return await request_of(blobs, job, await job_images(session, job_id=job.id))
+
+
+async def request_of(blobs: BlobStore, job: Job, rows: Sequence[JobImage]) -> EditRequest:
+    """The EditRequest of a job, given its image rows (outputs among them are skipped)."""
     raw = json.loads(job.options_json)
-    rows = await job_images(session, job_id=job.id)
     images: list[NormalizedImage] = []
     mask: NormalizedImage | None = None
     for row in rows:

@@ -12,19 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime
 
-from bot.config import Settings
-from bot.delivery import deliver, deliver_pending
+from bot.config import Settings, budget_defaults
+from bot.delivery import deliver, deliver_pending, deliver_ready
 from bot.job_runner import MAX_ATTEMPTS, JobRunner, RunOutcome
 from bot.ports import BlobStore, ChatPort
 from bot.pricing import PriceTable
 from bot.providers.base import Provider
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
-from storage.models import Job
-from storage.queue import claim, release
+from storage.models import Job, JobImage
+from storage.queue import claim_with_images, release
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +69,7 @@ class Worker:
             chats=chats,
             provider=provider,
             table=table,
+            defaults=budget_defaults(settings),
             owner=owner,
             lease_s=lease_s,
             max_attempts=max_attempts,
@@ -134,24 +135,24 @@ class Worker:
         while not self._stopping:
             wake = self._wake
             try:
-                job = await claim(
+                claimed = await claim_with_images(
                     self.sessions, owner=self.owner, lease_s=self.lease_s, now=self.clock()
                 )
             except Exception:
                 log.exception("worker %s/%d: claim failed", self.owner, index)
-                job = None
+                claimed = None
                 if until_idle:
                     raise
-            if job is None:
+            if claimed is None:
                 if until_idle:
                     return
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self.idle_poll_s)
                 continue
-            await self._run_one(job)
+            await self._run_one(*claimed)
 
-    async def _run_one(self, job: Job) -> None:
-        task = asyncio.create_task(self._process(job), name=f"job-{job.id}")
+    async def _run_one(self, job: Job, images: Sequence[JobImage]) -> None:
+        task = asyncio.create_task(self._process(job, images), name=f"job-{job.id}")
         self._running[job.id] = task
         try:
             await task
@@ -166,12 +167,16 @@ class Worker:
         finally:
             self._running.pop(job.id, None)
 
-    async def _process(self, job: Job) -> None:
-        outcome = await self.runner.run(job)
+    async def _process(self, job: Job, images: Sequence[JobImage]) -> None:
+        outcome = await self.runner.run(job, images)
         self.outcomes.append(outcome)
         if outcome.status is None:
             return
         try:
+            if outcome.ready is not None:
+                chat = self.chats[outcome.ready.job.platform]
+                await deliver_ready(self.sessions, chat, outcome.ready)
+                return
             await deliver(
                 sessions=self.sessions,
                 blobs=self.blobs,

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.budgets import (
     BudgetDefaults,
+    Closed,
     Policy,
     effective_policy,
     period_key,
@@ -41,6 +42,50 @@ class UsageSummary:
         return self.policy.cap_micros
 
 
+@dataclass(frozen=True)
+class Standing:
+    """A channel's spent and cap in its current period: what a result caption shows."""
+
+    policy: Policy
+    period_key: str
+    spent_micros: int
+    reserved_micros: int
+
+    @property
+    def cap_micros(self) -> int:
+        return self.policy.cap_micros
+
+
+async def standing(
+    session: AsyncSession,
+    *,
+    scope: str,
+    defaults: BudgetDefaults,
+    now: datetime | None = None,
+    known: Closed | None = None,
+) -> Standing:
+    """The channel's policy and usage now. `known`: its usage row as a settle just left it,
+    used instead of reading the row again when it is the current period's."""
+    policy = await effective_policy(
+        session,
+        scope=scope,
+        workspace_scope=workspace_scope(scope),
+        default_cap_micros=defaults.cap_micros,
+        default_period=defaults.period,
+    )
+    key = period_key(policy.period, now or utcnow())
+    if known is not None and (known.scope, known.period_key) == (scope, key):
+        return Standing(policy, key, known.spent_micros, known.reserved_micros)
+    row = (
+        await session.exec(
+            select(_usage.c.spent_micros, _usage.c.reserved_micros).where(
+                _usage.c.scope == scope, _usage.c.period_key == key
+            )
+        )
+    ).first()
+    return Standing(policy, key, int(row[0]) if row else 0, int(row[1]) if row else 0)
+
+
 async def usage_summary(
     session: AsyncSession,
     *,
@@ -50,28 +95,14 @@ async def usage_summary(
     top: int = 5,
 ) -> UsageSummary:
     """Spent / reserved / cap of the channel's current period and its `top` users by spend."""
-    policy = await effective_policy(
-        session,
-        scope=scope,
-        workspace_scope=workspace_scope(scope),
-        default_cap_micros=defaults.cap_micros,
-        default_period=defaults.period,
-    )
-    key = period_key(policy.period, now or utcnow())
-    row = (
-        await session.exec(
-            select(_usage.c.spent_micros, _usage.c.reserved_micros).where(
-                _usage.c.scope == scope, _usage.c.period_key == key
-            )
-        )
-    ).first()
+    now_ = await standing(session, scope=scope, defaults=defaults, now=now)
     prefix = user_scope(scope, "")
     users = (
         await session.exec(
             select(_usage.c.scope, _usage.c.spent_micros)
             .where(
                 _usage.c.scope.startswith(prefix, autoescape=True),
-                _usage.c.period_key == key,
+                _usage.c.period_key == now_.period_key,
                 _usage.c.spent_micros > 0,
             )
             .order_by(_usage.c.spent_micros.desc(), _usage.c.scope)
@@ -80,10 +111,10 @@ async def usage_summary(
     ).all()
     return UsageSummary(
         scope=scope,
-        policy=policy,
-        period_key=key,
-        spent_micros=int(row[0]) if row else 0,
-        reserved_micros=int(row[1]) if row else 0,
+        policy=now_.policy,
+        period_key=now_.period_key,
+        spent_micros=now_.spent_micros,
+        reserved_micros=now_.reserved_micros,
         top_users=tuple((s[len(prefix) :], int(spent)) for s, spent in users),
     )
 

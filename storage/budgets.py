@@ -10,15 +10,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import and_, update
-from sqlmodel import select
+from sqlalchemy import BigInteger, and_, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.columns import utcnow
+from storage.db import is_postgres
 from storage.models import BudgetPolicy, LedgerEntry, LedgerKind, Usage
-from storage.sql import insert_ignore, rowcount, table_of, upsert
+from storage.sql import insert_ignore, rowcount, run, table_of, upsert
 
 Period = Literal["day", "week", "month", "none"]
 PERIODS: tuple[str, ...] = ("day", "week", "month", "none")
@@ -99,6 +101,16 @@ class Refusal:
     policy: Policy
 
 
+_policies = table_of(BudgetPolicy)
+_POLICIES = select(
+    _policies.c.scope,
+    _policies.c.period,
+    _policies.c.cap_micros,
+    _policies.c.user_cap_micros,
+    _policies.c.warn_percent,
+).where(_policies.c.scope.in_(bindparam("scopes", expanding=True)))
+
+
 async def effective_policy(
     session: AsyncSession,
     *,
@@ -108,11 +120,7 @@ async def effective_policy(
     default_period: str,
 ) -> Policy:
     """The channel's policy, else the workspace default, else the configured default."""
-    rows = (
-        await session.exec(
-            select(BudgetPolicy).where(table_of(BudgetPolicy).c.scope.in_([scope, workspace_scope]))
-        )
-    ).all()
+    rows = (await run(session, _POLICIES, {"scopes": [scope, workspace_scope]})).all()
     by_scope = {row.scope: row for row in rows}
     for key, source in ((scope, "channel"), (workspace_scope, "workspace")):
         row = by_scope.get(key)
@@ -263,10 +271,27 @@ async def reserve_many(
     )
 
 
+@dataclass(frozen=True)
+class Closed:
+    """A job's reservation closed: the channel's usage row of that period right after."""
+
+    scope: str
+    period_key: str
+    spent_micros: int
+    reserved_micros: int
+
+
 async def settle(
     session: AsyncSession, *, job_id: str, cost_micros: int, now: datetime | None = None
 ) -> bool:
     """Replace a job's reservation by its actual cost; False if it was already closed."""
+    return await settle_usage(session, job_id=job_id, cost_micros=cost_micros, now=now) is not None
+
+
+async def settle_usage(
+    session: AsyncSession, *, job_id: str, cost_micros: int, now: datetime | None = None
+) -> Closed | None:
+    """`settle`, returning the channel's usage after it (None if it was already closed)."""
     if cost_micros < 0:
         raise ValueError("cost cannot be negative")
     return await _close(
@@ -276,7 +301,57 @@ async def settle(
 
 async def refund(session: AsyncSession, *, job_id: str, now: datetime | None = None) -> bool:
     """Release a job's reservation; False if it was already settled or refunded."""
-    return await _close(session, job_id=job_id, kind=LedgerKind.REFUND, cost_micros=0, now=now)
+    closed = await _close(session, job_id=job_id, kind=LedgerKind.REFUND, cost_micros=0, now=now)
+    return closed is not None
+
+
+_ledger = table_of(LedgerEntry)
+_usage = table_of(Usage)
+_RESERVED = (
+    select(_ledger.c.amount_micros)
+    .where(_ledger.c.job_id == bindparam("job_id"), _ledger.c.kind == LedgerKind.RESERVE)
+    .limit(1)
+    .scalar_subquery()
+)
+_ADD_USAGE = (
+    update(_usage)
+    .where(_usage.c.scope == bindparam("u_scope"), _usage.c.period_key == bindparam("u_key"))
+    .values(
+        reserved_micros=_usage.c.reserved_micros - _RESERVED,
+        spent_micros=_usage.c.spent_micros + bindparam("spent"),
+    )
+)
+_ADD_USAGE_RETURNING = _ADD_USAGE.returning(_usage.c.spent_micros, _usage.c.reserved_micros)
+
+
+def _close_statement(insert: Any) -> Any:
+    """INSERT the settle/refund row copied from the job's reserve row, unless one exists.
+
+    The unique closes_job_id makes it the once-only gate, even across processes; RETURNING
+    says whether it was written and where the money was reserved. A settle's amount is the
+    cost; a refund's (amount NULL) is the reservation.
+    """
+    source = select(
+        _ledger.c.job_id,
+        _ledger.c.scope,
+        _ledger.c.user,
+        bindparam("kind", type_=_ledger.c.kind.type),
+        func.coalesce(bindparam("amount", type_=BigInteger()), _ledger.c.amount_micros),
+        _ledger.c.period_key,
+        _ledger.c.job_id,
+        bindparam("now", type_=_ledger.c.created_at.type),
+    ).where(_ledger.c.job_id == bindparam("job_id"), _ledger.c.kind == LedgerKind.RESERVE)
+    columns = ["job_id", "scope", "user", "kind", "amount_micros", "period_key"]
+    return (
+        insert(_ledger)
+        .from_select([*columns, "closes_job_id", "created_at"], source.limit(1))
+        .on_conflict_do_nothing(index_elements=["closes_job_id"])
+        .returning(_ledger.c.scope, _ledger.c.user, _ledger.c.period_key)
+    )
+
+
+_CLOSE_PG = _close_statement(pg_insert)
+_CLOSE_SQLITE = _close_statement(sqlite_insert)
 
 
 async def _close(
@@ -286,44 +361,21 @@ async def _close(
     kind: LedgerKind,
     cost_micros: int,
     now: datetime | None,
-) -> bool:
-    ledger = table_of(LedgerEntry)
-    held = (
-        await session.exec(
-            select(LedgerEntry).where(
-                ledger.c.job_id == job_id, ledger.c.kind == LedgerKind.RESERVE
-            )
-        )
-    ).first()
-    if held is None:
-        return False
-    # The unique closes_job_id makes this insert the once-only gate, even across processes.
-    closed = await insert_ignore(
-        session,
-        model=LedgerEntry,
-        values={
-            "job_id": job_id,
-            "scope": held.scope,
-            "user": held.user,
-            "kind": kind,
-            "amount_micros": cost_micros if kind is LedgerKind.SETTLE else held.amount_micros,
-            "period_key": held.period_key,
-            "closes_job_id": job_id,
-            "created_at": now or utcnow(),
-        },
-        conflict=["closes_job_id"],
-    )
-    if not closed:
-        return False
-    for row_scope in (held.scope, user_scope(held.scope, held.user)):
-        await _add_usage(
-            session,
-            scope=row_scope,
-            key=held.period_key,
-            reserved=-held.amount_micros,
-            spent=cost_micros,
-        )
-    return True
+) -> Closed | None:
+    statement = _CLOSE_PG if is_postgres(session) else _CLOSE_SQLITE
+    amount = cost_micros if kind is LedgerKind.SETTLE else None
+    params = {"job_id": job_id, "kind": kind, "amount": amount, "now": now or utcnow()}
+    written = (await run(session, statement, params)).first()
+    if written is None:  # no reservation, or already settled / refunded
+        return None
+    scope, user, key = written
+    # User row first, then the channel's: the order reserve_many locks them in, so a settle
+    # and a reservation in the same channel never wait on each other in a cycle.
+    change = {"job_id": job_id, "u_key": key, "spent": cost_micros}
+    await run(session, _ADD_USAGE, {**change, "u_scope": user_scope(scope, user)})
+    after = (await run(session, _ADD_USAGE_RETURNING, {**change, "u_scope": scope})).first()
+    spent_after, reserved_after = (0, 0) if after is None else (int(after[0]), int(after[1]))
+    return Closed(scope, key, spent_after, reserved_after)
 
 
 async def _reserve_row(
@@ -359,15 +411,13 @@ async def _add_usage(
     )
 
 
+_USAGE_NUMBERS = select(_usage.c.spent_micros, _usage.c.reserved_micros).where(
+    _usage.c.scope == bindparam("scope"), _usage.c.period_key == bindparam("key")
+)
+
+
 async def _usage_numbers(session: AsyncSession, *, scope: str, key: str) -> tuple[int, int]:
-    usage = table_of(Usage)
-    row = (
-        await session.exec(
-            select(usage.c.spent_micros, usage.c.reserved_micros).where(
-                usage.c.scope == scope, usage.c.period_key == key
-            )
-        )
-    ).first()
+    row = (await run(session, _USAGE_NUMBERS, {"scope": scope, "key": key})).first()
     return (0, 0) if row is None else (int(row[0]), int(row[1]))
 
 

@@ -8,18 +8,20 @@ expired (its worker died) is claimed again with attempts + 1.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import and_, bindparam, func, or_, union_all, update
+from sqlalchemy.sql import Executable
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.columns import utcnow
 from storage.db import Sessions, is_postgres, write_session
-from storage.models import FINISHED, Job, JobStatus
-from storage.sql import rowcount, table_of
+from storage.images import job_images
+from storage.models import FINISHED, Job, JobImage, JobStatus
+from storage.sql import rowcount, run, table_of
 
 CONFIRM_TIMEOUT = timedelta(minutes=10)
 _jobs = table_of(Job)
@@ -97,38 +99,69 @@ async def claim(
 ) -> Job | None:
     """Take the next job (queued, or running with an expired lease) for `owner`, in its own
     transaction; None when there is nothing to do."""
+    claimed = await claim_with_images(sessions, owner=owner, lease_s=lease_s, now=now, images=False)
+    return None if claimed is None else claimed[0]
+
+
+async def claim_with_images(
+    sessions: Sessions,
+    *,
+    owner: str,
+    lease_s: float,
+    now: datetime | None = None,
+    images: bool = True,
+) -> tuple[Job, list[JobImage]] | None:
+    """`claim`, and the job's image rows read in the same transaction (what a worker needs
+    next: one transaction instead of two)."""
     now = now or utcnow()
+    params = {"now": now, "owner": owner, "expires": now + timedelta(seconds=lease_s)}
     async with write_session(sessions) as session:
-        pick = (
-            select(_jobs.c.id)
-            .where(
-                or_(
-                    _jobs.c.status == JobStatus.QUEUED,
-                    and_(_jobs.c.status == JobStatus.RUNNING, _jobs.c.lease_expires_at < now),
-                )
-            )
-            .order_by(_jobs.c.fair_seq, _jobs.c.created_at, _jobs.c.id)
-            .limit(1)
-        )
-        if is_postgres(session):
-            pick = pick.with_for_update(skip_locked=True)
-        result = await session.exec(
-            update(_jobs)
-            .where(_jobs.c.id == pick.scalar_subquery())
-            .values(
-                status=JobStatus.RUNNING,
-                lease_owner=owner,
-                lease_expires_at=now + timedelta(seconds=lease_s),
-                attempts=_jobs.c.attempts + 1,
-                started_at=func.coalesce(_jobs.c.started_at, now),
-                updated_at=now,
-            )
-            .returning(_jobs.c.id)
-        )
-        job_id = result.scalar_one_or_none()
-        if job_id is None:
+        statement = _CLAIM_PG if is_postgres(session) else _CLAIM_SQLITE
+        row = (await run(session, statement, params)).mappings().first()
+        if row is None:
             return None
-        return await session.get(Job, job_id, populate_existing=True)
+        job = Job(**row)
+        return job, (await job_images(session, job_id=job.id) if images else [])
+
+
+def _claim(*, postgres: bool) -> Executable:
+    now = bindparam("now", type_=_jobs.c.updated_at.type)
+    order = (_jobs.c.fair_seq, _jobs.c.created_at, _jobs.c.id)
+    queued = _jobs.c.status == JobStatus.QUEUED
+    expired = and_(_jobs.c.status == JobStatus.RUNNING, _jobs.c.lease_expires_at < now)
+    # One row of each kind, each the first in ix_jobs_claim's order, then the first of the
+    # two: with an OR, both databases sort every queued job on every claim instead.
+    firsts = []
+    for name, kind in (("first_queued", queued), ("first_expired", expired)):
+        first = select(_jobs.c.id, _jobs.c.fair_seq, _jobs.c.created_at).where(kind)
+        first = first.order_by(*order).limit(1)
+        if postgres:  # FOR UPDATE is not allowed in a UNION's branches; it is in a CTE
+            first = first.with_for_update(skip_locked=True)
+        firsts.append(first.cte(name))
+    both = union_all(*(select(*first.c) for first in firsts)).subquery()
+    pick = select(both.c.id).order_by(both.c.fair_seq, both.c.created_at, both.c.id).limit(1)
+    return (
+        update(_jobs)
+        .where(_jobs.c.id == pick.scalar_subquery())
+        .values(
+            status=JobStatus.RUNNING,
+            lease_owner=bindparam("owner"),
+            lease_expires_at=bindparam("expires", type_=_jobs.c.lease_expires_at.type),
+            attempts=_jobs.c.attempts + 1,
+            started_at=func.coalesce(_jobs.c.started_at, now),
+            updated_at=now,
+        )
+        .returning(*_jobs.c)
+    )
+
+
+_FINISH = update(_jobs).where(
+    _jobs.c.id == bindparam("b_id"),
+    _jobs.c.lease_owner == bindparam("b_owner"),
+    _jobs.c.status == JobStatus.RUNNING,
+)
+_CLAIM_PG = _claim(postgres=True)
+_CLAIM_SQLITE = _claim(postgres=False)
 
 
 async def renew(
@@ -163,36 +196,56 @@ async def finish(
     cost_micros: int | None = None,
     error: str | None = None,
     version: int | None = None,
+    delivered: bool = False,
+    also: Mapping[str, object] | None = None,
     now: datetime | None = None,
 ) -> bool:
-    """End a running job if `owner` still holds its lease; False (nothing written) otherwise."""
+    """End a running job if `owner` still holds its lease; False (nothing written) otherwise.
+
+    `delivered` marks it delivered in the same statement (the caller posts it right after the
+    commit, see bot.delivery); `also` sets further columns (the thread a result went to).
+    """
     if status not in FINISHED:
         raise ValueError(f"{status} is not a final status")
     now = now or utcnow()
     values: dict[str, object] = {
+        **(also or {}),
         "status": status,
         "error": error,
         "finished_at": now,
         "updated_at": now,
         "lease_expires_at": None,
     }
+    if delivered:
+        values["delivered_at"] = now
     if cost_micros is not None:
         values["cost_micros"] = cost_micros
     if version is not None:
         values["version"] = version
-    result = await session.exec(update(_jobs).where(*_held(job_id, owner)).values(values))
+    # The SET clause comes from the parameters' keys; the WHERE's names cannot clash.
+    result = await run(session, _FINISH, {**values, "b_id": job_id, "b_owner": owner})
     return rowcount(result) == 1
 
 
 async def release(
     session: AsyncSession, *, job_id: str, owner: str, now: datetime | None = None
 ) -> bool:
-    """Give a running job back to the queue (graceful shutdown); False if the lease was lost."""
+    """Give a running job back to the queue (graceful shutdown); False if the lease was lost.
+
+    The claim is taken back too: only claims that ended without a release (the worker died)
+    count towards the job's attempts.
+    """
     now = now or utcnow()
     result = await session.exec(
         update(_jobs)
         .where(*_held(job_id, owner))
-        .values(status=JobStatus.QUEUED, lease_owner=None, lease_expires_at=None, updated_at=now)
+        .values(
+            status=JobStatus.QUEUED,
+            lease_owner=None,
+            lease_expires_at=None,
+            attempts=_jobs.c.attempts - 1,
+            updated_at=now,
+        )
     )
     return rowcount(result) == 1
 

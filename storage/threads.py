@@ -5,14 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import Integer, bindparam, insert, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.columns import utcnow
+from storage.db import is_postgres
 from storage.models import EditThread, ThreadVersion
-from storage.sql import insert_ignore, rowcount, table_of
+from storage.sql import insert_ignore, rowcount, run, table_of
 
 _threads = table_of(EditThread)
 _versions = table_of(ThreadVersion)
@@ -53,6 +57,71 @@ async def get_or_create_thread(
     return found
 
 
+async def add_versions_to_thread(
+    session: AsyncSession,
+    *,
+    platform: str,
+    workspace: str,
+    channel: str,
+    thread: str,
+    job_id: str,
+    images: Sequence[VersionImage],
+    prompt: str,
+    now: datetime | None = None,
+) -> tuple[int, list[ThreadVersion]]:
+    """`add_versions` to the edit thread of a platform thread, created on first use: one
+    upsert finds (or makes) the thread and takes the version numbers. Returns its id too."""
+    if not images:
+        raise ValueError("no images to add")
+    now = now or utcnow()
+    params = {
+        "platform": platform,
+        "workspace": workspace,
+        "channel": channel,
+        "thread": thread,
+        "count": len(images),
+        "created_at": now,
+    }
+    upsert = _UPSERT_PG if is_postgres(session) else _UPSERT_SQLITE
+    found, last = (await run(session, upsert, params)).one()
+    thread_id = int(found)
+    added = _versions_of(thread_id, int(last), job_id=job_id, images=images, prompt=prompt, now=now)
+    await run(session, _INSERT_VERSION, [_row_of(v) for v in added])
+    return thread_id, added
+
+
+def _upsert_thread(insert: Any) -> Any:
+    count = bindparam("count", type_=Integer())
+    stmt = insert(_threads).values(
+        platform=bindparam("platform"),
+        workspace=bindparam("workspace"),
+        channel=bindparam("channel"),
+        thread=bindparam("thread"),
+        current_version=count,
+        last_version=count,
+        created_at=bindparam("created_at", type_=_threads.c.created_at.type),
+    )
+    bumped = _threads.c.last_version + stmt.excluded.last_version
+    return stmt.on_conflict_do_update(
+        index_elements=["platform", "workspace", "channel", "thread"],
+        set_={"last_version": bumped, "current_version": bumped},
+    ).returning(_threads.c.id, _threads.c.last_version)
+
+
+_UPSERT_PG = _upsert_thread(pg_insert)
+_UPSERT_SQLITE = _upsert_thread(sqlite_insert)
+_BUMP = (
+    update(_threads)
+    .where(_threads.c.id == bindparam("thread_id"))
+    .values(
+        last_version=_threads.c.last_version + bindparam("count"),
+        current_version=_threads.c.last_version + bindparam("count"),
+    )
+    .returning(_threads.c.last_version)
+)
+_INSERT_VERSION = insert(_versions)
+
+
 async def find_thread(
     session: AsyncSession, *, platform: str, workspace: str, channel: str, thread: str
 ) -> EditThread | None:
@@ -87,18 +156,25 @@ async def add_versions(
     if not images:
         raise ValueError("no images to add")
     now = now or utcnow()
-    result = await session.exec(
-        update(_threads)
-        .where(_threads.c.id == thread_id)
-        .values(
-            last_version=_threads.c.last_version + len(images),
-            current_version=_threads.c.last_version + len(images),
-        )
-        .returning(_threads.c.last_version)
-    )
+    result = await run(session, _BUMP, {"thread_id": thread_id, "count": len(images)})
     last = int(result.scalar_one())
+    added = _versions_of(thread_id, last, job_id=job_id, images=images, prompt=prompt, now=now)
+    await run(session, _INSERT_VERSION, [_row_of(v) for v in added])
+    return added
+
+
+def _versions_of(
+    thread_id: int,
+    last: int,
+    *,
+    job_id: str,
+    images: Sequence[VersionImage],
+    prompt: str,
+    now: datetime,
+) -> list[ThreadVersion]:
+    """The rows of `images` as the versions up to `last` of a thread."""
     first = last - len(images) + 1
-    versions = [
+    return [
         ThreadVersion(
             thread_id=thread_id,
             version=first + i,
@@ -113,9 +189,10 @@ async def add_versions(
         )
         for i, image in enumerate(images)
     ]
-    session.add_all(versions)
-    await session.flush()
-    return versions
+
+
+def _row_of(version: ThreadVersion) -> dict[str, object]:
+    return version.model_dump(exclude={"id"})
 
 
 async def undo(session: AsyncSession, *, thread_id: int) -> ThreadVersion | None:

@@ -9,7 +9,9 @@ from storage.events import claim_event
 from storage.threads import (
     VersionImage,
     add_versions,
+    add_versions_to_thread,
     current_version,
+    find_thread,
     get_or_create_thread,
     get_version,
     list_versions,
@@ -104,3 +106,36 @@ async def test_concurrent_first_use_creates_one_thread(sessions: Sessions) -> No
 
     ids = await asyncio.gather(*(open_thread() for _ in range(10)))
     assert len(set(ids)) == 1 and ids[0] is not None
+
+
+async def test_concurrent_first_results_in_a_thread_share_one_edit_thread(
+    sessions: Sessions,
+) -> None:
+    # Two jobs finishing at once in a platform thread that has no edit thread yet: one upsert
+    # each creates or finds it and takes distinct version numbers.
+    image = VersionImage(sha256="c" * 64, mime="image/png", width=4, height=4)
+
+    async def finish(job_id: str, n: int) -> tuple[int, list[int]]:
+        async with write_session(sessions) as session:
+            found, added = await add_versions_to_thread(
+                session,
+                platform="slack",
+                workspace="T9",
+                channel="C9",
+                thread="new-thread",
+                job_id=job_id,
+                images=[image] * n,
+                prompt=f"edit {job_id}",
+            )
+        return found, [v.version for v in added]
+
+    (first_id, first), (second_id, second) = await asyncio.gather(finish("a", 1), finish("b", 2))
+    assert first_id == second_id
+    assert sorted(first + second) == [1, 2, 3]
+    async with sessions() as session:
+        stored = await list_versions(session, thread_id=first_id)
+        thread = await find_thread(
+            session, platform="slack", workspace="T9", channel="C9", thread="new-thread"
+        )
+    assert [v.version for v in stored] == [1, 2, 3]
+    assert thread is not None and (thread.current_version, thread.last_version) == (3, 3)

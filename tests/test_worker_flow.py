@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.config import budget_defaults
 from bot.domain import ProviderName
 from bot.job_runner import JobRunner
 from bot.ports import Action
@@ -214,12 +215,14 @@ async def test_a_batch_of_40_does_not_starve_another_channels_single_edit(
 async def test_lease_renewal_keeps_a_long_job_from_being_reclaimed(
     sessions: Sessions, blobs: FileBlobStore, client: httpx.AsyncClient, emu: ProviderEmulator
 ) -> None:
-    emu.latency_s = 1.5  # five times the lease
+    # Three lease lengths. A lease well under a second is at the mercy of a loaded CI machine
+    # (one stalled renewal of a 0.3 s lease let the rival take the job); 1 s leaves room.
+    emu.latency_s = 3.0
     chat = FakeChat()
     [q] = await enqueue_jobs(sessions, blobs, count=1, chat=chat)
     provider = openai_provider(client, BASE)
-    first = make_worker(sessions, blobs, chat, provider, owner="w1", lease_s=0.3, concurrency=1)
-    rival = make_worker(sessions, blobs, chat, provider, owner="w2", lease_s=0.3, idle_poll_s=0.02)
+    first = make_worker(sessions, blobs, chat, provider, owner="w1", lease_s=1.0, concurrency=1)
+    rival = make_worker(sessions, blobs, chat, provider, owner="w2", lease_s=1.0, idle_poll_s=0.02)
     rival_run = asyncio.create_task(rival.run())
     await first.drain()
     await rival.stop()
@@ -231,22 +234,24 @@ async def test_lease_renewal_keeps_a_long_job_from_being_reclaimed(
     assert len(chat.results()) == 1
 
 
-async def test_a_crash_between_finish_and_delivery_is_delivered_once_on_restart(
+async def test_a_finished_job_left_undelivered_is_delivered_once_by_the_sweep(
     sessions: Sessions, blobs: FileBlobStore, client: httpx.AsyncClient
 ) -> None:
     chat = FakeChat()
     [q] = await enqueue_jobs(sessions, blobs, count=1, chat=chat)
     provider = openai_provider(client, BASE)
     settings = worker_settings()
-    # The job runs to SUCCEEDED, then the "process dies" before delivering it.
+    # The job runs to SUCCEEDED in a process with no Slack client (so it is left unmarked for
+    # one that has it), and that process goes away before anyone delivers it.
     job = await claim(sessions, owner="gone", lease_s=60)
     assert job is not None
     runner = JobRunner(
         sessions=sessions,
         blobs=blobs,
-        chats={"slack": chat},
+        chats={},
         provider=provider,
         table=PriceTable.from_settings(settings),
+        defaults=budget_defaults(settings),
         owner="gone",
         lease_s=60,
     )

@@ -69,6 +69,7 @@ class Recorded:
     files: list[Part] = field(default_factory=list)
     json: dict[str, Any] | None = None
     body: bytes = field(default=b"", repr=False)
+    arrived: float = field(default_factory=time.monotonic, repr=False)
 
 
 @dataclass
@@ -280,9 +281,8 @@ class ProviderEmulator:
                 code="moderation_blocked",
                 type="image_generation_user_error",
             )
-        if self.latency_s:
-            await asyncio.sleep(self.latency_s)
         if fault is not None and fault.kind == "timeout":
+            await asyncio.sleep(self.latency_s)
             return Reply(hang=True)
         size_text = f.get("size", "auto")
         if size_text == "auto":
@@ -306,6 +306,9 @@ class ProviderEmulator:
             )
             for i in range(n)
         ]
+        # The latency is the time to answer, rendering included (a real provider renders on
+        # its own machines while the client waits): sleep only what rendering left of it.
+        await asyncio.sleep(max(0.0, self.latency_s - (time.monotonic() - rec.arrived)))
         out_tokens = n * output_tokens(quality, *size)
         text = text_tokens(prompt)
         image_tokens = sum(input_image_tokens(w, h) for w, h, _ in infos)

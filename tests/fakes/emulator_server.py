@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -92,3 +96,78 @@ class EmulatorServer:
         finally:
             loop.call_soon_threadsafe(box["stop"].set)
             thread.join(10)
+
+
+@contextmanager
+def in_subprocess(*, latency_s: float = 0.0, prerender: Path | None = None) -> Iterator[str]:
+    """Run an emulator server in a child process (its own interpreter, GIL and core): the
+    provider's work then competes with the process under test only for the machine's cores,
+    as a remote provider's would not at all. `prerender`: a file of prompts, one a line, whose
+    outputs the child renders before it serves (see `main`)."""
+    cmd = [sys.executable, "-m", "tests.fakes.emulator_server", "--latency", str(latency_s)]
+    if prerender is not None:
+        cmd += ["--prerender", str(prerender)]
+    root = Path(__file__).resolve().parents[2]
+    child = subprocess.Popen(cmd, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert child.stdout is not None
+        line = child.stdout.readline().decode().strip()
+        if not line.startswith("http://"):
+            raise RuntimeError(f"emulator process did not start (exit {child.poll()})")
+        yield line
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()  # the child's cue to stop
+        try:
+            child.wait(10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def _prerender(emulator_module: Any, prompts: list[str]) -> None:
+    """Serve outputs rendered now for these prompts (first sample), so that the timed part of
+    a benchmark leaves out the emulator's Pillow rendering; other requests render as usual."""
+    from tests.fakes.emulator_images import render
+    from tests.worker_helpers import SMALL_SIZE, small_request
+
+    source = small_request("x").images[0].data
+    ready = {p: render(source, size=SMALL_SIZE, prompt=p, index=0, fmt="jpeg") for p in prompts}
+
+    def served(source: bytes, *, prompt: str, index: int, **kw: Any) -> bytes:
+        found = ready.get(prompt) if index == 0 and kw.get("size") == SMALL_SIZE else None
+        return found if found is not None else render(source, prompt=prompt, index=index, **kw)
+
+    emulator_module.render = served
+
+
+async def _serve_until_stdin_closes(emulator: ProviderEmulator) -> None:
+    loop = asyncio.get_running_loop()
+    async with EmulatorServer(emulator) as url:
+        print(url, flush=True)
+        await loop.run_in_executor(None, sys.stdin.buffer.read)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """`python -m tests.fakes.emulator_server`: print the base URL, serve until stdin closes."""
+    import tests.fakes.emulator as emulator_module
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--latency", type=float, default=0.0)
+    parser.add_argument("--prerender", type=Path, help="file of prompts, one a line")
+    args = parser.parse_args(argv)
+    if args.prerender is not None:
+        _prerender(emulator_module, args.prerender.read_text().splitlines())
+    emulator = emulator_module.ProviderEmulator(latency_s=args.latency)
+    # The emulator keeps every request for tests to inspect; a long benchmark does not need them.
+    emulator.requests = _Discard()
+    asyncio.run(_serve_until_stdin_closes(emulator))
+
+
+class _Discard(list):  # type: ignore[type-arg]
+    def append(self, _item: object) -> None:
+        pass
+
+
+if __name__ == "__main__":
+    main()
