@@ -1,34 +1,36 @@
 """Benchmark: 1,000 jobs through the worker pool and the emulator server, against the ideal.
 
     python bench/bench_queue.py [--jobs 1000] [--concurrency 100] [--latency 1.0] [--reps 1]
+                                [--prerendered] [--processes 1]
 
-The provider emulator runs as a real HTTP server on 127.0.0.1 (in a thread of this process)
-with a fixed latency per edit. Jobs (64x64 inputs, quality=low, 1024x640 JPEG outputs, so the
-emulator's Pillow work stays small) are queued through storage, then one Worker with
-`concurrency` claim loops drains them: claim, provider call, outputs to blobs, versions,
-settle, finish, deliver to an in-memory chat. Measured on SQLite and, when
+The provider emulator runs as a real HTTP server on 127.0.0.1 in its own process, like a
+remote provider: it answers each edit `latency` seconds after the request arrived, rendering
+included. Jobs (64x64 inputs, quality=low, 1024x640 JPEG outputs) are queued through storage,
+then Workers with `concurrency` claim loops in all (one process, or `--processes` sharing them)
+drain them: claim, provider call over the sharded client, outputs to blobs, versions, settle,
+finish, post to an in-memory chat (status updates included). Measured on SQLite and, when
 EDITBOT_TEST_POSTGRES_URL is set, on a scratch PostgreSQL database (created and dropped).
 
 Ideal wall time = jobs / concurrency * latency (10 s for the defaults). Also measured in the
 same run: the provider-only baseline, the same 1,000 edits as `concurrency` concurrent
-provider.edit calls with no queue or database, which separates editbot's overhead from the
-emulator's own cost (both share this process and its 2 cores).
-Prints medians over --reps, ratios to the ideal and the baseline, overhead per job (the time
-a claim loop spends per job beyond the provider's latency) and peak RSS.
+provider.edit calls with no queue or database. Prints medians over --reps, ratios to the ideal
+and the baseline, overhead per job (the time a claim loop spends per job beyond the provider's
+latency), editbot's CPU per job (all its processes) and this process's peak RSS.
 Target: within 1.2x of the ideal on both databases.
 
-The emulator's own per-request work (multipart parsing, rendering and JPEG-encoding a 1024x640
-output with Pillow, base64) costs ~10-25 ms of CPU per edit on this 2-core machine, which alone
-puts the provider-only baseline near 3x the ideal. `--prerendered` renders every job's output
-before the clock starts (one distinct image per prompt, so blobs are not deduplicated) and has
-the emulator serve those: the HTTP round trip, the emulator's request validation and the
-whole worker path stay real, only the emulator's Pillow rendering leaves the timed section.
+The emulator still renders on this machine's 2 cores, which a real provider would not: about
+7 ms of Pillow work per edit, taken from the same CPU editbot needs. `--prerendered` has the
+emulator render every job's output before the clock starts (one distinct image per prompt, so
+blobs are not deduplicated) and serve those: the HTTP round trip, the request validation and
+the whole worker path stay real, only the emulator's rendering leaves the timed section.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import concurrent.futures
+import multiprocessing
 import os
 import resource
 import statistics
@@ -36,23 +38,26 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.domain import Place  # noqa: E402
+from bot.http_transport import pooled_client  # noqa: E402
 from bot.ports import ActionButton, MessageRef, ResultImage  # noqa: E402
 from bot.pricing import PriceTable  # noqa: E402
 from bot.worker import Worker  # noqa: E402
 from storage.blobs import FileBlobStore  # noqa: E402
 from storage.db import create_engine, session_factory, upgrade  # noqa: E402
 from storage.models import JobStatus  # noqa: E402
-from tests.fakes.emulator import EmulatorServer, ProviderEmulator  # noqa: E402
+from tests.fakes.emulator_server import in_subprocess  # noqa: E402
 from tests.pg import ENV_URL, admin_url, fresh_database, to_async_url  # noqa: E402
 from tests.worker_helpers import (  # noqa: E402
-    SMALL_SIZE,
     all_jobs,
     enqueue_jobs,
     openai_provider,
@@ -61,31 +66,6 @@ from tests.worker_helpers import (  # noqa: E402
 )
 
 TARGET_RATIO = 1.2
-
-
-def prerender(prompts: Sequence[str]) -> None:
-    """Make the emulator serve outputs rendered now, one per prompt (see --prerendered)."""
-    import tests.fakes.emulator as emulator_module
-    from tests.fakes.emulator_images import render
-
-    source = small_request("x").images[0].data
-    ready = {p: render(source, size=SMALL_SIZE, prompt=p, index=0, fmt="jpeg") for p in prompts}
-    original = emulator_module.render
-
-    def served(source: bytes, *, prompt: str, index: int, **kw: object) -> bytes:
-        found = ready.get(prompt)
-        return (
-            found
-            if found is not None and index == 0
-            else original(
-                source,
-                prompt=prompt,
-                index=index,
-                **kw,  # type: ignore[arg-type]
-            )
-        )
-
-    emulator_module.render = served  # type: ignore[assignment]
 
 
 class CountingChat:
@@ -128,45 +108,109 @@ class CountingChat:
 
 
 def client(concurrency: int) -> httpx.AsyncClient:
-    limits = httpx.Limits(max_connections=concurrency * 2, max_keepalive_connections=concurrency)
-    return httpx.AsyncClient(timeout=60, limits=limits)
+    return pooled_client(timeout=httpx.Timeout(60.0), max_connections=concurrency)
 
 
-async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path) -> float:
-    """Queue `jobs`, drain them with one Worker; returns the drain's wall seconds."""
-    await upgrade(url)
-    engine = create_engine(url, pool_size=min(args.concurrency, 40), max_overflow=20)
-    sessions = session_factory(engine)
-    blobs = FileBlobStore(tmp / "blobs")
-    settings = worker_settings(EDITBOT_DEFAULT_BUDGET_USD="100000")
+def bench_engine(url: str, concurrency: int) -> AsyncEngine:
+    # As `editbot worker` sizes it: sessions are short, far fewer connections than jobs.
+    return create_engine(url, pool_size=min(concurrency, 20) + 5, max_overflow=10)
+
+
+SETTINGS = {"EDITBOT_DEFAULT_BUDGET_USD": "100000"}
+
+
+async def drain(url: str, base_url: str, *, concurrency: int, blob_dir: Path) -> Drained:
+    """One Worker with `concurrency` claim loops drains the queue (in this process)."""
+    engine = bench_engine(url, concurrency)
+    settings = worker_settings(**SETTINGS)
     chat = CountingChat()
     try:
-        for start in range(0, args.jobs, 250):
-            count = min(250, args.jobs - start)
-            await enqueue_jobs(
-                sessions, blobs, count=count, settings=settings, chat=chat, channel=f"C{start}"
-            )
-        async with client(args.concurrency) as http:
+        async with client(concurrency) as http:
             worker = Worker(
-                sessions=sessions,
-                blobs=blobs,
+                sessions=session_factory(engine),
+                blobs=FileBlobStore(blob_dir),
                 chats={"slack": chat},
                 provider=openai_provider(http, base_url, deadline_s=120.0),
                 table=PriceTable.from_settings(settings),
                 settings=settings,
-                owner="bench",
-                concurrency=args.concurrency,
+                owner=f"bench-{os.getpid()}",
+                concurrency=concurrency,
             )
-            started = time.perf_counter()
+            started, cpu = time.time(), time.process_time()
             await worker.drain()
-            wall = time.perf_counter() - started
-        jobs = await all_jobs(sessions)
-        done = sum(j.status is JobStatus.SUCCEEDED for j in jobs)
-        if done != args.jobs or chat.results != args.jobs:
-            raise SystemExit(f"only {done} succeeded / {chat.results} delivered of {args.jobs}")
+            return Drained(started, time.time(), time.process_time() - cpu, chat.results)
+    finally:
+        await engine.dispose()
+
+
+@dataclass(frozen=True)
+class Drained:
+    started: float
+    ended: float
+    cpu_s: float
+    delivered: int
+
+
+def _drain_in_child(url: str, base_url: str, concurrency: int, blob_dir: str, go: Any) -> Any:
+    go.wait()
+    return asyncio.run(drain(url, base_url, concurrency=concurrency, blob_dir=Path(blob_dir)))
+
+
+async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path) -> float:
+    """Queue `jobs`, drain them with `processes` Workers of concurrency / processes loops
+    each; returns the drain's wall seconds."""
+    await upgrade(url)
+    engine = bench_engine(url, args.concurrency)
+    sessions = session_factory(engine)
+    blobs = FileBlobStore(tmp / "blobs")
+    settings = worker_settings(**SETTINGS)
+    try:
+        for start in range(0, args.jobs, 250):
+            count = min(250, args.jobs - start)
+            await enqueue_jobs(
+                sessions,
+                blobs,
+                count=count,
+                settings=settings,
+                chat=CountingChat(),
+                channel=f"C{start}",
+            )
+        per_process = args.concurrency // args.processes
+        if args.processes == 1:
+            runs = [await drain(url, base_url, concurrency=per_process, blob_dir=tmp / "blobs")]
+        else:
+            runs = await drain_in_processes(url, base_url, args, per_process, tmp / "blobs")
+        wall = max(r.ended for r in runs) - min(r.started for r in runs)
+        cpu_ms = sum(r.cpu_s for r in runs) * 1000 / args.jobs
+        print(f"  {wall:.2f} s, editbot's CPU {cpu_ms:.1f} ms/job", flush=True)
+        done = sum(j.status is JobStatus.SUCCEEDED for j in await all_jobs(sessions))
+        delivered = sum(r.delivered for r in runs)
+        if done != args.jobs or delivered != args.jobs:
+            raise SystemExit(f"only {done} succeeded / {delivered} delivered of {args.jobs}")
         return wall
     finally:
         await engine.dispose()
+
+
+async def drain_in_processes(
+    url: str, base_url: str, args: argparse.Namespace, per_process: int, blob_dir: Path
+) -> list[Drained]:
+    """Drain with `processes` worker processes, started together once all are up."""
+    context = multiprocessing.get_context("spawn")
+    with (
+        context.Manager() as manager,
+        concurrent.futures.ProcessPoolExecutor(args.processes, mp_context=context) as pool,
+    ):
+        go = manager.Event()
+        futures = [
+            pool.submit(_drain_in_child, url, base_url, per_process, str(blob_dir), go)
+            for _ in range(args.processes)
+        ]
+        # Time for the children to import and wait at `go`; the wall time is measured from
+        # the first drain's start to the last one's end either way.
+        await asyncio.sleep(3)
+        go.set()
+        return [await asyncio.wrap_future(f) for f in futures]
 
 
 async def run_baseline(base_url: str, args: argparse.Namespace) -> float:
@@ -208,42 +252,51 @@ def report(label: str, walls: list[float], *, ideal: float, baseline: float | No
 
 
 async def main_async(args: argparse.Namespace) -> int:
-    emu = ProviderEmulator(latency_s=args.latency)
     ideal = args.jobs / args.concurrency * args.latency
     print(
         f"{args.jobs} jobs, {args.concurrency} concurrent, {args.latency:g} s provider latency: "
         f"ideal {ideal:.2f} s; target <= {TARGET_RATIO}x ideal",
         flush=True,
     )
-    if args.prerendered:
-        started = time.perf_counter()
-        prompts = [f"baseline edit {i}" for i in range(args.jobs)]
-        prompts += [f"C{s} edit {i}" for s in range(0, args.jobs, 250) for i in range(250)]
-        prerender(prompts)
-        print(f"emulator outputs prerendered in {time.perf_counter() - started:.1f} s", flush=True)
+    prompts = [f"baseline edit {i}" for i in range(args.jobs)]
+    prompts += [f"C{s} edit {i}" for s in range(0, args.jobs, 250) for i in range(250)]
     ok = True
-    with EmulatorServer(emu).in_thread() as base_url:
-        baselines = [await run_baseline(base_url, args) for _ in range(args.reps)]
-        report("baseline", baselines, ideal=ideal, baseline=None, args=args)
-        baseline = statistics.median(baselines)
-        with tempfile.TemporaryDirectory() as tmp:
-            walls = []
-            for rep in range(args.reps):
-                url = f"sqlite+aiosqlite:///{Path(tmp) / f'bench{rep}.db'}"
-                walls.append(await run_queue(url, base_url, args, Path(tmp)))
-            ok &= report("sqlite", walls, ideal=ideal, baseline=baseline, args=args)
-            server = admin_url()
-            if server is None:
-                print(f"postgres   skipped: {ENV_URL} is not set")
-            else:
-                walls = []
-                for _ in range(args.reps):
-                    with fresh_database(server) as db:
-                        walls.append(await run_queue(to_async_url(db), base_url, args, Path(tmp)))
-                ok &= report("postgres", walls, ideal=ideal, baseline=baseline, args=args)
-    print(f"peak RSS {peak_rss_mb():.0f} MB (this process, emulator server thread included)")
+    with tempfile.TemporaryDirectory() as scratch:
+        prerender = None
+        if args.prerendered:
+            prerender = Path(scratch) / "prompts.txt"
+            prerender.write_text("\n".join(prompts))
+        started = time.perf_counter()
+        with in_subprocess(latency_s=args.latency, prerender=prerender) as base_url:
+            print(f"emulator process up in {time.perf_counter() - started:.1f} s", flush=True)
+            ok = await measure(base_url, args, ideal=ideal)
+    print(f"peak RSS {peak_rss_mb():.0f} MB (this process; the emulator runs in its own)")
     print("target met" if ok else "TARGET MISSED")
     return 0 if ok else 1
+
+
+async def measure(base_url: str, args: argparse.Namespace, *, ideal: float) -> bool:
+    """Baseline, then the queue on SQLite and PostgreSQL: True when both meet the target."""
+    ok = True
+    baselines = [await run_baseline(base_url, args) for _ in range(args.reps)]
+    report("baseline", baselines, ideal=ideal, baseline=None, args=args)
+    baseline = statistics.median(baselines)
+    with tempfile.TemporaryDirectory() as tmp:
+        walls = []
+        for rep in range(args.reps):
+            url = f"sqlite+aiosqlite:///{Path(tmp) / f'bench{rep}.db'}"
+            walls.append(await run_queue(url, base_url, args, Path(tmp)))
+        ok &= report("sqlite", walls, ideal=ideal, baseline=baseline, args=args)
+        server = admin_url()
+        if server is None:
+            print(f"postgres   skipped: {ENV_URL} is not set")
+        else:
+            walls = []
+            for _ in range(args.reps):
+                with fresh_database(server) as db:
+                    walls.append(await run_queue(to_async_url(db), base_url, args, Path(tmp)))
+            ok &= report("postgres", walls, ideal=ideal, baseline=baseline, args=args)
+    return ok
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -252,6 +305,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--concurrency", type=int, default=100)
     parser.add_argument("--latency", type=float, default=1.0)
     parser.add_argument("--reps", type=int, default=1)
+    parser.add_argument(
+        "--processes", type=int, default=1, help="worker processes sharing the concurrency"
+    )
     parser.add_argument(
         "--prerendered", action="store_true", help="emulator outputs rendered before timing"
     )
