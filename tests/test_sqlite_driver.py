@@ -1,0 +1,124 @@
+"""storage/sqlite_driver.py: one aiosqlite thread hop per statement, same results as before."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from storage.db import create_engine
+from storage.sqlite_driver import OneHopCursor
+
+metadata = MetaData()
+items = Table(
+    "items",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String, unique=True, nullable=False),
+    Column("n", Integer, nullable=False, default=0),
+)
+
+
+@pytest.fixture
+def hops(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every call queued on an aiosqlite connection's thread, by function name."""
+    calls: list[str] = []
+    original: Callable[..., Any] = aiosqlite.Connection._execute
+
+    async def counting(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    return calls
+
+
+async def _ready(engine: AsyncEngine) -> AsyncEngine:
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
+        await conn.execute(insert(items), [{"name": f"item{i}", "n": i} for i in range(5)])
+    return engine
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = await _ready(create_engine(f"sqlite+aiosqlite:///{tmp_path / 'one.db'}"))
+    yield engine
+    await engine.dispose()
+
+
+async def _statement_hops(engine: AsyncEngine, hops: list[str]) -> int:
+    async with engine.connect() as conn:
+        await conn.execute(text("SELECT 1"))  # the transaction's BEGIN goes first
+        before = len(hops)
+        rows = (await conn.execute(select(items.c.name).where(items.c.n >= 3))).all()
+        assert sorted(r.name for r in rows) == ["item3", "item4"]
+        return len(hops) - before
+
+
+async def test_a_statement_is_one_hop_where_sqlalchemys_adapter_makes_four(
+    engine: AsyncEngine, tmp_path: Path, hops: list[str]
+) -> None:
+    plain = await _ready(create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'plain.db'}"))
+    try:
+        assert await _statement_hops(plain, hops) == 4  # cursor, execute, fetchall, close
+    finally:
+        await plain.dispose()
+    assert await _statement_hops(engine, hops) == 1
+
+
+async def test_the_engine_hands_out_one_hop_cursors(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        raw = await conn.get_raw_connection()
+        cursor = raw.dbapi_connection.cursor()  # type: ignore[union-attr]
+        assert isinstance(cursor, OneHopCursor)
+        cursor.close()
+
+
+async def test_update_returning_reports_rows_and_rowcount(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        result = await conn.execute(
+            update(items).where(items.c.n < 2).values(n=items.c.n + 10).returning(items.c.name)
+        )
+        assert sorted(result.scalars()) == ["item0", "item1"]
+        missed = await conn.execute(update(items).where(items.c.n > 100).values(n=0))
+        assert missed.rowcount == 0
+        hit = await conn.execute(update(items).where(items.c.n >= 10).values(n=items.c.n + 1))
+        assert hit.rowcount == 2
+    async with engine.connect() as conn:
+        assert sorted((await conn.execute(select(items.c.n))).scalars()) == [2, 3, 4, 11, 12]
+
+
+async def test_insert_reports_the_new_key_and_executemany_inserts_every_row(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        one = await conn.execute(insert(items).values(name="new", n=7))
+        assert one.inserted_primary_key == (6,)
+        many = await conn.execute(insert(items), [{"name": f"bulk{i}", "n": i} for i in range(3)])
+        assert many.rowcount == 3
+    async with engine.connect() as conn:
+        count = (await conn.execute(text("SELECT count(*) FROM items"))).scalar_one()
+    assert count == 9
+
+
+async def test_errors_are_sqlalchemys_and_roll_back(engine: AsyncEngine) -> None:
+    with pytest.raises(IntegrityError):
+        async with engine.begin() as conn:
+            await conn.execute(insert(items).values(name="fresh", n=1))
+            await conn.execute(insert(items).values(name="item0", n=1))  # unique name
+    async with engine.connect() as conn:
+        names = (await conn.execute(select(items.c.name))).scalars().all()
+    assert "fresh" not in names and len(names) == 5
+
+
+async def test_streaming_results_still_work(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        result = await conn.stream(select(items.c.n).order_by(items.c.n))
+        assert [n async for n in result.scalars()] == [0, 1, 2, 3, 4]
