@@ -26,7 +26,7 @@ from bot.ports import BlobStore, ChatPort, MessageRef
 from bot.pricing import PriceTable, settle
 from bot.providers.base import EditRequest, EditResult, OnProgress, Progress, Provider, Stage
 from storage import budgets
-from storage.budget_reports import standing
+from storage.budget_reports import channel_policy, standing
 from storage.budgets import BudgetDefaults
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
@@ -241,7 +241,6 @@ class JobRunner:
                         prompt=job.prompt,
                     )
                 version = added[-1].version
-            closed = await budgets.settle_usage(session, job_id=job.id, cost_micros=cost.micros)
             held = await finish(
                 session,
                 job_id=job.id,
@@ -254,12 +253,18 @@ class JobRunner:
                 now=now,
             )
             if not held:
-                raise LeaseLost(job.id)  # rolls back versions and the settle
-            # The caption's spent / cap, read while the settle's numbers are at hand.
-            money = None
+                raise LeaseLost(job.id)  # rolls back the outputs and versions
+            # The settle goes last: on PostgreSQL it locks the user's and the channel's usage
+            # rows, which every success and reservation in the channel waits for, until the
+            # commit. The caption's policy is read before it, its spent / cap from its RETURNING.
+            policy = None
             if deliver_now:
+                policy = await channel_policy(session, scope=job.scope, defaults=self.defaults)
+            closed = await budgets.settle_usage(session, job_id=job.id, cost_micros=cost.micros)
+            money = None
+            if policy is not None:
                 money = await standing(
-                    session, scope=job.scope, defaults=self.defaults, known=closed
+                    session, scope=job.scope, defaults=self.defaults, known=closed, policy=policy
                 )
         log.info("job %s: succeeded, v%s, %d micro-dollars", job.id, version, cost.micros)
         if thread is not None:

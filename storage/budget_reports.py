@@ -56,6 +56,17 @@ class Standing:
         return self.policy.cap_micros
 
 
+async def channel_policy(session: AsyncSession, *, scope: str, defaults: BudgetDefaults) -> Policy:
+    """The policy a channel's budget follows: its own, its workspace's, else the defaults."""
+    return await effective_policy(
+        session,
+        scope=scope,
+        workspace_scope=workspace_scope(scope),
+        default_cap_micros=defaults.cap_micros,
+        default_period=defaults.period,
+    )
+
+
 async def standing(
     session: AsyncSession,
     *,
@@ -63,16 +74,13 @@ async def standing(
     defaults: BudgetDefaults,
     now: datetime | None = None,
     known: Closed | None = None,
+    policy: Policy | None = None,
 ) -> Standing:
     """The channel's policy and usage now. `known`: its usage row as a settle just left it,
-    used instead of reading the row again when it is the current period's."""
-    policy = await effective_policy(
-        session,
-        scope=scope,
-        workspace_scope=workspace_scope(scope),
-        default_cap_micros=defaults.cap_micros,
-        default_period=defaults.period,
-    )
+    used instead of reading the row again when it is the current period's; `policy`: the
+    channel's policy when it was read already (`channel_policy`)."""
+    if policy is None:
+        policy = await channel_policy(session, scope=scope, defaults=defaults)
     key = period_key(policy.period, now or utcnow())
     if known is not None and (known.scope, known.period_key) == (scope, key):
         return Standing(policy, key, known.spent_micros, known.reserved_micros)
