@@ -44,7 +44,13 @@ class FileBlobStore:
         digest = hashlib.sha256(data).hexdigest()
         path = self.path_of(digest)
         if path.is_file():
-            return digest
+            # The same bytes stored again are wanted again: a fresh mtime keeps prune's sweep
+            # of old unreferenced blobs off them until the rows that name them are written.
+            try:
+                os.utime(path)
+                return digest
+            except FileNotFoundError:  # pruned just now: store it afresh
+                pass
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
         try:

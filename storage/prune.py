@@ -99,8 +99,8 @@ async def prune_orphan_blobs(sessions: Sessions, *, store: FileBlobStore, cutoff
     The age cut-off is what keeps an enqueue in progress safe: it puts its blobs before the
     transaction that writes the rows naming them, so for a moment a new blob is stored and
     referenced by nothing. Its file is younger than any retention, so it is never a candidate.
-    (A put of bytes already stored leaves the old file and its mtime as they are; the file
-    is checked again just before it is removed, which helps once put refreshes the mtime.)
+    A put of bytes already stored refreshes the file's mtime, and each file's age is checked
+    again just before it is removed.
     """
     limit = cutoff.timestamp()
     old = await asyncio.to_thread(_blobs_older_than, store, limit)

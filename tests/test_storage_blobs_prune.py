@@ -242,6 +242,22 @@ async def test_prune_deletes_old_blobs_nothing_references_and_keeps_the_rest(
     assert await store.exists(wanted) and await store.exists(version_only)
 
 
+async def test_storing_the_same_bytes_again_keeps_an_old_orphan_from_prune(
+    sessions: Sessions, tmp_path: Path
+) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    sha = await store.put(b"an image attached again")
+    now = datetime.now(UTC)
+    _age(store, sha, now - timedelta(days=40))
+    # The same image attached again: its enqueue is about to write the rows that name it.
+    assert await store.put(b"an image attached again") == sha
+
+    report = await prune(sessions, blobs=store, older_than=timedelta(days=30), now=now)
+
+    assert report.orphan_blobs == 0 and await store.exists(sha)
+    assert store.path_of(sha).stat().st_mtime > (now - timedelta(minutes=5)).timestamp()
+
+
 async def test_prune_sweeps_many_orphans_in_chunks(sessions: Sessions, tmp_path: Path) -> None:
     store = FileBlobStore(tmp_path / "blobs")
     shas = [await store.put(f"orphan {i}".encode()) for i in range(1_200)]
