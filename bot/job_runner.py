@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from PIL import Image
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.delivery import Ready, caption_of, named_images
 from bot.errors import DeadlineExceeded, ProviderError, ProviderRejected, UserError
@@ -221,26 +222,7 @@ class JobRunner:
             await add_job_images(session, job_id=job.id, role=ImageRole.OUTPUT, images=outputs)
             version, edit_thread = None, job.edit_thread_id
             if thread is not None:
-                if edit_thread is None:
-                    edit_thread, added = await add_versions_to_thread(
-                        session,
-                        platform=job.platform,
-                        workspace=job.workspace,
-                        channel=job.channel,
-                        thread=thread,
-                        job_id=job.id,
-                        images=outputs,
-                        prompt=job.prompt,
-                    )
-                else:
-                    added = await add_versions(
-                        session,
-                        thread_id=edit_thread,
-                        job_id=job.id,
-                        images=outputs,
-                        prompt=job.prompt,
-                    )
-                version = added[-1].version
+                version, edit_thread = await _add_versions(session, job, thread, outputs)
             held = await finish(
                 session,
                 job_id=job.id,
@@ -317,3 +299,27 @@ class JobRunner:
         job.status, job.error, job.finished_at = JobStatus.FAILED, message, now
         ready = Ready(job) if deliver_now else None
         return RunOutcome(job.id, JobStatus.FAILED, message, ready=ready)
+
+
+async def _add_versions(
+    session: AsyncSession, job: Job, thread: str, outputs: list[VersionImage]
+) -> tuple[int, int]:
+    """The job's outputs as the next versions of its edit thread (found or created in the
+    same upsert when the job has none yet): (the last new version, the edit thread id)."""
+    if job.edit_thread_id is None:
+        edit_thread, added = await add_versions_to_thread(
+            session,
+            platform=job.platform,
+            workspace=job.workspace,
+            channel=job.channel,
+            thread=thread,
+            job_id=job.id,
+            images=outputs,
+            prompt=job.prompt,
+        )
+    else:
+        edit_thread = job.edit_thread_id
+        added = await add_versions(
+            session, thread_id=edit_thread, job_id=job.id, images=outputs, prompt=job.prompt
+        )
+    return added[-1].version, edit_thread
