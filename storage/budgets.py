@@ -213,36 +213,28 @@ async def reserve_many(
     total = sum(estimates.values())
     per_user = user_scope(scope, user)
 
-    # The user row is always kept (for "top users"); it is capped only when a user cap is set.
-    if not await _reserve_row(
-        session, scope=per_user, key=key, amount=total, cap=policy.user_cap_micros
-    ):
-        spent, reserved = await _usage_numbers(session, scope=per_user, key=key)
-        assert policy.user_cap_micros is not None
+    async def refusal(limit: Literal["channel", "user"], row_scope: str, cap: int) -> Refusal:
+        spent, reserved = await _usage_numbers(session, scope=row_scope, key=key)
         return Refusal(
             scope=scope,
-            limit="user",
+            limit=limit,
             spent_micros=spent,
             reserved_micros=reserved,
-            cap_micros=policy.user_cap_micros,
+            cap_micros=cap,
             estimate_micros=total,
             period_key=key,
             policy=policy,
         )
+
+    # The user row is always kept (for "top users"); it is capped only when a user cap is set.
+    user_cap = policy.user_cap_micros
+    if not await _reserve_row(session, scope=per_user, key=key, amount=total, cap=user_cap):
+        assert user_cap is not None
+        return await refusal("user", per_user, user_cap)
     if not await _reserve_row(session, scope=scope, key=key, amount=total, cap=policy.cap_micros):
         # Give the user row back what was just taken: same transaction, row already locked.
         await _add_usage(session, scope=per_user, key=key, reserved=-total)
-        spent, reserved = await _usage_numbers(session, scope=scope, key=key)
-        return Refusal(
-            scope=scope,
-            limit="channel",
-            spent_micros=spent,
-            reserved_micros=reserved,
-            cap_micros=policy.cap_micros,
-            estimate_micros=total,
-            period_key=key,
-            policy=policy,
-        )
+        return await refusal("channel", scope, policy.cap_micros)
     for job_id, amount in estimates.items():
         session.add(
             LedgerEntry(
