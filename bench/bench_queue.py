@@ -47,14 +47,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.domain import Place  # noqa: E402
-from bot.http_transport import pooled_client  # noqa: E402
-from bot.ports import ActionButton, MessageRef, ResultImage  # noqa: E402
-from bot.pricing import PriceTable  # noqa: E402
-from bot.worker import Worker  # noqa: E402
+from bot.core.domain import Place  # noqa: E402
+from bot.core.jobs import JobStatus
+from bot.core.ports import ActionButton, MessageRef, ResultImage  # noqa: E402
+from bot.core.pricing import PriceTable  # noqa: E402
+from bot.jobs.worker import Worker  # noqa: E402
+from bot.providers.transport import pooled_client  # noqa: E402
 from storage.blobs import FileBlobStore  # noqa: E402
 from storage.db import create_engine, session_factory, upgrade  # noqa: E402
-from storage.models import JobStatus  # noqa: E402
 from tests.fakes.emulator_server import in_subprocess  # noqa: E402
 from tests.pg import ENV_URL, admin_url, fresh_database, to_async_url  # noqa: E402
 from tests.worker_helpers import (  # noqa: E402

@@ -30,9 +30,9 @@ from adapters.slack.app import build_slack_app, build_slack_client  # noqa: E402
 from adapters.slack.chat import SlackChatPort  # noqa: E402
 from adapters.slack.downloads import SlackDownloader, allowed_hosts  # noqa: E402
 from adapters.slack.http import slack_events_handler  # noqa: E402
-from bot.config import Settings  # noqa: E402
-from bot.metrics import Registry  # noqa: E402
-from bot.web import build_web_app  # noqa: E402
+from bot.app.web import build_web_app  # noqa: E402
+from bot.core.config import Settings  # noqa: E402
+from bot.core.metrics import Registry  # noqa: E402
 from tests.fakes.fake_service import FakeEditService  # noqa: E402
 from tests.fakes.slack_api import FakeSlackApi  # noqa: E402
 from tests.slack_helpers import (  # noqa: E402

@@ -1,4 +1,4 @@
-"""Content-addressed blob store on the local filesystem (bot.ports.BlobStore)."""
+"""Content-addressed blob store on the local filesystem (bot.core.ports.BlobStore)."""
 
 from __future__ import annotations
 

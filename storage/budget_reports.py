@@ -9,15 +9,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.budgets import (
-    BudgetDefaults,
-    Closed,
-    Policy,
-    effective_policy,
-    period_key,
-    user_scope,
-    workspace_scope,
-)
+from bot.core.budgets import BudgetDefaults, Policy, period_key, user_scope, workspace_scope
+from storage.budgets import Closed, effective_policy
 from storage.columns import utcnow
 from storage.models import LedgerEntry, LedgerKind, Usage
 from storage.sql import table_of

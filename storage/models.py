@@ -18,6 +18,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
+from bot.core.jobs import JobStatus
 from storage.columns import EnumString, UTCDateTime, utcnow
 
 # Deterministic constraint names, so migrations can name what they alter or drop.
@@ -32,26 +33,6 @@ SQLModel.metadata.naming_convention = {
 def new_job_id() -> str:
     """A fresh job id: uuid4 hex."""
     return uuid.uuid4().hex
-
-
-class JobStatus(StrEnum):
-    """Where a job is in its life."""
-
-    AWAITING_CONFIRM = "awaiting_confirm"
-    """Estimate above the confirm threshold; nothing reserved until someone confirms."""
-    QUEUED = "queued"
-    """Budget reserved; waiting for a worker."""
-    RUNNING = "running"
-    """A worker holds its lease and is running it."""
-    SUCCEEDED = "succeeded"
-    """Finished with output images; charged its actual cost."""
-    FAILED = "failed"
-    """Finished without output; refunded; `error` says why."""
-    CANCELLED = "cancelled"
-    """Dropped before running (cancel, or no confirm within 10 minutes); nothing charged."""
-
-
-FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
 class ImageRole(StrEnum):

@@ -17,11 +17,12 @@ from sqlalchemy import delete, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.ports import BlobStore
+from bot.core.jobs import FINISHED
+from bot.core.ports import BlobStore
 from storage.blobs import FileBlobStore
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
-from storage.models import FINISHED, Job, JobImage, ThreadVersion
+from storage.models import Job, JobImage, ThreadVersion
 from storage.sql import rowcount, table_of
 
 _jobs = table_of(Job)

@@ -17,10 +17,11 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.jobs import FINISHED, JobStatus
 from storage.columns import utcnow
 from storage.db import Sessions, is_postgres, write_session
 from storage.images import job_images
-from storage.models import FINISHED, Job, JobImage, JobStatus
+from storage.models import Job, JobImage
 from storage.sql import rowcount, run, table_of
 
 CONFIRM_TIMEOUT = timedelta(minutes=10)
@@ -203,7 +204,7 @@ async def finish(
     """End a running job if `owner` still holds its lease; False (nothing written) otherwise.
 
     `delivered` marks it delivered in the same statement (the caller posts it right after the
-    commit, see bot.delivery); `also` sets further columns (the thread a result went to).
+    commit, see bot.jobs.delivery); `also` sets further columns (the thread a result went to).
     """
     if status not in FINISHED:
         raise ValueError(f"{status} is not a final status")

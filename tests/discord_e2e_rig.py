@@ -23,11 +23,11 @@ from PIL import Image
 from adapters.discord.bot import EditBot, build_discord_bot
 from adapters.discord.chat import DiscordChatPort
 from adapters.discord.downloads import CdnDownloads
-from bot.config import Settings
-from bot.domain import ProviderName
-from bot.pricing import PriceTable
-from bot.service import EditService
-from bot.worker import Worker
+from bot.core.config import Settings
+from bot.core.domain import ProviderName
+from bot.core.pricing import PriceTable
+from bot.jobs.worker import Worker
+from bot.service.edit_service import EditService
 from storage.blobs import FileBlobStore
 from storage.db import Sessions
 from tests.fakes.discord_backend import CaptionKeepingHttp, install, make_thread, next_id

@@ -62,7 +62,8 @@ def fresh_database(url: str) -> Iterator[str]:
 
 
 async def _reserve_main(args: argparse.Namespace) -> dict[str, object]:
-    from storage.budgets import BudgetDefaults, Reservation, reserve
+    from bot.core.budgets import BudgetDefaults, Reservation
+    from storage.budgets import reserve
     from storage.db import create_engine, session_factory, write_session
 
     engine = create_engine(args.url, pool_size=args.n, max_overflow=0)
@@ -89,8 +90,8 @@ async def _reserve_main(args: argparse.Namespace) -> dict[str, object]:
 
 
 async def _claim_main(args: argparse.Namespace) -> dict[str, object]:
+    from bot.core.jobs import JobStatus
     from storage.db import create_engine, session_factory, write_session
-    from storage.models import JobStatus
     from storage.queue import claim, finish
 
     engine = create_engine(args.url, pool_size=args.workers, max_overflow=0)

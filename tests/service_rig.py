@@ -15,11 +15,11 @@ from typing import Any
 from PIL import Image
 from sqlmodel import select
 
-from bot.config import Settings
-from bot.domain import Attachment, IncomingEdit, Place, ProviderName
-from bot.ports import Action, ActionPress
-from bot.pricing import PriceTable
-from bot.service import EditService
+from bot.core.config import Settings
+from bot.core.domain import Attachment, IncomingEdit, Place, ProviderName
+from bot.core.ports import Action, ActionPress
+from bot.core.pricing import PriceTable
+from bot.service.edit_service import EditService
 from storage.budgets import set_policy
 from storage.db import Sessions, write_session
 from storage.images import job_images

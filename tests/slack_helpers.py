@@ -22,10 +22,10 @@ from adapters.slack.app import build_slack_app, build_slack_client
 from adapters.slack.chat import SlackChatPort
 from adapters.slack.downloads import SlackDownloader, allowed_hosts
 from adapters.slack.http import slack_events_handler
-from bot.config import Settings
-from bot.metrics import Registry
-from bot.ports import EditServicePort
-from bot.web import build_web_app
+from bot.app.web import build_web_app
+from bot.core.config import Settings
+from bot.core.metrics import Registry
+from bot.core.ports import EditServicePort
 from tests.fakes.fake_service import FakeEditService
 from tests.fakes.slack_api import BOT_USER_ID, TEAM_ID, FakeSlackApi
 

@@ -6,8 +6,8 @@ import aiohttp
 import httpx
 
 from adapters.discord.bot import EditBot
-from bot.app import open_core, wire_adapters
-from bot.config import Settings
+from bot.app.root import open_core, wire_adapters
+from bot.core.config import Settings
 from tests.fakes.emulator import ProviderEmulator
 
 

@@ -19,7 +19,7 @@ async def _doctor(env: dict[str, str], tmp_path) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "bot.cli",
+        "bot.app.cli",
         "doctor",
         env={**base, "EDITBOT_DATA_DIR": str(tmp_path / "data"), **env},
         cwd=tmp_path,

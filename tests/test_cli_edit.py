@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.config import Settings
-from bot.domain import Resolution
-from bot.images import ImageLimits, normalize_image
-from bot.sizes import size_for
+from bot.core.config import Settings
+from bot.core.domain import Resolution
+from bot.core.sizes import size_for
+from bot.images.intake import ImageLimits, normalize_image
 from tests.fakes.emulator import EmulatorServer, ProviderEmulator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -67,7 +67,7 @@ def editbot(
         env.update(OPENAI_API_KEY=emu.openai_key, WAVESPEED_API_KEY=emu.wavespeed_key)
     env.update(extra_env or {})
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", "edit", *args],
+        [sys.executable, "-m", "bot.app.cli", "edit", *args],
         cwd=cwd,
         env=env,
         capture_output=True,

@@ -73,7 +73,7 @@ async def editbot_run(env: dict[str, str], tmp_path: Path, name: str) -> AsyncIt
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
-            "bot.cli",
+            "bot.app.cli",
             "run",
             env={**base, "PYTHONPATH": str(REPO), "EDITBOT_HTTP_PORT": str(port), **env},
             cwd=tmp_path,

@@ -13,11 +13,12 @@ import discord.ext.test as dpytest
 import httpx
 import pytest
 
-from bot.domain import Quality, format_usd
-from bot.jobs import job_options
+from bot.core.domain import Quality, format_usd
+from bot.core.jobs import JobStatus
+from bot.jobs.codec import job_options
 from storage.blobs import FileBlobStore
 from storage.db import create_engine, session_factory
-from storage.models import Job, JobStatus
+from storage.models import Job
 from tests.discord_e2e_rig import (
     CHEAP,
     Core,

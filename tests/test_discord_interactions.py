@@ -10,7 +10,7 @@ import discord.ext.test as dpytest
 from discord.ext.test import factories as facts
 
 from adapters.discord.buttons import EditbotButton
-from bot.ports import Action
+from bot.core.ports import Action
 from tests.fakes.discord_backend import (
     RecordingWebhookAdapter,
     dispatch_interaction,

@@ -12,9 +12,9 @@ from adapters.discord.buttons import custom_id
 from adapters.discord.downloads import CdnDownloads
 from adapters.discord.fit import fit_images, reencode_to_fit
 from adapters.discord.translate import command_options, command_text, prompt_text, thread_title
-from bot.errors import ImageRejected
-from bot.options import parse_options
-from bot.ports import Action, ResultImage
+from bot.core.errors import ImageRejected
+from bot.core.options import parse_options
+from bot.core.ports import Action, ResultImage
 
 
 def test_command_text_round_trips_through_the_core_parser() -> None:

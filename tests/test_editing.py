@@ -3,11 +3,11 @@ import io
 import pytest
 from PIL import Image
 
-from bot.config import Settings
-from bot.domain import Mode, ProviderName, Quality
-from bot.editing import MAX_INPUTS, InputFile, prepare_edit, prepare_from_images
-from bot.errors import ImageRejected, OptionError, UserInputError
-from bot.pricing import PriceTable, estimate
+from bot.core.config import Settings
+from bot.core.domain import Mode, ProviderName, Quality
+from bot.core.errors import ImageRejected, OptionError, UserInputError
+from bot.core.pricing import PriceTable, estimate
+from bot.service.prepare import MAX_INPUTS, InputFile, prepare_edit, prepare_from_images
 
 
 def png(width: int, height: int, color=(200, 30, 30)) -> bytes:

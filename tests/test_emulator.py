@@ -9,8 +9,8 @@ import tempfile
 import httpx
 import pytest
 
-from bot.domain import Quality
-from bot.pricing import openai_output_tokens
+from bot.core.domain import Quality
+from bot.core.pricing import openai_output_tokens
 from tests.fakes.emulator import EmulatorServer, ProviderEmulator
 from tests.fakes.emulator_fixtures import solid_png
 from tests.fakes.emulator_images import output_tokens

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from bot.http_transport import SHARD_CONNECTIONS, ShardedTransport, pooled_client
+from bot.providers.transport import SHARD_CONNECTIONS, ShardedTransport, pooled_client
 
 TIMEOUT = httpx.Timeout(10.0)
 

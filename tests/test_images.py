@@ -14,11 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageDraw, JpegImagePlugin
 
-from bot.config import Settings
-from bot.domain import NormalizedImage
-from bot.errors import ImageRejected, OptionError
-from bot.image_modes import to_rgb_or_rgba
-from bot.images import (
+from bot.core.config import Settings
+from bot.core.domain import NormalizedImage
+from bot.core.errors import ImageRejected, OptionError
+from bot.images.intake import (
     ImageLimits,
     describe_unknown,
     normalize_image,
@@ -28,6 +27,7 @@ from bot.images import (
     pick_mask,
     sniff,
 )
+from bot.images.modes import to_rgb_or_rgba
 from tests.imagegen import (
     colour_at,
     corner_marked,

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.domain import (
+from bot.core.domain import (
     ASPECTS,
     Background,
     EditOptions,
@@ -12,8 +12,8 @@ from bot.domain import (
     Quality,
     Resolution,
 )
-from bot.jobs import job_options, options_from_dict, options_to_dict, place_of, request_json
-from bot.providers.base import EditRequest
+from bot.core.edits import EditRequest
+from bot.jobs.codec import job_options, options_from_dict, options_to_dict, place_of, request_json
 from storage.models import Job
 
 options_strategy = st.builds(

@@ -1,4 +1,4 @@
-"""bot.messages: the numbers and key words people need are in each text, and nothing else leaks."""
+"""bot.core.messages: the numbers and key words people need are in each text, nothing else."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import messages as m
-from bot.domain import EditOptions, Quality, format_usd
+from bot.core import messages as m
+from bot.core.domain import EditOptions, Quality, format_usd
 
 MICROS_RE = re.compile(r"\d{6,}")
 """Six or more digits in a row: a raw micro-dollar amount (format_usd never prints one)."""

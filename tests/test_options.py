@@ -2,9 +2,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain import ASPECTS, Background, EditOptions, Mode, OutputFormat, Quality, Resolution
-from bot.errors import OptionError, PromptError, UserInputError
-from bot.options import KEY_ALIASES, KEYS, clean_markup, format_options, parse_options
+from bot.core.domain import (
+    ASPECTS,
+    Background,
+    EditOptions,
+    Mode,
+    OutputFormat,
+    Quality,
+    Resolution,
+)
+from bot.core.errors import OptionError, PromptError, UserInputError
+from bot.core.options import KEY_ALIASES, KEYS, clean_markup, format_options, parse_options
 
 # --- the happy path -------------------------------------------------------------------------
 

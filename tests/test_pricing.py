@@ -7,11 +7,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from bot.config import Settings
-from bot.domain import ASPECTS, EditOptions, NormalizedImage, ProviderName, Quality, Resolution
-from bot.editing import InputFile, prepare_edit
-from bot.errors import ConfigError
-from bot.pricing import (
+from bot.core.config import Settings
+from bot.core.domain import ASPECTS, EditOptions, NormalizedImage, ProviderName, Quality, Resolution
+from bot.core.edits import EditRequest, EditResult, OutputImage, Usage
+from bot.core.errors import ConfigError
+from bot.core.pricing import (
     PriceTable,
     estimate,
     input_image_tokens_bound,
@@ -20,9 +20,9 @@ from bot.pricing import (
     settle,
     total_estimate,
 )
-from bot.providers.base import EditRequest, EditResult, OutputImage, Usage
+from bot.core.sizes import size_for, size_problem
 from bot.providers.factory import build_provider
-from bot.sizes import size_for, size_problem
+from bot.service.prepare import InputFile, prepare_edit
 from tests.fakes import emulator_images
 from tests.fakes.emulator import ProviderEmulator
 

@@ -9,9 +9,9 @@ import time
 import httpx
 import pytest
 
-from bot.config import Settings
-from bot.domain import ProviderName
-from bot.errors import (
+from bot.core.config import Settings
+from bot.core.domain import ProviderName
+from bot.core.errors import (
     ConfigError,
     ContentRejected,
     DeadlineExceeded,

@@ -7,11 +7,11 @@ import random
 import httpx
 import pytest
 
-from bot.domain import Resolution
-from bot.errors import ContentRejected, OptionError, ProviderError, ProviderRejected
+from bot.core.domain import Resolution
+from bot.core.errors import ContentRejected, OptionError, ProviderError, ProviderRejected
+from bot.core.sizes import size_for
 from bot.providers.retry import RetryPolicy
 from bot.providers.wavespeed import WaveSpeedProvider
-from bot.sizes import size_for
 from tests.fakes.emulator import EmulatorServer, ProviderEmulator
 from tests.fakes.emulator_fixtures import (
     FakeSleep,

@@ -1,4 +1,4 @@
-"""bot.render: the pictures are measured, pixel by pixel, against solid-colour inputs."""
+"""bot.images.render: the pictures are measured, pixel by pixel, against solid-colour inputs."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, UnidentifiedImageError
 
-from bot import render
+from bot.images import render
 
 Colour = tuple[int, int, int]
 Box = tuple[int, int, int, int]

@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from bot.jobs import job_options
-from bot.ports import Action
-from bot.service_actions import STILL_RUNNING, UNKNOWN_JOB
+from bot.core.jobs import JobStatus
+from bot.core.ports import Action
+from bot.jobs.codec import job_options
+from bot.service.buttons import STILL_RUNNING, UNKNOWN_JOB
 from storage.db import Sessions, write_session
-from storage.models import Job, JobStatus, LedgerKind
+from storage.models import Job, LedgerKind
 from storage.sql import table_of
 from tests.service_rig import Rig, images, make_rig
 
@@ -82,8 +83,8 @@ async def test_unknown_job_and_unfinished_job(rig: Rig) -> None:
 async def test_a_job_from_another_channel_is_unknown_here(rig: Rig) -> None:
     first = await _finished_job(rig)
 
-    from bot.domain import Place
-    from bot.ports import ActionPress
+    from bot.core.domain import Place
+    from bot.core.ports import ActionPress
 
     elsewhere = Place(platform="slack", workspace="T1", channel="C2", user="U1")
     await rig.service.press(

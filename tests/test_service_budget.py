@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.cli import main as cli_main
-from bot.domain import Place
-from bot.messages import not_admin
-from bot.service_budget import USAGE
-from storage.budgets import Policy, effective_policy, settle
+from bot.app.cli import main as cli_main
+from bot.core.budgets import Policy
+from bot.core.domain import Place
+from bot.core.messages import not_admin
+from bot.service.budget import USAGE
+from storage.budgets import effective_policy, settle
 from storage.db import Sessions, create_engine, session_factory, upgrade, write_session
 from tests.service_rig import CHANNEL, Rig, images, make_rig
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.messages import cancelled, confirm_expired, status_queued
-from bot.ports import Action
-from bot.service_actions import NOT_WAITING, only_requester
+from bot.core.jobs import JobStatus
+from bot.core.messages import cancelled, confirm_expired, status_queued
+from bot.core.ports import Action
+from bot.service.buttons import NOT_WAITING, only_requester
 from storage.db import Sessions
-from storage.models import JobStatus, LedgerKind
+from storage.models import LedgerKind
 from tests.service_rig import Rig, images, make_rig
 
 EXPENSIVE = "make it blue quality=high n=4"  # about $0.85 with OpenAI: above $0.50

@@ -10,12 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.domain import Attachment, Place
-from bot.messages import undo_done
-from bot.pricing import PriceTable
-from bot.worker import Worker
+from bot.core.domain import Attachment, Place
+from bot.core.jobs import JobStatus
+from bot.core.messages import undo_done
+from bot.core.pricing import PriceTable
+from bot.jobs.worker import Worker
 from storage.db import Sessions
-from storage.models import JobStatus, LedgerKind
+from storage.models import LedgerKind
 from tests.fakes.emulator import ProviderEmulator
 from tests.service_rig import CHANNEL, Rig, images, make_rig
 from tests.worker_helpers import openai_provider, read_ledger

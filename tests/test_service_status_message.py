@@ -10,9 +10,9 @@ import asyncio
 from collections.abc import Sequence
 from pathlib import Path
 
-from bot.domain import Place
-from bot.messages import status_queued
-from bot.ports import ActionButton, MessageRef
+from bot.core.domain import Place
+from bot.core.messages import status_queued
+from bot.core.ports import ActionButton, MessageRef
 from storage.db import Sessions
 from storage.models import Job
 from storage.queue import claim

@@ -9,12 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.domain import Attachment, format_usd
-from bot.errors import ImageRejected
-from bot.messages import status_queued
-from bot.service_inputs import ATTACH_AN_IMAGE
+from bot.core.domain import Attachment, format_usd
+from bot.core.errors import ImageRejected
+from bot.core.jobs import JobStatus
+from bot.core.messages import status_queued
+from bot.service.inputs import ATTACH_AN_IMAGE
 from storage.db import Sessions
-from storage.models import JobStatus, LedgerKind
+from storage.models import LedgerKind
 from storage.queue import get_job
 from tests.fakes.chat import attachment
 from tests.service_rig import CHANNEL, Rig, counted, images, make_rig, png
@@ -232,7 +233,7 @@ async def test_internal_failure_is_summarised_never_shown(
 
 
 async def test_job_rows_round_trip_through_the_worker_codec(rig: Rig) -> None:
-    from bot.jobs import load_request
+    from bot.jobs.codec import load_request
 
     await rig.submit("make it blue aspect=16:9", *images((0, 0, 9)))
     [job] = await rig.jobs()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.messages import no_versions_yet, undo_done, undo_nothing, version_missing
-from bot.ports import Action
+from bot.core.messages import no_versions_yet, undo_done, undo_nothing, version_missing
+from bot.core.ports import Action
 from storage.db import Sessions
 from tests.service_rig import CHANNEL, Rig, images, make_rig, png
 

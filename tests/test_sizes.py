@@ -1,8 +1,8 @@
 import pytest
 
-from bot.domain import ASPECTS, EditOptions, Resolution, format_usd
-from bot.errors import OptionError
-from bot.sizes import check_size, nearest_aspect, output_size, size_for, size_problem
+from bot.core.domain import ASPECTS, EditOptions, Resolution, format_usd
+from bot.core.errors import OptionError
+from bot.core.sizes import check_size, nearest_aspect, output_size, size_for, size_problem
 
 
 @pytest.mark.parametrize("resolution", list(Resolution))

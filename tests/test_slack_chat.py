@@ -11,8 +11,8 @@ from PIL import Image
 from adapters.slack.app import build_slack_client
 from adapters.slack.chat import SlackChatPort
 from adapters.slack.downloads import SlackDownloader, allowed_hosts
-from bot.domain import Place
-from bot.ports import Action, ActionButton, MessageRef, ResultImage
+from bot.core.domain import Place
+from bot.core.ports import Action, ActionButton, MessageRef, ResultImage
 from tests.fakes.fake_service import invert_png
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack_helpers import (

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from adapters.slack.downloads import SlackDownloader, allowed_hosts
-from bot.errors import ImageRejected, PlatformError
+from bot.core.errors import ImageRejected, PlatformError
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack_helpers import TOKEN, file_object
 

@@ -9,11 +9,11 @@ import httpx
 from PIL import Image
 from sqlmodel import select
 
-from bot.config import Settings
-from bot.domain import ProviderName
-from bot.pricing import PriceTable
-from bot.service import EditService
-from bot.worker import Worker
+from bot.core.config import Settings
+from bot.core.domain import ProviderName
+from bot.core.pricing import PriceTable
+from bot.jobs.worker import Worker
+from bot.service.edit_service import EditService
 from storage.blobs import FileBlobStore
 from storage.db import create_engine, session_factory
 from storage.models import Job, LedgerEntry

@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from adapters.slack.views import COMMAND_VIEW, SHORTCUT_VIEW
-from bot.ports import Action
+from bot.core.ports import Action
 from tests.fakes.slack_api import TEAM_ID
 from tests.slack_helpers import (
     CHANNEL,

@@ -10,9 +10,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from adapters.slack.app import BUDGET_COMMAND, EDIT_COMMAND, EVENTS
 from adapters.slack.socket import uses_socket_mode
 from adapters.slack.views import SHORTCUT_CALLBACK
-from bot.cli import main
-from bot.metrics import Registry
-from bot.web import build_web_app
+from bot.app.cli import main
+from bot.app.web import build_web_app
+from bot.core.metrics import Registry
 from tests.fakes.slack_api import FakeSlackApi
 from tests.slack_helpers import TOKEN, make_settings
 

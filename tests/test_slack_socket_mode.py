@@ -27,8 +27,8 @@ from adapters.slack.app import build_slack_app, build_slack_client
 from adapters.slack.chat import SlackChatPort
 from adapters.slack.downloads import SlackDownloader, allowed_hosts
 from adapters.slack.socket import socket_mode_handler, uses_socket_mode
-from bot.config import Settings
-from bot.ports import Action
+from bot.core.config import Settings
+from bot.core.ports import Action
 from tests.fakes.emulator import ProviderEmulator
 from tests.fakes.emulator_server import EmulatorServer
 from tests.fakes.fake_service import FakeEditService

@@ -10,13 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main as cli_main
-from bot.cli_prune import parse_age
+from bot.app.cli import main as cli_main
+from bot.app.cli.prune import parse_age
+from bot.core.budgets import BudgetDefaults
+from bot.core.jobs import JobStatus
 from storage.blobs import FileBlobStore, blob_root
-from storage.budgets import BudgetDefaults, reserve, settle
+from storage.budgets import reserve, settle
 from storage.db import Sessions, upgrade, write_session
 from storage.images import add_job_images, job_images
-from storage.models import ImageRole, Job, JobStatus, LedgerEntry
+from storage.models import ImageRole, Job, LedgerEntry
 from storage.prune import prune
 from storage.queue import claim, enqueue, finish, get_job
 from storage.threads import VersionImage, add_versions, get_or_create_thread, list_versions

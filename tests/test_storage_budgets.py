@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.budgets import BudgetDefaults, Refusal, Reservation, period_key, user_scope
 from storage.budget_reports import (
     CSV_HEADER,
     daily_spend,
@@ -19,18 +20,7 @@ from storage.budget_reports import (
     ledger_since,
     usage_summary,
 )
-from storage.budgets import (
-    BudgetDefaults,
-    Refusal,
-    Reservation,
-    period_key,
-    refund,
-    reserve,
-    reserve_many,
-    set_policy,
-    settle,
-    user_scope,
-)
+from storage.budgets import refund, reserve, reserve_many, set_policy, settle
 from storage.columns import utcnow
 from storage.db import Sessions, create_engine, session_factory, write_session
 from storage.models import LedgerEntry, LedgerKind, Usage

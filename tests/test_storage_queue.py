@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.jobs import JobStatus
 from storage.db import Sessions, create_engine, session_factory, write_session
-from storage.models import Job, JobStatus, new_job_id
+from storage.models import Job, new_job_id
 from storage.queue import (
     cancel,
     claim,

@@ -2,8 +2,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.options import parse_options
-from bot.thread_commands import ThreadCommand, ThreadCommandKind, parse_thread_command
+from bot.core.options import parse_options
+from bot.core.thread_commands import ThreadCommand, ThreadCommandKind, parse_thread_command
 
 UNDO = ThreadCommand(ThreadCommandKind.UNDO)
 VERSIONS = ThreadCommand(ThreadCommandKind.VERSIONS)

@@ -14,17 +14,19 @@ import httpx
 import pytest
 from sqlalchemy import update
 
-from bot.delivery import deliver_pending, undelivered
-from bot.domain import Place, format_usd
-from bot.messages import period_phrase
-from bot.ports import ActionButton, ChatPort, MessageRef, ResultImage
-from bot.pricing import PriceTable
-from bot.worker import Worker
+from bot.core.budgets import BudgetDefaults
+from bot.core.domain import Place, format_usd
+from bot.core.jobs import JobStatus
+from bot.core.messages import period_phrase
+from bot.core.ports import ActionButton, ChatPort, MessageRef, ResultImage
+from bot.core.pricing import PriceTable
+from bot.jobs.delivery import deliver_pending, undelivered
+from bot.jobs.worker import Worker
 from storage.blobs import FileBlobStore
 from storage.budget_reports import standing
-from storage.budgets import BudgetDefaults, Closed, set_policy
+from storage.budgets import Closed, set_policy
 from storage.db import Sessions, write_session
-from storage.models import Job, JobStatus, Usage
+from storage.models import Job, Usage
 from storage.queue import get_job
 from storage.sql import table_of
 from tests.fakes.chat import FakeChat

@@ -13,16 +13,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.config import budget_defaults
-from bot.domain import ProviderName
-from bot.job_runner import JobRunner
-from bot.ports import Action
-from bot.pricing import PriceTable
-from bot.providers.base import Provider
-from bot.worker import Worker
+from bot.core.config import budget_defaults
+from bot.core.domain import ProviderName
+from bot.core.jobs import JobStatus
+from bot.core.ports import Action, Provider
+from bot.core.pricing import PriceTable
+from bot.jobs.runner import JobRunner
+from bot.jobs.worker import Worker
 from storage.blobs import FileBlobStore
 from storage.db import Sessions, write_session
-from storage.models import JobStatus
 from storage.queue import claim, get_job, set_provider_task
 from storage.threads import find_thread, list_versions
 from tests.fakes.chat import FakeChat

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
+from bot.core.jobs import JobStatus
 from storage.blobs import FileBlobStore
 from storage.columns import utcnow
 from storage.db import Sessions, create_engine, session_factory, upgrade
-from storage.models import JobStatus
 from tests.fakes.emulator import EmulatorServer, ProviderEmulator
 from tests.fakes.slack_api import FakeSlackApi
 from tests.worker_helpers import OPENAI_KEY, all_jobs, enqueue_jobs, read_ledger
@@ -179,7 +179,7 @@ async def test_editbot_worker_runs_jobs_and_delivers_them_through_slack(
             }
             env.pop("EDITBOT_DATABASE_URL", None)
             proc = subprocess.Popen(
-                [sys.executable, "-m", "bot.cli", "worker", "--grace", "5"],
+                [sys.executable, "-m", "bot.app.cli", "worker", "--grace", "5"],
                 cwd=tmp_path,
                 env={**env, "PYTHONPATH": str(ROOT)},
                 stderr=subprocess.PIPE,

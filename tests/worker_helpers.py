@@ -24,17 +24,18 @@ from PIL import Image
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.config import Settings
-from bot.domain import EditOptions, NormalizedImage, OutputFormat, Place, ProviderName, Quality
-from bot.jobs import request_json, store_request_images
-from bot.ports import ActionButton, BlobStore, ChatPort, MessageRef, ResultImage
-from bot.pricing import PriceTable, estimate
-from bot.providers.base import EditRequest, Provider
+from bot.core.budgets import BudgetDefaults, Reservation
+from bot.core.config import Settings
+from bot.core.domain import EditOptions, NormalizedImage, OutputFormat, Place, ProviderName, Quality
+from bot.core.edits import EditRequest
+from bot.core.ports import ActionButton, BlobStore, ChatPort, MessageRef, Provider, ResultImage
+from bot.core.pricing import PriceTable, estimate
+from bot.jobs.codec import request_json, store_request_images
 from bot.providers.openai import OpenAIProvider
 from bot.providers.retry import RetryPolicy
 from bot.providers.wavespeed import WaveSpeedProvider
 from storage.blobs import FileBlobStore
-from storage.budgets import BudgetDefaults, Reservation, reserve
+from storage.budgets import reserve
 from storage.db import Sessions, create_engine, session_factory, write_session
 from storage.models import Job, LedgerEntry, LedgerKind, Usage, new_job_id
 from storage.queue import enqueue, set_status_message
@@ -268,7 +269,7 @@ class RecordingChat:
 async def _work(args: argparse.Namespace) -> None:
     engine = create_engine(args.url, pool_size=args.concurrency + 2, max_overflow=0)
     sessions = session_factory(engine)
-    from bot.worker import Worker
+    from bot.jobs.worker import Worker
 
     settings = worker_settings()
     async with httpx.AsyncClient(timeout=30) as client:

@@ -17,9 +17,9 @@ from adapters.discord.chat import DiscordChatPort
 from adapters.discord.downloads import CdnDownloads
 from adapters.discord.slash import edit_commands
 from adapters.discord.translate import action_press, is_edit_request, message_edit
-from bot.config import Settings
-from bot.domain import Attachment, IncomingEdit
-from bot.ports import Action, EditServicePort
+from bot.core.config import Settings
+from bot.core.domain import Attachment, IncomingEdit
+from bot.core.ports import Action, EditServicePort
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any, Protocol, cast, runtime_checkable
 
 import discord
 
-from bot.ports import Action, ActionButton
+from bot.core.ports import Action, ActionButton
 
 CUSTOM_ID_TEMPLATE = r"editbot:(?P<action>[a-z]+):(?P<job>[0-9a-f]+)"
 

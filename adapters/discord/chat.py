@@ -17,9 +17,9 @@ from adapters.discord.buttons import actions_view
 from adapters.discord.downloads import CdnDownloads
 from adapters.discord.fit import DEFAULT_UPLOAD_LIMIT, fit_images
 from adapters.discord.translate import PLATFORM, thread_title
-from bot.domain import Attachment, Place
-from bot.errors import PlatformError
-from bot.ports import ActionButton, MessageRef, ResultImage
+from bot.core.domain import Attachment, Place
+from bot.core.errors import PlatformError
+from bot.core.ports import ActionButton, MessageRef, ResultImage
 
 MESSAGE_MAX = 2000
 """Discord's limit on a message's content."""

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 import discord
 
-from bot.domain import Attachment
-from bot.errors import ImageRejected, PlatformError
+from bot.core.domain import Attachment
+from bot.core.errors import ImageRejected, PlatformError
 
 DISCORD_CDN_HOSTS: frozenset[str] = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from PIL import Image
 
-from bot.ports import ResultImage
+from bot.core.ports import ResultImage
 
 DEFAULT_UPLOAD_LIMIT = 10 * 1024 * 1024
 """Discord's per-file limit for unboosted guilds since January 2025 (10 MiB)."""

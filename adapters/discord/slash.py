@@ -19,7 +19,7 @@ from adapters.discord.translate import (
     interaction_place,
     is_admin,
 )
-from bot.domain import ASPECTS, Quality, Resolution
+from bot.core.domain import ASPECTS, Quality, Resolution
 
 if TYPE_CHECKING:
     from adapters.discord.bot import EditBot

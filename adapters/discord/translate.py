@@ -10,9 +10,9 @@ from collections.abc import Iterable, Sequence
 
 import discord
 
-from bot.domain import Attachment, EditOptions, IncomingEdit, Place, Quality, Resolution
-from bot.options import format_options
-from bot.ports import Action, ActionPress
+from bot.core.domain import Attachment, EditOptions, IncomingEdit, Place, Quality, Resolution
+from bot.core.options import format_options
+from bot.core.ports import Action, ActionPress
 
 PLATFORM = "discord"
 

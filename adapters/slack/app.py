@@ -24,10 +24,10 @@ from adapters.slack.views import (
     view_metadata,
     view_values,
 )
-from bot.config import Settings
-from bot.errors import ConfigError
-from bot.metrics import Registry
-from bot.ports import BudgetReply, EditServicePort
+from bot.core.config import Settings
+from bot.core.errors import ConfigError
+from bot.core.metrics import Registry
+from bot.core.ports import BudgetReply, EditServicePort
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.downloads import SlackDownloader
 from adapters.slack.translate import PLATFORM
 from adapters.slack.views import message_blocks
-from bot.domain import Attachment, Place
-from bot.errors import PlatformError
-from bot.ports import ActionButton, MessageRef, ResultImage
+from bot.core.domain import Attachment, Place
+from bot.core.errors import PlatformError
+from bot.core.ports import ActionButton, MessageRef, ResultImage
 
 UPDATE_INTERVAL_S = 5.0
 MAX_REPLY_PAGES = 10  # conversations.replies pages read when looking for a thread's images

@@ -8,8 +8,8 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
-from bot.domain import Attachment
-from bot.errors import ImageRejected, PlatformError
+from bot.core.domain import Attachment
+from bot.core.errors import ImageRejected, PlatformError
 
 SLACK_FILE_HOST = "files.slack.com"
 MAX_REDIRECTS = 3

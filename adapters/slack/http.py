@@ -6,11 +6,11 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
-from bot.web import Handler
+from bot.app.web import Handler
 
 
 def slack_events_handler(app: AsyncApp) -> Handler:
-    """The handler to mount at /slack/events (bot.web.build_web_app's slack_handler)."""
+    """The handler to mount at /slack/events (bot.app.web.build_web_app's slack_handler)."""
 
     async def handle(request: web.Request) -> web.Response:
         bolt_response = await app.async_dispatch(await to_bolt_request(request))

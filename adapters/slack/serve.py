@@ -9,7 +9,7 @@ from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
 from adapters.slack.socket import socket_mode_handler, uses_socket_mode
-from bot.config import Settings
+from bot.core.config import Settings
 
 log = logging.getLogger(__name__)
 

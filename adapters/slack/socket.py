@@ -5,8 +5,8 @@ from __future__ import annotations
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 
-from bot.config import Settings
-from bot.errors import ConfigError
+from bot.core.config import Settings
+from bot.core.errors import ConfigError
 
 
 def uses_socket_mode(settings: Settings) -> bool:

@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from adapters.slack.views import modal_request_text, parse_action_id, view_metadata, view_values
-from bot.domain import Attachment, IncomingEdit, Place
-from bot.ports import ActionPress
+from bot.core.domain import Attachment, IncomingEdit, Place
+from bot.core.ports import ActionPress
 
 PLATFORM = "slack"
 AttachmentFactory = Callable[[Mapping[str, Any]], Attachment | None]

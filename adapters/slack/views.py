@@ -6,9 +6,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.domain import ASPECTS, EditOptions, Quality, Resolution
-from bot.options import format_options
-from bot.ports import Action, ActionButton
+from bot.core.domain import ASPECTS, EditOptions, Quality, Resolution
+from bot.core.options import format_options
+from bot.core.ports import Action, ActionButton
 
 ACTION_PREFIX = "editbot:"
 SHORTCUT_CALLBACK = "edit_image"

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import httpx
 
-from bot.config import Settings
-from bot.domain import ProviderName
-from bot.errors import ConfigError
-from bot.providers.base import Provider
+from bot.core.config import Settings
+from bot.core.domain import ProviderName
+from bot.core.errors import ConfigError
+from bot.core.ports import Provider
 from bot.providers.openai import OpenAIProvider
 from bot.providers.retry import RetryPolicy
 from bot.providers.wavespeed import WaveSpeedProvider

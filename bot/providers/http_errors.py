@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from bot.errors import ProviderError, ProviderRejected, ProviderRetryable
+from bot.core.errors import ProviderError, ProviderRejected, ProviderRetryable
 
 RETRYABLE_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 

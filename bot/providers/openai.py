@@ -23,9 +23,8 @@ from typing import Any
 import httpx
 from PIL import Image
 
-from bot.domain import Background, NormalizedImage, ProviderName
-from bot.errors import ContentRejected, ProviderError, ProviderRejected
-from bot.providers.base import (
+from bot.core.domain import Background, NormalizedImage, ProviderName
+from bot.core.edits import (
     EditRequest,
     EditResult,
     OnProgress,
@@ -35,6 +34,7 @@ from bot.providers.base import (
     Stage,
     Usage,
 )
+from bot.core.errors import ContentRejected, ProviderError, ProviderRejected
 from bot.providers.http_errors import json_body, scrub, status_error, transport_error
 from bot.providers.retry import Deadline, RetryPolicy, Sleep, with_retries
 

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from bot.errors import DeadlineExceeded, ProviderRetryable
+from bot.core.errors import DeadlineExceeded, ProviderRetryable
 
 T = TypeVar("T")
 

@@ -27,9 +27,8 @@ from typing import Any, TypeVar
 import httpx
 from PIL import Image
 
-from bot.domain import ProviderName, Quality
-from bot.errors import ContentRejected, OptionError, ProviderError, ProviderRejected
-from bot.providers.base import (
+from bot.core.domain import ProviderName, Quality
+from bot.core.edits import (
     EditRequest,
     EditResult,
     OnProgress,
@@ -38,6 +37,7 @@ from bot.providers.base import (
     Progress,
     Stage,
 )
+from bot.core.errors import ContentRejected, OptionError, ProviderError, ProviderRejected
 from bot.providers.http_errors import (
     json_body,
     scrub,

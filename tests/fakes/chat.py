@@ -6,8 +6,8 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bot.domain import Attachment, Place
-from bot.ports import ActionButton, MessageRef, ResultImage
+from bot.core.domain import Attachment, Place
+from bot.core.ports import ActionButton, MessageRef, ResultImage
 
 
 @dataclass

@@ -15,9 +15,9 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from bot.domain import IncomingEdit, Place
-from bot.errors import ImageRejected
-from bot.ports import Action, ActionButton, ActionPress, BudgetReply, ChatPort, ResultImage
+from bot.core.domain import IncomingEdit, Place
+from bot.core.errors import ImageRejected
+from bot.core.ports import Action, ActionButton, ActionPress, BudgetReply, ChatPort, ResultImage
 
 
 def _invert_png(data: bytes, *, scale: int) -> tuple[bytes, int, int]:

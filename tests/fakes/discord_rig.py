@@ -17,7 +17,7 @@ from PIL import Image
 from adapters.discord.bot import EditBot, build_discord_bot
 from adapters.discord.chat import DiscordChatPort
 from adapters.discord.downloads import CdnDownloads
-from bot.config import Settings
+from bot.core.config import Settings
 from tests.fakes.discord_backend import CaptionKeepingHttp, install, make_thread
 from tests.fakes.discord_fake_service import FakeEditService
 

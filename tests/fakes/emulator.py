@@ -27,8 +27,8 @@ from typing import Any
 
 import httpx
 
-from bot.domain import ASPECTS, Resolution
-from bot.sizes import nearest_aspect, size_for, size_problem
+from bot.core.domain import ASPECTS, Resolution
+from bot.core.sizes import nearest_aspect, size_for, size_problem
 from tests.fakes.emulator_images import (
     MIME,
     Part,

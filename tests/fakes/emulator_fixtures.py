@@ -11,8 +11,15 @@ import httpx
 import pytest
 from PIL import Image
 
-from bot.domain import Background, EditOptions, NormalizedImage, OutputFormat, Quality, Resolution
-from bot.providers.base import EditRequest, Progress
+from bot.core.domain import (
+    Background,
+    EditOptions,
+    NormalizedImage,
+    OutputFormat,
+    Quality,
+    Resolution,
+)
+from bot.core.edits import EditRequest, Progress
 from tests.fakes.emulator import ProviderEmulator
 
 

@@ -24,7 +24,7 @@ MIME = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
 def output_tokens(quality: str, width: int, height: int) -> int:
     """REFERENCE.md: ceil(q * round(q * short/long) * (2,000,000 + W*H) / 4,000,000).
 
-    `round` is half-up (as bot.pricing does it); it only differs from banker's at exact halves.
+    `round` is half-up (as bot.core.pricing does it); it only differs from banker's at exact halves.
     """
     q = QUALITY_Q[quality]
     short, long = min(width, height), max(width, height)
@@ -35,7 +35,7 @@ def output_tokens(quality: str, width: int, height: int) -> int:
 def input_image_tokens(width: int, height: int) -> int:
     """The emulator's token count for one input image: the output formula at high quality.
 
-    OpenAI does not publish gpt-image-2's input formula; bot.pricing bounds input images with
+    OpenAI does not publish gpt-image-2's input formula; bot.core.pricing bounds input images with
     this same formula plus headroom, so estimate >= settle can be tested against the emulator.
     """
     return output_tokens("high", width, height)

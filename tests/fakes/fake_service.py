@@ -14,10 +14,10 @@ from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps
 
-from bot.domain import IncomingEdit, Place
-from bot.errors import UserError
-from bot.images import ImageLimits, normalize_image
-from bot.ports import Action, ActionButton, ActionPress, BudgetReply, ChatPort, ResultImage
+from bot.core.domain import IncomingEdit, Place
+from bot.core.errors import UserError
+from bot.core.ports import Action, ActionButton, ActionPress, BudgetReply, ChatPort, ResultImage
+from bot.images.intake import ImageLimits, normalize_image
 
 
 def invert_png(data: bytes) -> tuple[bytes, int, int]:

@@ -1,0 +1,78 @@
+"""`editbot prune --older-than 30d`: forget images and prompts of old finished jobs, and
+delete stored images that nothing refers to any more."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import re
+import sys
+from datetime import timedelta
+from typing import Any
+
+import pydantic
+
+from bot.core.config import Settings
+
+_AGE = re.compile(r"(\d+)\s*([dh]?)")
+
+
+def parse_age(text: str) -> timedelta:
+    """`30d`, `12h` or `30` (days) as a timedelta; ValueError otherwise."""
+    match = _AGE.fullmatch(text.strip().lower())
+    if not match or int(match.group(1)) == 0:
+        raise ValueError(f"expected an age like 30d or 12h, got {text!r}")
+    amount = int(match.group(1))
+    return timedelta(hours=amount) if match.group(2) == "h" else timedelta(days=amount)
+
+
+def register(subparsers: Any) -> None:
+    """Add the `prune` subcommand."""
+    parser = subparsers.add_parser(
+        "prune",
+        help="delete images and prompts of finished jobs past retention, and unreferenced blobs",
+    )
+    parser.add_argument(
+        "--older-than",
+        default=None,
+        help="age like 30d or 12h (default: EDITBOT_RETENTION_DAYS, 30 days)",
+    )
+    parser.set_defaults(func=run_prune)
+
+
+def run_prune(args: argparse.Namespace) -> int:
+    """Prune and print the counts. Exit 0 ok, 2 bad input or settings, 1 anything else."""
+    from storage.blobs import FileBlobStore, blob_root
+    from storage.db import create_engine, session_factory
+    from storage.prune import PruneReport, prune
+
+    try:
+        settings = Settings()  # type: ignore[call-arg]  # read from the environment
+        age = parse_age(args.older_than) if args.older_than else None
+    except (pydantic.ValidationError, ValueError) as exc:
+        print(f"editbot prune: {exc}", file=sys.stderr)
+        return 2
+    older_than = age or timedelta(days=settings.retention_days)
+
+    async def run() -> PruneReport:
+        engine = create_engine(settings.sqlalchemy_url)
+        try:
+            return await prune(
+                session_factory(engine),
+                blobs=FileBlobStore(blob_root(settings.data_dir)),
+                older_than=older_than,
+            )
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(run())
+    except Exception as exc:
+        print(f"editbot prune failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    print(
+        f"pruned {report.jobs} jobs: {report.images} image rows, "
+        f"{report.thread_versions} thread versions, {report.blobs} blobs deleted; "
+        f"{report.orphan_blobs} unreferenced blobs deleted"
+    )
+    return 0

@@ -1,0 +1,212 @@
+"""The worker pool: N claim loops that take queued jobs, run them and deliver them once.
+
+Jobs live in the database, so any number of processes can run a Worker on the same queue:
+claims are leases (storage.queue), a dead worker's jobs are reclaimed when their lease ends,
+and a job whose provider task id was stored resumes polling instead of being paid for twice.
+`wake()` (called by the service after enqueue) starts idle loops at once; otherwise they poll
+every `idle_poll_s`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import datetime
+
+from bot.core.config import Settings, budget_defaults
+from bot.core.ports import BlobStore, ChatPort, Provider
+from bot.core.pricing import PriceTable
+from bot.jobs.delivery import deliver, deliver_pending, deliver_ready
+from bot.jobs.runner import MAX_ATTEMPTS, JobRunner, RunOutcome
+from storage.columns import utcnow
+from storage.db import Sessions, write_session
+from storage.models import Job, JobImage
+from storage.queue import claim_with_images, release
+
+log = logging.getLogger(__name__)
+
+Periodic = Callable[[], Awaitable[None]]
+
+
+class Worker:
+    """A pool of `concurrency` claim loops sharing one lease owner name, in one process."""
+
+    def __init__(
+        self,
+        *,
+        sessions: Sessions,
+        blobs: BlobStore,
+        chats: Mapping[str, ChatPort],
+        provider: Provider,
+        table: PriceTable,
+        settings: Settings,
+        owner: str,
+        concurrency: int | None = None,
+        lease_s: float = 60.0,
+        idle_poll_s: float = 0.5,
+        periodic: Periodic | None = None,
+        periodic_s: float = 30.0,
+        max_attempts: int = MAX_ATTEMPTS,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.blobs = blobs
+        self.chats = chats
+        self.settings = settings
+        self.owner = owner
+        self.concurrency = concurrency or settings.workers
+        self.lease_s = lease_s
+        self.idle_poll_s = idle_poll_s
+        self.periodic = periodic
+        self.periodic_s = periodic_s
+        self.clock = clock
+        self.runner = JobRunner(
+            sessions=sessions,
+            blobs=blobs,
+            chats=chats,
+            provider=provider,
+            table=table,
+            defaults=budget_defaults(settings),
+            owner=owner,
+            lease_s=lease_s,
+            max_attempts=max_attempts,
+            clock=clock,
+        )
+        self.outcomes: list[RunOutcome] = []
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._running: dict[str, asyncio.Task[None]] = {}
+        self._loops: list[asyncio.Task[None]] = []
+
+    # -- control -----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """A job was enqueued: idle loops claim now instead of at their next poll."""
+        self._wake.set()
+        # A fresh event per wake-up: loops that captured the old one see it set (no lost wakes).
+        self._wake = asyncio.Event()
+
+    async def run(self) -> None:
+        """Claim and run jobs until `stop()`; deliver what a crash left undelivered first."""
+        self._stopping = False
+        await self._deliver_pending()
+        ticker = asyncio.create_task(self._tick(), name="worker-periodic")
+        self._loops = [
+            asyncio.create_task(self._loop(i, until_idle=False), name=f"worker-{i}")
+            for i in range(self.concurrency)
+        ]
+        try:
+            await asyncio.gather(*self._loops, return_exceptions=True)
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+
+    async def drain(self) -> None:
+        """Run until no job is left to claim (then return): for tests and one-shot runs."""
+        self._stopping = False
+        await self._deliver_pending()
+        self._loops = [
+            asyncio.create_task(self._loop(i, until_idle=True), name=f"worker-{i}")
+            for i in range(self.concurrency)
+        ]
+        await asyncio.gather(*self._loops)
+        await self._deliver_pending()
+
+    async def stop(self, *, graceful: bool = True, grace_s: float = 30.0) -> None:
+        """Stop claiming. Graceful: let running jobs finish for up to `grace_s`; the rest (or
+        all, when not graceful) are cancelled and their leases released back to the queue."""
+        self._stopping = True
+        self._wake.set()
+        running = list(self._running.values())
+        if graceful and running:
+            await asyncio.wait(running, timeout=grace_s)
+        for task in self._running.values():
+            task.cancel()
+        if self._loops:
+            await asyncio.gather(*self._loops, return_exceptions=True)
+
+    # -- loops -------------------------------------------------------------------------------
+
+    async def _loop(self, index: int, *, until_idle: bool) -> None:
+        while not self._stopping:
+            wake = self._wake
+            try:
+                claimed = await claim_with_images(
+                    self.sessions, owner=self.owner, lease_s=self.lease_s, now=self.clock()
+                )
+            except Exception:
+                log.exception("worker %s/%d: claim failed", self.owner, index)
+                claimed = None
+                if until_idle:
+                    raise
+            if claimed is None:
+                if until_idle:
+                    return
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), self.idle_poll_s)
+                continue
+            await self._run_one(*claimed)
+
+    async def _run_one(self, job: Job, images: Sequence[JobImage]) -> None:
+        task = asyncio.create_task(self._process(job, images), name=f"job-{job.id}")
+        self._running[job.id] = task
+        try:
+            await task
+        except asyncio.CancelledError:
+            # stop() cancelled the job, or this loop was cancelled (which cancels the job too):
+            # either way the job goes back to the queue for another worker (or a restart).
+            if task.cancelled():
+                await self._release(job)
+            me = asyncio.current_task()
+            if me is not None and me.cancelling():
+                raise
+        finally:
+            self._running.pop(job.id, None)
+
+    async def _process(self, job: Job, images: Sequence[JobImage]) -> None:
+        outcome = await self.runner.run(job, images)
+        self.outcomes.append(outcome)
+        if outcome.status is None:
+            return
+        try:
+            if outcome.ready is not None:
+                chat = self.chats[outcome.ready.job.platform]
+                await deliver_ready(self.sessions, chat, outcome.ready)
+                return
+            await deliver(
+                sessions=self.sessions,
+                blobs=self.blobs,
+                chats=self.chats,
+                settings=self.settings,
+                job_id=job.id,
+            )
+        except Exception:  # the sweep retries: the row says it is not delivered
+            log.exception("job %s: delivery failed", job.id)
+
+    async def _release(self, job: Job) -> None:
+        try:
+            async with write_session(self.sessions) as session:
+                await release(session, job_id=job.id, owner=self.owner)
+        except Exception:  # the lease runs out on its own; another worker takes the job then
+            log.warning("job %s: release failed", job.id, exc_info=True)
+
+    async def _deliver_pending(self) -> None:
+        try:
+            await deliver_pending(
+                sessions=self.sessions, blobs=self.blobs, chats=self.chats, settings=self.settings
+            )
+        except Exception:
+            log.exception("worker %s: delivering pending results failed", self.owner)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.periodic_s)
+            await self._deliver_pending()
+            if self.periodic is not None:
+                try:
+                    await self.periodic()
+                except Exception:
+                    log.exception("worker %s: periodic hook failed", self.owner)

@@ -1,0 +1,207 @@
+"""EditService: the platform-neutral heart of editbot (implements bot.ports.EditServicePort).
+
+submit: dedupe -> thread command or edit: options -> inputs -> prepare -> confirm or reserve ->
+enqueue -> "queued" status message. The worker (bot/jobs/worker.py) takes it from there. press:
+the buttons. budget: `/edit-budget`. Every answer goes through the ChatPort of the place's
+platform; only UserError texts are shown verbatim.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+
+from bot.core.config import Settings
+from bot.core.domain import IncomingEdit, Place, ProviderName
+from bot.core.errors import OptionError, UserError
+from bot.core.messages import failure_for_user, no_versions_yet
+from bot.core.options import clean_markup, parse_options
+from bot.core.ports import ActionPress, BlobStore, BudgetReply, ChatPort
+from bot.core.pricing import PriceTable
+from bot.core.thread_commands import ThreadCommandKind, parse_thread_command
+from bot.service.budget import budget_command
+from bot.service.buttons import handle_press, sweep_expired
+from bot.service.enqueue import Conversation, JobOrigin, ServiceContext, queue_edit
+from bot.service.inputs import resolve_inputs
+from bot.service.prepare import PreparedEdit, prepare_edit, prepare_from_images
+from bot.service.versions import run_thread_command
+from storage.columns import utcnow
+from storage.db import Sessions, write_session
+from storage.events import claim_event
+from storage.models import EditThread
+from storage.threads import find_thread
+
+log = logging.getLogger(__name__)
+
+TITLE_CHARS = 80
+
+
+def thread_title(text: str) -> str:
+    """A short thread name from the request text."""
+    title = clean_markup(text) or "Image edit"
+    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 3].rstrip() + "..."
+
+
+class EditService:
+    """Takes edit requests, button presses and budget commands from every adapter."""
+
+    def __init__(
+        self,
+        *,
+        sessions: Sessions,
+        blobs: BlobStore,
+        chats: Mapping[str, ChatPort],
+        settings: Settings,
+        table: PriceTable,
+        provider: ProviderName,
+        on_enqueued: Callable[[], None] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self._ctx = ServiceContext(
+            sessions=sessions,
+            blobs=blobs,
+            chats=chats,
+            settings=settings,
+            table=table,
+            provider=provider,
+            clock=clock,
+            on_enqueued=on_enqueued,
+        )
+
+    async def submit(self, edit: IncomingEdit) -> None:
+        """Take an edit request; returns once it is queued or the person was told why not."""
+        if not await self._claim(edit.event_key):
+            return
+        chat = self._ctx.chat(edit.place.platform)
+        convo = Conversation(
+            chat, edit.place, title=thread_title(edit.text), anchor=edit.message_id
+        )
+        try:
+            await self._submit(edit, convo)
+        except UserError as exc:
+            await _tell(convo, str(exc), ref=edit.event_key)
+        except Exception:
+            log.exception("edit request %s failed", edit.event_key)
+            await _tell(convo, failure_for_user("internal", edit.event_key), ref=edit.event_key)
+
+    async def press(self, press: ActionPress) -> None:
+        """Handle a button: retry, undo, high quality, confirm, cancel."""
+        if not await self._claim(press.event_key):
+            return
+        try:
+            await handle_press(self._ctx, press)
+        except UserError as exc:
+            await self._tell_at(press.place, str(exc), ref=press.event_key)
+        except Exception:
+            log.exception("button %s on job %s failed", press.action, press.job_id)
+            await self._tell_at(
+                press.place, failure_for_user("internal", press.job_id), ref=press.event_key
+            )
+
+    async def budget(self, place: Place, args: str, *, is_admin: bool) -> BudgetReply:
+        """`/edit-budget ARGS` for the channel of `place`."""
+        return await budget_command(
+            self._ctx.sessions,
+            place=place,
+            args=args,
+            is_admin=is_admin or place.user in self._ctx.settings.admin_ids,
+            defaults=self._ctx.defaults,
+            now=self._ctx.clock(),
+        )
+
+    async def sweep_expired(self) -> int:
+        """Drop edits left unconfirmed for 10 minutes; returns how many jobs were dropped."""
+        return await sweep_expired(self._ctx)
+
+    async def _claim(self, key: str) -> bool:
+        # Its own short transaction, before any slow work, so concurrent duplicates stop here.
+        # A crash after this commit drops that one request: Bolt and discord.py acknowledge
+        # before we run, so platform retries are not our recovery path anyway.
+        async with write_session(self._ctx.sessions) as session:
+            return await claim_event(session, key, now=self._ctx.clock())
+
+    async def _submit(self, edit: IncomingEdit, convo: Conversation) -> None:
+        place = edit.place
+        thread = await self._edit_thread(place)
+        command = parse_thread_command(edit.text) if place.thread is not None else None
+        if thread is None and command is not None and not edit.attachments:
+            if command.kind is not ThreadCommandKind.FROM_VERSION:
+                # `undo` in a thread editbot never answered must not become a paid edit.
+                await convo.say(no_versions_yet())
+                return
+            command = None
+        text, from_version = edit.text, None
+        if thread is not None and command is not None:
+            if command.kind is ThreadCommandKind.FROM_VERSION:
+                text, from_version = command.rest, command.version
+            elif not edit.attachments:
+                await run_thread_command(self._ctx, convo, thread=thread, command=command)
+                return
+        settings = self._ctx.settings
+        # Options first: a typo costs no download.
+        prompt, options = parse_options(text, max_n=settings.max_n)
+        inputs = await resolve_inputs(
+            chat=convo.chat,
+            blobs=self._ctx.blobs,
+            sessions=self._ctx.sessions,
+            place=place,
+            attachments=edit.attachments,
+            thread=thread,
+            from_version=from_version,
+        )
+        prepared: PreparedEdit
+        if inputs.files:
+            prepared = await prepare_edit(
+                text=text,
+                files=inputs.files,
+                settings=settings,
+                provider=self._ctx.provider,
+                table=self._ctx.table,
+            )
+        else:
+            if options.mask is not None:
+                raise OptionError(
+                    "mask= names an attachment, and this message has none: attach the image "
+                    "and the mask together."
+                )
+            prepared = prepare_from_images(
+                prompt=prompt,
+                options=options,
+                images=inputs.images,
+                mask=None,
+                provider=self._ctx.provider,
+                table=self._ctx.table,
+            )
+        origin = JobOrigin(
+            user=place.user,
+            edit_thread_id=thread.id if thread is not None else None,
+            base_version=inputs.base_version,
+        )
+        await queue_edit(self._ctx, convo, prepared=prepared, origin=origin)
+
+    async def _edit_thread(self, place: Place) -> EditThread | None:
+        if place.thread is None:
+            return None
+        async with self._ctx.sessions() as session:
+            return await find_thread(
+                session,
+                platform=place.platform,
+                workspace=place.workspace,
+                channel=place.channel,
+                thread=place.thread,
+            )
+
+    async def _tell_at(self, place: Place, text: str, *, ref: str) -> None:
+        try:
+            await self._ctx.chat(place.platform).post_text(place, text)
+        except Exception:
+            log.exception("could not tell the user about %s", ref)
+
+
+async def _tell(convo: Conversation, text: str, *, ref: str) -> None:
+    """Say `text`; a chat failure here is logged, never raised over the original problem."""
+    try:
+        await convo.say(text)
+    except Exception:
+        log.exception("could not tell the user about %s", ref)
