@@ -93,7 +93,7 @@ class Rig:
 
     async def press(
         self, action: Action, job_id: str, *, user: str = "U1", thread: str | None = None,
-        is_admin: bool = False, key: str | None = None,
+        platform_admin: bool = False, key: str | None = None,
     ) -> None:  # fmt: skip
         place = Place(platform="slack", workspace="T1", channel="C1", user=user, thread=thread)
         self.advance(timedelta(seconds=1))
@@ -103,7 +103,7 @@ class Rig:
                 job_id=job_id,
                 place=place,
                 event_key=key or self.key(),
-                is_admin=is_admin,
+                platform_admin=platform_admin,
             )
         )
 

@@ -1,4 +1,4 @@
-"""Pure pieces of the Discord adapter: option text, titles, re-encoding, download guards."""
+"""Pure pieces of the Discord adapter: option picks, titles, re-encoding, download guards."""
 
 from __future__ import annotations
 
@@ -9,24 +9,26 @@ import random
 from PIL import Image
 
 from adapters.discord.buttons import custom_id
+from adapters.discord.chat import THREAD_NAME_MAX
 from adapters.discord.downloads import CdnDownloads
 from adapters.discord.fit import fit_images, reencode_to_fit
-from adapters.discord.translate import command_options, command_text, prompt_text, thread_title
+from adapters.discord.translate import command_picks, prompt_text
+from bot.core.domain import EditOptions, OptionPicks, Quality, Resolution
 from bot.core.errors import ImageRejected
+from bot.core.messages import thread_title
 from bot.core.options import parse_options
 from bot.core.ports import Action, ResultImage
 
 
-def test_command_text_round_trips_through_the_core_parser() -> None:
-    options = command_options(quality="high", aspect="4:5", resolution="2k", n=3)
-    text = command_text("swap the background", options)
-    assert text == "swap the background quality=high aspect=4:5 resolution=2k n=3"
-    prompt, parsed = parse_options(text, max_n=4)
-    assert (prompt, parsed) == ("swap the background", options)
-    assert (
-        command_text("x", command_options(quality=None, aspect="auto", resolution=None, n=None))
-        == "x"
-    )
+def test_command_picks_reach_the_core_parser_as_data() -> None:
+    picks = command_picks(quality="high", aspect="4:5", resolution="2k", n=3)
+    assert picks == OptionPicks(quality=Quality.HIGH, aspect="4:5", resolution=Resolution.R2K, n=3)
+    prompt, parsed = parse_options("swap the background", max_n=4, picks=picks)
+    expected = EditOptions(quality=Quality.HIGH, aspect="4:5", resolution=Resolution.R2K, n=3)
+    assert (prompt, parsed) == ("swap the background", expected)
+    unpicked = command_picks(quality=None, aspect="auto", resolution=None, n=None)
+    assert unpicked == OptionPicks()
+    assert parse_options("x", picks=unpicked) == ("x", EditOptions())
 
 
 def test_prompt_text_strips_both_mention_forms() -> None:
@@ -34,9 +36,10 @@ def test_prompt_text_strips_both_mention_forms() -> None:
 
 
 def test_thread_title_fits_discords_100_characters() -> None:
-    assert thread_title("  a   b ") == "a b"
-    long = thread_title("word " * 50)
-    assert len(long) == 100 and long.endswith("…")
+    assert thread_title("  a   b ", limit=THREAD_NAME_MAX) == "a b"
+    long = thread_title("word " * 50, limit=THREAD_NAME_MAX)
+    assert len(long) <= 100 and long.endswith("...")
+    assert len(thread_title("word " * 50)) <= 80
 
 
 def test_custom_id_refuses_ids_the_template_cannot_route() -> None:

@@ -6,7 +6,9 @@ from PIL import Image
 from bot.core.config import Settings
 from bot.core.domain import Mode, ProviderName, Quality
 from bot.core.errors import ImageRejected, OptionError, UserInputError
+from bot.core.options import parse_options
 from bot.core.pricing import PriceTable, estimate
+from bot.images.intake import ImageLimits
 from bot.service.prepare import MAX_INPUTS, InputFile, prepare_edit, prepare_from_images
 
 
@@ -35,8 +37,15 @@ TABLE = PriceTable()
 
 
 async def prepare(text, files, *, provider=ProviderName.OPENAI, settings=SETTINGS):
+    # As the service and `editbot edit` do it: parse once, then prepare.
+    prompt, options = parse_options(text, max_n=settings.max_n)
     return await prepare_edit(
-        text=text, files=files, settings=settings, provider=provider, table=TABLE
+        prompt=prompt,
+        options=options,
+        files=files,
+        limits=ImageLimits.from_settings(settings),
+        provider=provider,
+        table=TABLE,
     )
 
 

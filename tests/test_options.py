@@ -7,12 +7,13 @@ from bot.core.domain import (
     Background,
     EditOptions,
     Mode,
+    OptionPicks,
     OutputFormat,
     Quality,
     Resolution,
 )
 from bot.core.errors import OptionError, PromptError, UserInputError
-from bot.core.options import KEY_ALIASES, KEYS, clean_markup, format_options, parse_options
+from bot.core.options import KEY_ALIASES, KEYS, clean_markup, parse_options
 
 # --- the happy path -------------------------------------------------------------------------
 
@@ -339,21 +340,44 @@ def test_every_error_is_a_user_input_error():
     assert issubclass(PromptError, UserInputError)
 
 
-# --- format_options -------------------------------------------------------------------------
+# --- picks: options chosen in a form, handed over as data -------------------------------------
 
 
-def test_format_options_leaves_out_defaults():
-    assert format_options(EditOptions()) == ""
+def test_picks_are_merged_with_the_typed_options():
+    picks = OptionPicks(quality=Quality.HIGH, aspect="4:5", resolution=Resolution.R2K, n=2)
+    prompt, options = parse_options("make it blue format=webp", picks=picks)
+    assert prompt == "make it blue"
+    assert options == EditOptions(
+        quality=Quality.HIGH,
+        aspect="4:5",
+        resolution=Resolution.R2K,
+        n=2,
+        format=OutputFormat.WEBP,
+    )
 
 
-def test_format_options_writes_size_instead_of_aspect_and_resolution():
-    text = format_options(EditOptions(quality=Quality.HIGH, size=(1536, 1024), n=2))
-    assert text == "quality=high size=1536x1024 n=2"
+def test_a_pick_at_its_default_is_no_choice():
+    defaults = OptionPicks(quality=Quality.MEDIUM, aspect="auto", resolution=Resolution.R1K, n=1)
+    _, options = parse_options("make it blue quality=low res=2k", picks=defaults)
+    assert (options.quality, options.resolution) == (Quality.LOW, Resolution.R2K)
 
 
-def test_format_options_appended_to_a_prompt_reads_back():
-    options = EditOptions(aspect="4:5", resolution=Resolution.R2K, mask=2, mode=Mode.EACH)
-    assert parse_options("make it blue " + format_options(options)) == ("make it blue", options)
+def test_a_pick_that_contradicts_the_text_is_the_same_error_as_typing_both():
+    with pytest.raises(OptionError) as picked:
+        parse_options("x quality=low", picks=OptionPicks(quality=Quality.HIGH))
+    with pytest.raises(OptionError) as typed:
+        parse_options("x quality=low quality=high")
+    assert str(picked.value) == str(typed.value)
+    assert "`quality=low` and `quality=high` conflict" in str(picked.value)
+
+
+def test_picks_are_checked_like_typed_options():
+    with pytest.raises(OptionError, match="n is a whole number from 1 to 4"):
+        parse_options("x", max_n=4, picks=OptionPicks(n=7))
+    with pytest.raises(OptionError, match="aspect can be"):
+        parse_options("x", picks=OptionPicks(aspect="5:7"))
+    with pytest.raises(PromptError):
+        parse_options("   ", picks=OptionPicks(quality=Quality.HIGH))
 
 
 # --- properties -----------------------------------------------------------------------------
@@ -478,7 +502,45 @@ _SIZED = st.builds(
 )
 
 
+def _option_text(options: EditOptions) -> str:
+    """Options as `key=value` text, defaults left out (what a person would type)."""
+    default = EditOptions()
+    parts: list[str] = []
+    if options.quality is not default.quality:
+        parts.append(f"quality={options.quality.value}")
+    if options.size:
+        parts.append(f"size={options.size[0]}x{options.size[1]}")
+    else:
+        if options.aspect:
+            parts.append(f"aspect={options.aspect}")
+        if options.resolution is not default.resolution:
+            parts.append(f"resolution={options.resolution.value}")
+    if options.n != default.n:
+        parts.append(f"n={options.n}")
+    if options.format is not default.format:
+        parts.append(f"format={options.format.value}")
+    if options.background is not default.background:
+        parts.append(f"background={options.background.value}")
+    if options.mask is not None:
+        parts.append(f"mask={options.mask}")
+    if options.mode is not default.mode:
+        parts.append(f"mode={options.mode.value}")
+    return " ".join(parts)
+
+
 @_SETTINGS
 @given(st.lists(_WORD, min_size=1, max_size=6).map(" ".join), _EDIT_OPTIONS | _SIZED)
-def test_format_options_round_trips(prompt, options):
-    assert parse_options(f"{prompt} {format_options(options)}", max_n=10) == (prompt, options)
+def test_typed_options_round_trip(prompt, options):
+    assert parse_options(f"{prompt} {_option_text(options)}", max_n=10) == (prompt, options)
+
+
+@_SETTINGS
+@given(st.lists(_WORD, min_size=1, max_size=6).map(" ".join), _EDIT_OPTIONS)
+def test_picked_options_round_trip(prompt, options):
+    picks = OptionPicks(
+        quality=options.quality, aspect=options.aspect, resolution=options.resolution, n=options.n
+    )
+    expected = EditOptions(
+        quality=options.quality, aspect=options.aspect, resolution=options.resolution, n=options.n
+    )
+    assert parse_options(prompt, max_n=10, picks=picks) == (prompt, expected)

@@ -11,6 +11,7 @@ from bot.core.config import Settings
 from bot.core.domain import ASPECTS, EditOptions, NormalizedImage, ProviderName, Quality, Resolution
 from bot.core.edits import EditRequest, EditResult, OutputImage, Usage
 from bot.core.errors import ConfigError
+from bot.core.options import parse_options
 from bot.core.pricing import (
     PriceTable,
     estimate,
@@ -21,6 +22,7 @@ from bot.core.pricing import (
     total_estimate,
 )
 from bot.core.sizes import size_for, size_problem
+from bot.images.intake import ImageLimits
 from bot.providers.factory import build_provider
 from bot.service.prepare import InputFile, prepare_edit
 from tests.fakes import emulator_images
@@ -313,10 +315,12 @@ async def test_settle_on_a_real_round_trip_through_the_emulator(provider):
         EDITBOT_POLL_INTERVAL_S=0.01,
     )
     table = PriceTable()
+    prompt, options = parse_options("make it teal quality=low n=2", max_n=settings_.max_n)
     prepared = await prepare_edit(
-        text="make it teal quality=low n=2",
+        prompt=prompt,
+        options=options,
         files=[InputFile("a.png", _png(300, 200)), InputFile("b.png", _png(64, 64))],
-        settings=settings_,
+        limits=ImageLimits.from_settings(settings_),
         provider=provider,
         table=table,
     )

@@ -51,28 +51,30 @@ async def _policy(rig: Rig) -> Policy:
 
 async def test_show_gives_numbers_privately_and_a_chart(rig: Rig) -> None:
     await _spend(rig, cost=1_500_000)
-    reply = await rig.service.budget(CHANNEL, "show", is_admin=False)
+    reply = await rig.service.budget(CHANNEL, "show", platform_admin=False)
     assert reply.private
     assert "$20.00" in reply.text and "$1.50" in reply.text and "<@U1>" in reply.text
     assert reply.chart_png is not None
     with Image.open(io.BytesIO(reply.chart_png)) as chart:
         assert chart.format == "PNG" and chart.size == (960, 480)
     # No argument means show.
-    assert (await rig.service.budget(CHANNEL, "", is_admin=False)).text == reply.text
+    assert (await rig.service.budget(CHANNEL, "", platform_admin=False)).text == reply.text
 
 
 async def test_only_admins_may_set(rig: Rig) -> None:
-    reply = await rig.service.budget(CHANNEL, "set 50", is_admin=False)
+    reply = await rig.service.budget(CHANNEL, "set 50", platform_admin=False)
     assert reply.text == not_admin()
     assert (await _policy(rig)).source == "default"
     # EDITBOT_ADMINS counts even when the adapter said no.
     admin = replace(CHANNEL, user="UADMIN")
-    await rig.service.budget(admin, "set 7", is_admin=False)
+    await rig.service.budget(admin, "set 7", platform_admin=False)
     assert (await _policy(rig)).cap_micros == 7_000_000
 
 
 async def test_set_parses_dollars_exactly_and_keeps_what_is_not_said(rig: Rig) -> None:
-    reply = await rig.service.budget(CHANNEL, "set $12.35 week user=2.10 warn=50%", is_admin=True)
+    reply = await rig.service.budget(
+        CHANNEL, "set $12.35 week user=2.10 warn=50%", platform_admin=True
+    )
     assert "$12.35 a week" in reply.text and "$2.10" in reply.text
     policy = await _policy(rig)
     assert (policy.cap_micros, policy.period, policy.user_cap_micros, policy.warn_percent) == (
@@ -81,7 +83,7 @@ async def test_set_parses_dollars_exactly_and_keeps_what_is_not_said(rig: Rig) -
         2_100_000,
         50,
     )
-    await rig.service.budget(CHANNEL, "set 30", is_admin=True)
+    await rig.service.budget(CHANNEL, "set 30", platform_admin=True)
     policy = await _policy(rig)
     assert (policy.cap_micros, policy.period, policy.user_cap_micros, policy.warn_percent) == (
         30_000_000,
@@ -89,7 +91,7 @@ async def test_set_parses_dollars_exactly_and_keeps_what_is_not_said(rig: Rig) -
         2_100_000,
         50,
     )
-    await rig.service.budget(CHANNEL, "set 30 user=none", is_admin=True)
+    await rig.service.budget(CHANNEL, "set 30 user=none", platform_admin=True)
     assert (await _policy(rig)).user_cap_micros is None
 
 
@@ -98,7 +100,7 @@ async def test_set_parses_dollars_exactly_and_keeps_what_is_not_said(rig: Rig) -
     ["set", "set abc", "set 10 fortnight", "set -5", "set 10 warn=0", "set NaN", "frobnicate"],
 )
 async def test_bad_input_gets_a_usage_line_and_changes_nothing(rig: Rig, args: str) -> None:
-    reply = await rig.service.budget(CHANNEL, args, is_admin=True)
+    reply = await rig.service.budget(CHANNEL, args, platform_admin=True)
     assert "/edit-budget" in reply.text or "warn=" in reply.text or "$0 and" in reply.text
     assert (await _policy(rig)).source == "default"
 
@@ -106,7 +108,7 @@ async def test_bad_input_gets_a_usage_line_and_changes_nothing(rig: Rig, args: s
 async def test_usage_is_the_channel_ledger_as_csv(rig: Rig) -> None:
     job = await _spend(rig, cost=50_000)
     other = await _spend(rig, place=OTHER, cost=70_000)
-    reply = await rig.service.budget(CHANNEL, "usage since 2026-05-01", is_admin=False)
+    reply = await rig.service.budget(CHANNEL, "usage since 2026-05-01", platform_admin=False)
     assert reply.csv is not None
     rows = list(csv.reader(io.StringIO(reply.csv.decode())))
     assert rows[0][:3] == ["created_at", "scope", "user"]
@@ -114,9 +116,9 @@ async def test_usage_is_the_channel_ledger_as_csv(rig: Rig) -> None:
     assert {r[3] for r in body} == {job} and other not in reply.csv.decode()
     assert sorted((r[4], r[5]) for r in body)[1] == ("settle", "50000")
     assert "2 rows" in reply.text
-    later = await rig.service.budget(CHANNEL, "usage since 2026-06-01", is_admin=False)
+    later = await rig.service.budget(CHANNEL, "usage since 2026-06-01", platform_admin=False)
     assert later.csv is not None and len(later.csv.decode().splitlines()) == 1
-    bad = await rig.service.budget(CHANNEL, "usage since yesterday", is_admin=False)
+    bad = await rig.service.budget(CHANNEL, "usage since yesterday", platform_admin=False)
     assert bad.csv is None and USAGE in bad.text
 
 

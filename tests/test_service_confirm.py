@@ -75,7 +75,7 @@ async def test_requester_confirms_then_it_is_reserved_and_queued(rig: Rig) -> No
 
 async def test_an_admin_may_confirm(rig: Rig) -> None:
     job_id = await _ask(rig)
-    await rig.press(Action.CONFIRM, job_id, user="U7", is_admin=True, thread="msg-1")
+    await rig.press(Action.CONFIRM, job_id, user="U7", platform_admin=True, thread="msg-1")
     assert [j.status for j in await rig.jobs()] == [JobStatus.QUEUED]
     # The requester pays, not the admin who confirmed.
     assert [r.user for r in await rig.ledger()] == ["U1"]

@@ -214,8 +214,8 @@ async def test_budget_command_envelope_is_acked_and_answered_ephemerally() -> No
         [answer] = rig.api.named("chat.postEphemeral")
         assert (answer["channel"], answer["user"]) == (CHANNEL, USER)
         assert answer["text"] == "cap 20000000"
-        [(place, args, is_admin)] = rig.service.budget_calls
-        assert (place.channel, place.user, args, is_admin) == (CHANNEL, USER, "show", False)
+        [(place, args, platform_admin)] = rig.service.budget_calls
+        assert (place.channel, place.user, args, platform_admin) == (CHANNEL, USER, "show", False)
         assert rig.api.named("chat.postMessage") == []  # nothing public
 
 

@@ -111,9 +111,7 @@ class EditBot(commands.Bot):
     ) -> None:
         """A button: acknowledge within 3 s, then let the core decide."""
         await interaction.response.defer()
-        press = action_press(
-            interaction, action=action, job_id=job_id, admin_ids=self.settings.admin_ids
-        )
+        press = action_press(interaction, action=action, job_id=job_id)
         try:
             await self.service.press(press)
         except Exception:

@@ -16,13 +16,17 @@ import discord
 from adapters.discord.buttons import actions_view
 from adapters.discord.downloads import CdnDownloads
 from adapters.discord.fit import DEFAULT_UPLOAD_LIMIT, fit_images
-from adapters.discord.translate import PLATFORM, thread_title
+from adapters.discord.translate import PLATFORM
 from bot.core.domain import Attachment, Place
 from bot.core.errors import PlatformError
+from bot.core.messages import thread_title
 from bot.core.ports import ActionButton, MessageRef, ResultImage
 
 MESSAGE_MAX = 2000
 """Discord's limit on a message's content."""
+
+THREAD_NAME_MAX = 100
+"""Discord's limit on a thread name."""
 
 THREAD_HISTORY_LIMIT = 100
 """How far back thread_images looks."""
@@ -84,7 +88,7 @@ class DiscordChatPort:
         channel = await self._channel(place.channel)
         try:
             thread_id = await self._open(
-                channel, int(anchor) if anchor else None, thread_title(title)
+                channel, int(anchor) if anchor else None, thread_title(title, limit=THREAD_NAME_MAX)
             )
         except discord.HTTPException as exc:
             raise PlatformError(f"Discord refused to open a thread: {exc}") from exc

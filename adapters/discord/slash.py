@@ -13,13 +13,12 @@ from discord.app_commands import Choice
 
 from adapters.discord.modals import EditImageModal
 from adapters.discord.translate import (
-    command_options,
-    command_text,
+    command_picks,
     interaction_edit,
     interaction_place,
-    is_admin,
+    platform_admin,
 )
-from bot.core.domain import ASPECTS, Quality, Resolution
+from bot.core.domain import ASPECTS, OptionPicks, Quality, Resolution
 
 if TYPE_CHECKING:
     from adapters.discord.bot import EditBot
@@ -47,6 +46,7 @@ def edit_commands(bot: EditBot) -> list[AnyCommand]:
         interaction: discord.Interaction,
         text: str,
         sources: Sequence[discord.Attachment],
+        picks: OptionPicks | None = None,
     ) -> None:
         # The 3-second window: defer before anything else, then do the slow part.
         await interaction.response.defer(thinking=True)
@@ -59,7 +59,7 @@ def edit_commands(bot: EditBot) -> list[AnyCommand]:
         except discord.HTTPException:
             log.warning("could not edit the deferred response of interaction %s", interaction.id)
         edit = interaction_edit(
-            interaction, text=text, attachments=attachments, anchor_message_id=anchor
+            interaction, text=text, attachments=attachments, anchor_message_id=anchor, picks=picks
         )
         await bot.submit(edit)
 
@@ -88,12 +88,11 @@ def edit_commands(bot: EditBot) -> list[AnyCommand]:
         resolution: Optional[Choice[str]] = None,  # noqa: UP045
         n: Optional[app_commands.Range[int, 1, 10]] = None,  # noqa: UP045
     ) -> None:
-        options = command_options(
+        picks = command_picks(
             quality=_value(quality), aspect=_value(aspect), resolution=_value(resolution), n=n
         )
-        text = command_text(prompt, options)
         images = [a for a in (image, image2, image3) if a is not None]
-        await submit_from_interaction(interaction, text, images)
+        await submit_from_interaction(interaction, prompt.strip(), images, picks)
 
     async def edit_image(interaction: discord.Interaction, message: discord.Message) -> None:
         await interaction.response.send_modal(
@@ -106,9 +105,11 @@ def edit_commands(bot: EditBot) -> list[AnyCommand]:
 
     async def answer_budget(interaction: discord.Interaction, args: str) -> None:
         await interaction.response.defer(ephemeral=True, thinking=True)
-        admin = is_admin(interaction, admin_ids=bot.settings.admin_ids)
+        admin = platform_admin(interaction)
         try:
-            reply = await bot.service.budget(interaction_place(interaction), args, is_admin=admin)
+            reply = await bot.service.budget(
+                interaction_place(interaction), args, platform_admin=admin
+            )
         except Exception:
             log.exception("/edit-budget %s failed in the core", args.split(" ", 1)[0])
             await interaction.followup.send(_FAILED, ephemeral=True)

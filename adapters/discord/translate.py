@@ -6,18 +6,14 @@ No I/O here: attachment downloaders are built by the caller (downloads.py) and p
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 
 import discord
 
-from bot.core.domain import Attachment, EditOptions, IncomingEdit, Place, Quality, Resolution
-from bot.core.options import format_options
+from bot.core.domain import Attachment, IncomingEdit, OptionPicks, Place, Quality, Resolution
 from bot.core.ports import Action, ActionPress
 
 PLATFORM = "discord"
-
-THREAD_NAME_MAX = 100
-"""Discord's limit on a thread name."""
 
 
 def channel_place(channel: object, *, guild_id: int | None, user_id: int) -> Place:
@@ -75,21 +71,16 @@ def message_edit(
     )
 
 
-def command_options(
+def command_picks(
     *, quality: str | None, aspect: str | None, resolution: str | None, n: int | None
-) -> EditOptions:
-    """The options a person picked from /edit's choices (unpicked ones stay at the defaults)."""
-    return EditOptions(
-        quality=Quality(quality) if quality else Quality.MEDIUM,
+) -> OptionPicks:
+    """The options a person picked from /edit's choices (None: not picked)."""
+    return OptionPicks(
+        quality=Quality(quality) if quality else None,
         aspect=aspect if aspect and aspect != "auto" else None,
-        resolution=Resolution(resolution) if resolution else Resolution.R1K,
-        n=n or 1,
+        resolution=Resolution(resolution) if resolution else None,
+        n=n,
     )
-
-
-def command_text(prompt: str, options: EditOptions) -> str:
-    """The prompt with the picked options appended as the `key=value` text the core parses."""
-    return f"{prompt.strip()} {format_options(options)}".strip()
 
 
 def interaction_edit(
@@ -98,6 +89,7 @@ def interaction_edit(
     text: str,
     attachments: Sequence[Attachment],
     anchor_message_id: int | None,
+    picks: OptionPicks | None = None,
 ) -> IncomingEdit:
     """An app command or modal submission as an IncomingEdit (keyed on the interaction id)."""
     return IncomingEdit(
@@ -106,13 +98,13 @@ def interaction_edit(
         event_key=f"{PLATFORM}:i:{interaction.id}",
         attachments=tuple(attachments),
         message_id=str(anchor_message_id) if anchor_message_id else None,
+        picks=picks or OptionPicks(),
     )
 
 
-def is_admin(interaction: discord.Interaction, *, admin_ids: Iterable[str]) -> bool:
-    """Manage Server in this guild, or listed in EDITBOT_ADMINS."""
-    permissions = interaction.permissions
-    return bool(permissions.manage_guild) or str(interaction.user.id) in set(admin_ids)
+def platform_admin(interaction: discord.Interaction) -> bool:
+    """What Discord says: Manage Server in this guild (the core adds EDITBOT_ADMINS)."""
+    return bool(interaction.permissions.manage_guild)
 
 
 def action_press(
@@ -120,7 +112,6 @@ def action_press(
     *,
     action: Action,
     job_id: str,
-    admin_ids: Iterable[str],
 ) -> ActionPress:
     """A button press as an ActionPress; the core decides who may do what."""
     return ActionPress(
@@ -128,13 +119,5 @@ def action_press(
         job_id=job_id,
         place=interaction_place(interaction),
         event_key=f"{PLATFORM}:i:{interaction.id}",
-        is_admin=is_admin(interaction, admin_ids=admin_ids),
+        platform_admin=platform_admin(interaction),
     )
-
-
-def thread_title(prompt: str) -> str:
-    """A thread name from the prompt, within Discord's 100 characters."""
-    title = " ".join(prompt.split()) or "edit"
-    if len(title) <= THREAD_NAME_MAX:
-        return title
-    return title[: THREAD_NAME_MAX - 1].rstrip() + "…"

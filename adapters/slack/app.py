@@ -73,9 +73,8 @@ def build_slack_app(
     events = registry.counter("slack_events_total", "Slack payloads handed to the core, by kind")
     attach = downloader.attachment
 
-    async def is_admin(user: str) -> bool:
-        if user in settings.admin_ids:
-            return True
+    async def platform_admin(user: str) -> bool:
+        """What Slack says: a workspace admin or owner (the core adds EDITBOT_ADMINS)."""
         resp = await client.users_info(user=user)
         info: Mapping[str, Any] = resp.get("user") or {}
         return bool(info.get("is_admin") or info.get("is_owner"))
@@ -145,15 +144,17 @@ def build_slack_app(
     async def on_budget(ack: AsyncAck, body: dict) -> None:
         await ack()
         place = translate.command_place(body)
-        admin = await is_admin(place.user)
-        reply = await service.budget(place, str(body.get("text") or "").strip(), is_admin=admin)
+        admin = await platform_admin(place.user)
+        reply = await service.budget(
+            place, str(body.get("text") or "").strip(), platform_admin=admin
+        )
         await _answer_budget(client, place.channel, place.user, reply)
 
     @app.action(re.compile("^" + re.escape(ACTION_PREFIX)))
     async def on_button(ack: AsyncAck, body: dict) -> None:
         await ack()
-        admin = await is_admin(str(body["user"]["id"]))
-        press = translate.action_press(body, is_admin=admin)
+        admin = await platform_admin(str(body["user"]["id"]))
+        press = translate.action_press(body, platform_admin=admin)
         if press is not None:
             events.inc(kind="action")
             await service.press(press)

@@ -6,7 +6,13 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from adapters.slack.views import modal_request_text, parse_action_id, view_metadata, view_values
+from adapters.slack.views import (
+    modal_picks,
+    modal_prompt,
+    parse_action_id,
+    view_metadata,
+    view_values,
+)
 from bot.core.domain import Attachment, IncomingEdit, Place
 from bot.core.ports import ActionPress
 
@@ -84,6 +90,7 @@ def shortcut_submission_edit(body: Mapping[str, Any], *, attach: AttachmentFacto
     """The "Edit image" modal's submission: the prompt and options on the message's files."""
     view = body["view"]
     meta = view_metadata(view)
+    values = view_values(view)
     place = Place(
         platform=PLATFORM,
         workspace=_team(body),
@@ -93,7 +100,8 @@ def shortcut_submission_edit(body: Mapping[str, Any], *, attach: AttachmentFacto
     )
     return IncomingEdit(
         place=place,
-        text=modal_request_text(view_values(view)),
+        text=modal_prompt(values),
+        picks=modal_picks(values),
         event_key=f"slack:view:{view['id']}",
         attachments=attachments(meta.get("files") or (), attach),
         message_id=str(meta.get("message") or meta["thread"]),
@@ -114,14 +122,15 @@ def command_submission_edit(
     )
     return IncomingEdit(
         place=place,
-        text=modal_request_text(values),
+        text=modal_prompt(values),
+        picks=modal_picks(values),
         event_key=f"slack:view:{view['id']}",
         attachments=attachments(values.get("images") or (), attach),
         message_id=request_ts,
     )
 
 
-def action_press(body: Mapping[str, Any], *, is_admin: bool) -> ActionPress | None:
+def action_press(body: Mapping[str, Any], *, platform_admin: bool) -> ActionPress | None:
     """A block_actions payload for one of editbot's buttons; None for anything else."""
     actions = body.get("actions") or []
     if not actions:
@@ -147,7 +156,7 @@ def action_press(body: Mapping[str, Any], *, is_admin: bool) -> ActionPress | No
         job_id=str(first.get("value") or ""),
         place=place,
         event_key=f"slack:action:{channel}:{first.get('action_ts')}:{user}",
-        is_admin=is_admin,
+        platform_admin=platform_admin,
     )
 
 

@@ -6,8 +6,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bot.core.domain import ASPECTS, EditOptions, Quality, Resolution
-from bot.core.options import format_options
+from bot.core.domain import ASPECTS, OptionPicks, Quality, Resolution
 from bot.core.ports import Action, ActionButton
 
 ACTION_PREFIX = "editbot:"
@@ -135,17 +134,16 @@ def view_values(view: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def modal_options(values: Mapping[str, Any]) -> EditOptions:
-    """The modal's selects as EditOptions (unknown values fall back to the defaults)."""
-    default = EditOptions()
+def modal_picks(values: Mapping[str, Any]) -> OptionPicks:
+    """The modal's selects as the options the person picked (unknown values: none picked)."""
     aspect = values.get("aspect")
     try:
-        quality = Quality(values.get("quality") or default.quality)
-        resolution = Resolution(values.get("resolution") or default.resolution)
-        n = int(values.get("n") or default.n)
+        quality = Quality(values["quality"]) if values.get("quality") else None
+        resolution = Resolution(values["resolution"]) if values.get("resolution") else None
+        n = int(values["n"]) if values.get("n") else None
     except ValueError:
-        return default
-    return EditOptions(
+        return OptionPicks()
+    return OptionPicks(
         quality=quality,
         aspect=aspect if aspect in ASPECTS else None,
         resolution=resolution,
@@ -153,10 +151,9 @@ def modal_options(values: Mapping[str, Any]) -> EditOptions:
     )
 
 
-def modal_request_text(values: Mapping[str, Any]) -> str:
-    """What the person asked for in a modal, as the text the core parses."""
-    prompt = str(values.get("prompt") or "").strip()
-    return " ".join(p for p in (prompt, format_options(modal_options(values))) if p)
+def modal_prompt(values: Mapping[str, Any]) -> str:
+    """The text typed in a modal's prompt field (it may carry inline options too)."""
+    return str(values.get("prompt") or "").strip()
 
 
 def message_blocks(text: str, actions: Sequence[ActionButton]) -> Blocks:

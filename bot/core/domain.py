@@ -165,13 +165,29 @@ class Attachment:
 
 
 @dataclass(frozen=True)
+class OptionPicks:
+    """Options a person chose in a form (Slack modal selects, Discord command choices).
+
+    None means "not chosen". The core merges them with the options typed in the prompt
+    (bot.core.options.parse_options): a pick at its default value counts as no choice, and a
+    pick that contradicts a typed option is the same error as typing both.
+    """
+
+    quality: Quality | None = None
+    aspect: str | None = None
+    resolution: Resolution | None = None
+    n: int | None = None
+
+
+@dataclass(frozen=True)
 class IncomingEdit:
     """A request to edit, translated from a platform event by an adapter.
 
     `event_key` is unique per platform event (Slack: event_id or the message ts; Discord: the
     message or interaction id); a second IncomingEdit with the same key does nothing.
     `message_id` is the platform id of the request message (Slack ts, Discord message id): the
-    anchor of a new edit thread when `place.thread` is None.
+    anchor of a new edit thread when `place.thread` is None. `text` is what the person wrote
+    (prompt and inline options); `picks` what they chose in a form, handed over as data.
     """
 
     place: Place
@@ -179,6 +195,7 @@ class IncomingEdit:
     event_key: str
     attachments: tuple[Attachment, ...] = ()
     message_id: str | None = None
+    picks: OptionPicks = field(default_factory=OptionPicks)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 
 from bot.core.domain import EditOptions, format_usd
+from bot.core.options import clean_markup
 
 MAX_CHARS = 2000
 """No text here is longer: Discord's message limit (Slack's section limit is 3,000)."""
@@ -80,6 +81,16 @@ def _percent(part: int, whole: int) -> str:
 
 def _edits(count: int) -> str:
     return "1 edit" if count == 1 else f"{count} edits"
+
+
+TITLE_CHARS = 80
+"""Longest thread name editbot gives (Discord allows 100, Slack shows about this much)."""
+
+
+def thread_title(text: str, *, limit: int = TITLE_CHARS) -> str:
+    """A thread name from the request text: chat markup cleaned, cut at `limit` with "..."."""
+    title = clean_markup(text) or "Image edit"
+    return title if len(title) <= limit else title[: limit - 3].rstrip() + "..."
 
 
 # --- job status ----------------------------------------------------------------------------

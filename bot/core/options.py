@@ -26,6 +26,7 @@ from bot.core.domain import (
     Background,
     EditOptions,
     Mode,
+    OptionPicks,
     OutputFormat,
     Quality,
     Resolution,
@@ -141,8 +142,13 @@ class _Given:
     shown: str
 
 
-def parse_options(text: str, *, max_n: int = 4) -> tuple[str, EditOptions]:
+def parse_options(
+    text: str, *, max_n: int = 4, picks: OptionPicks | None = None
+) -> tuple[str, EditOptions]:
     """Split a chat message into the prompt and its inline options.
+
+    `picks` are options chosen in a form (Slack modal, Discord command); they are checked and
+    merged as if typed after the text, except that a pick at its default value is no choice.
 
     Raises:
         OptionError: unknown key, bad value or conflicting options.
@@ -173,6 +179,9 @@ def parse_options(text: str, *, max_n: int = 4) -> tuple[str, EditOptions]:
             continue
         value = _PARSERS[key](_clean_value(raw_value), _short(shown), max_n)
         _remember(given, _Given(key, value, _short(shown)))
+    for key, raw_value in _picked(picks):
+        shown = f"{key}={raw_value}"
+        _remember(given, _Given(key, _PARSERS[key](raw_value, shown, max_n), shown))
     options = _build(given)
     prompt = " ".join(" ".join(prompt_parts).split())
     if not prompt:
@@ -185,33 +194,21 @@ def parse_options(text: str, *, max_n: int = 4) -> tuple[str, EditOptions]:
     return prompt, options
 
 
-def format_options(options: EditOptions) -> str:
-    """Options as `key=value` text that parse_options reads back; defaults are left out.
-
-    With `size` set, aspect and resolution are not written (size excludes them).
-    """
+def _picked(picks: OptionPicks | None) -> list[tuple[str, str]]:
+    """(key, value text) of each pick that is a choice: set, and not the default."""
+    if picks is None:
+        return []
     default = EditOptions()
-    parts: list[str] = []
-    if options.quality is not default.quality:
-        parts.append(f"quality={options.quality.value}")
-    if options.size:
-        parts.append(f"size={options.size[0]}x{options.size[1]}")
-    else:
-        if options.aspect:
-            parts.append(f"aspect={options.aspect}")
-        if options.resolution is not default.resolution:
-            parts.append(f"resolution={options.resolution.value}")
-    if options.n != default.n:
-        parts.append(f"n={options.n}")
-    if options.format is not default.format:
-        parts.append(f"format={options.format.value}")
-    if options.background is not default.background:
-        parts.append(f"background={options.background.value}")
-    if options.mask is not None:
-        parts.append(f"mask={options.mask}")
-    if options.mode is not default.mode:
-        parts.append(f"mode={options.mode.value}")
-    return " ".join(parts)
+    chosen: list[tuple[str, str]] = []
+    if picks.quality is not None and picks.quality is not default.quality:
+        chosen.append(("quality", picks.quality.value))
+    if picks.aspect is not None and picks.aspect != "auto":
+        chosen.append(("aspect", picks.aspect))
+    if picks.resolution is not None and picks.resolution is not default.resolution:
+        chosen.append(("resolution", picks.resolution.value))
+    if picks.n is not None and picks.n != default.n:
+        chosen.append(("n", str(picks.n)))
+    return chosen
 
 
 def _short(shown: str, limit: int = 40) -> str:

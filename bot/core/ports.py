@@ -147,16 +147,17 @@ class Provider(Protocol):
 class ActionPress:
     """A person pressed one of editbot's buttons.
 
-    `place` is where it was pressed, with `place.user` the person who pressed it; `is_admin` is
-    the adapter's word on whether that person administers the workspace (Slack: users.info
-    is_admin/is_owner or EDITBOT_ADMINS; Discord: Manage Server).
+    `place` is where it was pressed, with `place.user` the person who pressed it;
+    `platform_admin` is what the platform says of that person (Slack: users.info is_admin or
+    is_owner; Discord: Manage Server). Who counts as an admin is the core's rule
+    (bot.core.access), which also reads EDITBOT_ADMINS.
     """
 
     action: Action
     job_id: str
     place: Place
     event_key: str
-    is_admin: bool = False
+    platform_admin: bool = False
 
 
 @dataclass(frozen=True)
@@ -173,7 +174,7 @@ class BudgetReply:
 
 
 class EditServicePort(Protocol):
-    """What adapters call on the core (implemented by bot.service.EditService).
+    """What adapters call on the core (implemented by bot.service.edit_service.EditService).
 
     Adapters answer the platform first (ack / defer), then call these; every message the user
     sees about an edit comes back through the ChatPort of `place.platform`.
@@ -191,7 +192,8 @@ class EditServicePort(Protocol):
         """Handle a button: retry, undo, high quality, confirm, cancel."""
         ...
 
-    async def budget(self, place: Place, args: str, *, is_admin: bool) -> BudgetReply:
+    async def budget(self, place: Place, args: str, *, platform_admin: bool) -> BudgetReply:
         """`/edit-budget ARGS`: `show`, `set <usd> [day|week|month|none] [user=<usd>]`,
-        `usage [since YYYY-MM-DD]`. Only admins may `set`."""
+        `usage [since YYYY-MM-DD]`. Only admins (bot.core.access) may `set`; `platform_admin`
+        is what the platform says of `place.user`."""
         ...

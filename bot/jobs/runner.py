@@ -23,7 +23,7 @@ from bot.core.budgets import BudgetDefaults
 from bot.core.edits import EditRequest, EditResult, OnProgress, Progress, Stage
 from bot.core.errors import DeadlineExceeded, ProviderError, ProviderRejected, UserError
 from bot.core.jobs import JobStatus
-from bot.core.messages import FailureKind, failure_for_user, status_running
+from bot.core.messages import FailureKind, failure_for_user, status_running, thread_title
 from bot.core.ports import BlobStore, ChatPort, MessageRef, Provider
 from bot.core.pricing import PriceTable, settle
 from bot.jobs.codec import load_request, place_of, request_of
@@ -274,7 +274,7 @@ class JobRunner:
             log.warning("job %s: no thread and no %s chat port; no versions", job.id, job.platform)
             return None
         place = await chat.open_thread(
-            place_of(job), title=job.prompt[:80] or "edit", anchor=job.status_message_id
+            place_of(job), title=thread_title(job.prompt), anchor=job.status_message_id
         )
         return place.thread
 

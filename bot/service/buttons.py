@@ -9,10 +9,11 @@ from datetime import datetime
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.access import may_act_for
 from bot.core.budgets import Refusal, Reservation
 from bot.core.domain import Quality
 from bot.core.jobs import FINISHED, JobStatus
-from bot.core.messages import cancelled, confirm_expired, status_queued
+from bot.core.messages import cancelled, confirm_expired, status_queued, thread_title
 from bot.core.ports import Action, ActionPress, MessageRef
 from bot.jobs.codec import job_options, load_request, place_of
 from bot.service.enqueue import (
@@ -64,7 +65,7 @@ async def handle_press(ctx: ServiceContext, press: ActionPress) -> None:
         return
     # Answers go to the job's thread, from the person who pressed.
     place = replace(place_of(job), user=press.place.user)
-    convo = Conversation(chat, place, title=job.prompt[:80], anchor=None)
+    convo = Conversation(chat, place, title=thread_title(job.prompt), anchor=None)
     if press.action in (Action.RETRY, Action.HIGH_QUALITY):
         await _rerun(ctx, convo, job=job, high=press.action is Action.HIGH_QUALITY)
     elif press.action is Action.UNDO:
@@ -74,7 +75,12 @@ async def handle_press(ctx: ServiceContext, press: ActionPress) -> None:
             await convo.say(await undo_thread(ctx, thread_id=job.edit_thread_id))
     elif press.action in (Action.CONFIRM, Action.CANCEL):
         verb = "confirm" if press.action is Action.CONFIRM else "cancel"
-        if not ctx.may_act_for(requester=job.user, user=press.place.user, is_admin=press.is_admin):
+        if not may_act_for(
+            requester=job.user,
+            user=press.place.user,
+            platform_admin=press.platform_admin,
+            admin_ids=ctx.settings.admin_ids,
+        ):
             await convo.say(only_requester(job.user, verb))
         elif job.status is not JobStatus.AWAITING_CONFIRM:
             await convo.say(NOT_WAITING)

@@ -12,19 +12,21 @@ import logging
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from bot.core.access import is_admin
 from bot.core.config import Settings
-from bot.core.domain import IncomingEdit, Place, ProviderName
+from bot.core.domain import EditOptions, IncomingEdit, Place, ProviderName
 from bot.core.errors import OptionError, UserError
-from bot.core.messages import failure_for_user, no_versions_yet
-from bot.core.options import clean_markup, parse_options
+from bot.core.messages import failure_for_user, no_versions_yet, thread_title
+from bot.core.options import parse_options
 from bot.core.ports import ActionPress, BlobStore, BudgetReply, ChatPort
 from bot.core.pricing import PriceTable
-from bot.core.thread_commands import ThreadCommandKind, parse_thread_command
+from bot.images.intake import ImageLimits
 from bot.service.budget import budget_command
 from bot.service.buttons import handle_press, sweep_expired
 from bot.service.enqueue import Conversation, JobOrigin, ServiceContext, queue_edit
-from bot.service.inputs import resolve_inputs
+from bot.service.inputs import Inputs, resolve_inputs
 from bot.service.prepare import PreparedEdit, prepare_edit, prepare_from_images
+from bot.service.routing import FreeCommand, NoVersionsYet, route
 from bot.service.versions import run_thread_command
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
@@ -33,14 +35,6 @@ from storage.models import EditThread
 from storage.threads import find_thread
 
 log = logging.getLogger(__name__)
-
-TITLE_CHARS = 80
-
-
-def thread_title(text: str) -> str:
-    """A short thread name from the request text."""
-    title = clean_markup(text) or "Image edit"
-    return title if len(title) <= TITLE_CHARS else title[: TITLE_CHARS - 3].rstrip() + "..."
 
 
 class EditService:
@@ -99,13 +93,17 @@ class EditService:
                 press.place, failure_for_user("internal", press.job_id), ref=press.event_key
             )
 
-    async def budget(self, place: Place, args: str, *, is_admin: bool) -> BudgetReply:
+    async def budget(self, place: Place, args: str, *, platform_admin: bool) -> BudgetReply:
         """`/edit-budget ARGS` for the channel of `place`."""
         return await budget_command(
             self._ctx.sessions,
             place=place,
             args=args,
-            is_admin=is_admin or place.user in self._ctx.settings.admin_ids,
+            is_admin=is_admin(
+                user=place.user,
+                platform_admin=platform_admin,
+                admin_ids=self._ctx.settings.admin_ids,
+            ),
             defaults=self._ctx.defaults,
             now=self._ctx.clock(),
         )
@@ -124,23 +122,23 @@ class EditService:
     async def _submit(self, edit: IncomingEdit, convo: Conversation) -> None:
         place = edit.place
         thread = await self._edit_thread(place)
-        command = parse_thread_command(edit.text) if place.thread is not None else None
-        if thread is None and command is not None and not edit.attachments:
-            if command.kind is not ThreadCommandKind.FROM_VERSION:
-                # `undo` in a thread editbot never answered must not become a paid edit.
-                await convo.say(no_versions_yet())
-                return
-            command = None
-        text, from_version = edit.text, None
-        if thread is not None and command is not None:
-            if command.kind is ThreadCommandKind.FROM_VERSION:
-                text, from_version = command.rest, command.version
-            elif not edit.attachments:
-                await run_thread_command(self._ctx, convo, thread=thread, command=command)
-                return
-        settings = self._ctx.settings
-        # Options first: a typo costs no download.
-        prompt, options = parse_options(text, max_n=settings.max_n)
+        where = route(
+            text=edit.text,
+            in_thread=place.thread is not None,
+            edit_thread=thread is not None,
+            attachments=bool(edit.attachments),
+        )
+        if isinstance(where, NoVersionsYet):
+            await convo.say(no_versions_yet())
+            return
+        if isinstance(where, FreeCommand):
+            assert thread is not None
+            await run_thread_command(self._ctx, convo, thread=thread, command=where.command)
+            return
+        # Options first, and only once: a typo costs no download.
+        prompt, options = parse_options(
+            where.text, max_n=self._ctx.settings.max_n, picks=edit.picks
+        )
         inputs = await resolve_inputs(
             chat=convo.chat,
             blobs=self._ctx.blobs,
@@ -148,37 +146,39 @@ class EditService:
             place=place,
             attachments=edit.attachments,
             thread=thread,
-            from_version=from_version,
+            from_version=where.from_version,
         )
-        prepared: PreparedEdit
-        if inputs.files:
-            prepared = await prepare_edit(
-                text=text,
-                files=inputs.files,
-                settings=settings,
-                provider=self._ctx.provider,
-                table=self._ctx.table,
-            )
-        else:
-            if options.mask is not None:
-                raise OptionError(
-                    "mask= names an attachment, and this message has none: attach the image "
-                    "and the mask together."
-                )
-            prepared = prepare_from_images(
-                prompt=prompt,
-                options=options,
-                images=inputs.images,
-                mask=None,
-                provider=self._ctx.provider,
-                table=self._ctx.table,
-            )
+        prepared = await self._prepare(prompt, options, inputs)
         origin = JobOrigin(
             user=place.user,
             edit_thread_id=thread.id if thread is not None else None,
             base_version=inputs.base_version,
         )
         await queue_edit(self._ctx, convo, prepared=prepared, origin=origin)
+
+    async def _prepare(self, prompt: str, options: EditOptions, inputs: Inputs) -> PreparedEdit:
+        if inputs.files:
+            return await prepare_edit(
+                prompt=prompt,
+                options=options,
+                files=inputs.files,
+                limits=ImageLimits.from_settings(self._ctx.settings),
+                provider=self._ctx.provider,
+                table=self._ctx.table,
+            )
+        if options.mask is not None:
+            raise OptionError(
+                "mask= names an attachment, and this message has none: attach the image "
+                "and the mask together."
+            )
+        return prepare_from_images(
+            prompt=prompt,
+            options=options,
+            images=inputs.images,
+            mask=None,
+            provider=self._ctx.provider,
+            table=self._ctx.table,
+        )
 
     async def _edit_thread(self, place: Place) -> EditThread | None:
         if place.thread is None:

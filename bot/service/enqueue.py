@@ -21,7 +21,7 @@ from bot.core.edits import EditRequest
 from bot.core.jobs import JobStatus
 from bot.core.messages import budget_refused, budget_warning, status_confirm, status_queued
 from bot.core.ports import Action, ActionButton, BlobStore, ChatPort, MessageRef, ResultImage
-from bot.core.pricing import PriceTable, estimate
+from bot.core.pricing import PriceTable
 from bot.jobs.codec import request_json
 from bot.service.prepare import PreparedEdit
 from storage.budgets import reserve_many
@@ -57,10 +57,6 @@ class ServiceContext:
     @property
     def defaults(self) -> BudgetDefaults:
         return budget_defaults(self.settings)
-
-    def may_act_for(self, *, requester: str, user: str, is_admin: bool) -> bool:
-        """Whether `user` may confirm or cancel `requester`'s edit."""
-        return user == requester or is_admin or user in self.settings.admin_ids
 
     def wake_workers(self) -> None:
         if self.on_enqueued is not None:
@@ -161,10 +157,7 @@ async def queue_edit(
     place = await convo.place()
     assert place.thread is not None
     images = await _store_blobs(ctx.blobs, prepared.requests)
-    estimates = [
-        estimate(provider=ctx.provider, request=r, table=ctx.table).micros
-        for r in prepared.requests
-    ]
+    estimates = [e.micros for e in prepared.estimates]
     total = sum(estimates)
     ask_first = total > ctx.settings.confirm_above_micros
     now = ctx.clock()

@@ -10,11 +10,9 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 
-from bot.core.config import Settings
 from bot.core.domain import EditOptions, Estimate, Mode, NormalizedImage, ProviderName
 from bot.core.edits import EditRequest
 from bot.core.errors import OptionError, UserInputError
-from bot.core.options import parse_options
 from bot.core.pricing import PriceTable, estimate, total_estimate
 from bot.core.sizes import output_size, resolve_aspect
 from bot.images.intake import ImageLimits, normalize_image, normalize_mask, pick_mask
@@ -33,15 +31,21 @@ class InputFile:
 
 @dataclass(frozen=True)
 class PreparedEdit:
-    """An edit ready to run: the prompt, options, one request per job, and their estimate.
+    """An edit ready to run: the prompt, options, one request per job, and their estimates.
 
-    `requests` has one entry, or one per input image with mode=each; `estimate` sums them.
+    `requests` has one entry, or one per input image with mode=each; `estimates` has the
+    estimate of each request (priced once, here) and `estimate` sums them.
     """
 
     prompt: str
     options: EditOptions
     requests: tuple[EditRequest, ...]
-    estimate: Estimate
+    estimates: tuple[Estimate, ...]
+
+    @property
+    def estimate(self) -> Estimate:
+        """The estimate of every request together."""
+        return total_estimate(list(self.estimates))
 
     @property
     def inputs(self) -> tuple[NormalizedImage, ...]:
@@ -55,17 +59,17 @@ class PreparedEdit:
 
 async def prepare_edit(
     *,
-    text: str,
+    prompt: str,
+    options: EditOptions,
     files: Sequence[InputFile],
-    settings: Settings,
+    limits: ImageLimits,
     provider: ProviderName,
     table: PriceTable,
 ) -> PreparedEdit:
-    """Parse the options in `text`, normalize `files` and build the priced requests.
+    """Normalize `files` and build the priced requests for the parsed `prompt` and `options`.
 
     Raises UserInputError (or a subclass) with a message the person can act on.
     """
-    prompt, options = parse_options(text, max_n=settings.max_n)
     if not files:
         raise UserInputError("Attach at least one image to edit (PNG, JPEG, WebP or GIF).")
     # pick_mask refuses a mask index that names no attachment (or the only one).
@@ -73,7 +77,6 @@ async def prepare_edit(
     image_files = [f for i, f in enumerate(files) if i != mask_index]
     _check_counts(image_count=len(image_files), has_mask=mask_index is not None, options=options)
 
-    limits = ImageLimits.from_settings(settings)
     # Each normalize_image runs its Pillow work in a thread; gather lets them overlap.
     images = await asyncio.gather(
         *(normalize_image(f.data, name=f.name, limits=limits) for f in image_files)
@@ -116,10 +119,8 @@ def prepare_from_images(
     requests = tuple(
         _request(prompt=prompt, options=options, images=group, mask=mask) for group in groups
     )
-    estimates = [estimate(provider=provider, request=r, table=table) for r in requests]
-    return PreparedEdit(
-        prompt=prompt, options=options, requests=requests, estimate=total_estimate(estimates)
-    )
+    estimates = tuple(estimate(provider=provider, request=r, table=table) for r in requests)
+    return PreparedEdit(prompt=prompt, options=options, requests=requests, estimates=estimates)
 
 
 def _request(

@@ -102,11 +102,11 @@ class FakeEditService:
     async def press(self, press: ActionPress) -> None:
         self.pressed.append(press)
 
-    async def budget(self, place: Place, args: str, *, is_admin: bool) -> BudgetReply:
-        self.budget_calls.append((place, args, is_admin))
+    async def budget(self, place: Place, args: str, *, platform_admin: bool) -> BudgetReply:
+        self.budget_calls.append((place, args, platform_admin))
         verb = args.split(" ", 1)[0]
         if verb == "set":
-            if not is_admin:
+            if not platform_admin:
                 return BudgetReply("Only a server admin (Manage Server) can change the budget.")
             return BudgetReply(f"Budget set: {args[4:]} for {place.scope}.")
         if verb == "usage":

@@ -93,15 +93,15 @@ class FakeEditService:
         self.presses.append(press)
         await self.chat.post_text(press.place, f"{press.action.value} {press.job_id}")
 
-    async def budget(self, place: Place, args: str, *, is_admin: bool) -> BudgetReply:
-        self.budget_calls.append((place, args, is_admin))
+    async def budget(self, place: Place, args: str, *, platform_admin: bool) -> BudgetReply:
+        self.budget_calls.append((place, args, platform_admin))
         if self.gate is not None:
             await self.gate.wait()
         words = args.split()
         verb = words[0] if words else "show"
         cap = self.budgets.get(place.scope, 20_000_000)
         if verb == "set":
-            if not is_admin:
+            if not platform_admin:
                 return BudgetReply("Only workspace admins can set the budget.")
             self.budgets[place.scope] = cap = int(float(words[1]) * 1_000_000)
             return BudgetReply(f"Budget set to {cap} micro-dollars.")

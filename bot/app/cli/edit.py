@@ -24,8 +24,10 @@ from bot.core.config import Settings
 from bot.core.domain import Cost, NormalizedImage, ProviderName, format_usd
 from bot.core.edits import OutputImage, Progress
 from bot.core.errors import ConfigError, ExternalError, ProviderError, UserError
+from bot.core.options import parse_options
 from bot.core.ports import Provider
 from bot.core.pricing import PriceTable, settle
+from bot.images.intake import ImageLimits
 from bot.providers.factory import build_provider
 from bot.service.prepare import InputFile, PreparedEdit, prepare_edit
 
@@ -112,10 +114,12 @@ async def _edit(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
     provider_name = ProviderName(args.provider) if args.provider else settings.provider
     table = PriceTable.from_settings(settings)
     files = await asyncio.gather(*(_read_input(path) for path in args.images))
+    prompt, options = parse_options(args.prompt, max_n=settings.max_n)
     prepared = await prepare_edit(
-        text=args.prompt,
+        prompt=prompt,
+        options=options,
         files=files,
-        settings=settings,
+        limits=ImageLimits.from_settings(settings),
         provider=provider_name,
         table=table,
     )
