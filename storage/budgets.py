@@ -100,27 +100,6 @@ async def set_policy(
     )
 
 
-async def reserve(
-    session: AsyncSession,
-    *,
-    job_id: str,
-    scope: str,
-    user: str,
-    estimate_micros: int,
-    defaults: BudgetDefaults,
-    now: datetime | None = None,
-) -> Reservation | Refusal:
-    """Reserve one job's estimate against the channel's (and the user's) cap."""
-    return await reserve_many(
-        session,
-        estimates={job_id: estimate_micros},
-        scope=scope,
-        user=user,
-        defaults=defaults,
-        now=now,
-    )
-
-
 async def reserve_many(
     session: AsyncSession,
     *,
@@ -205,17 +184,11 @@ class Closed:
     reserved_micros: int
 
 
-async def settle(
-    session: AsyncSession, *, job_id: str, cost_micros: int, now: datetime | None = None
-) -> bool:
-    """Replace a job's reservation by its actual cost; False if it was already closed."""
-    return await settle_usage(session, job_id=job_id, cost_micros=cost_micros, now=now) is not None
-
-
 async def settle_usage(
     session: AsyncSession, *, job_id: str, cost_micros: int, now: datetime | None = None
 ) -> Closed | None:
-    """`settle`, returning the channel's usage after it (None if it was already closed)."""
+    """Replace a job's reservation by its actual cost; the channel's usage after it, or None
+    when the job was already settled or refunded (closing happens once)."""
     if cost_micros < 0:
         raise ValueError("cost cannot be negative")
     return await _close(

@@ -30,6 +30,8 @@ _WRITE_OPTION = "editbot_write"
 
 Sessions = async_sessionmaker[AsyncSession]
 """A session factory, as returned by `session_factory`."""
+Session = AsyncSession
+"""A session, as the storage functions take it (callers above storage name it by this)."""
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:

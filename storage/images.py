@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, insert, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.jobs import StoredImage
 from storage.models import ImageRole, JobImage
 from storage.sql import run, table_of
-from storage.threads import VersionImage
 
 _images = table_of(JobImage)
 _INSERT = insert(_images)
@@ -30,7 +30,7 @@ _BY_JOB_AND_ROLE = (
 
 
 async def add_job_images(
-    session: AsyncSession, *, job_id: str, role: ImageRole, images: Sequence[VersionImage]
+    session: AsyncSession, *, job_id: str, role: ImageRole, images: Sequence[StoredImage]
 ) -> None:
     """Record a job's images of one role, in order (position 0, 1, ...)."""
     if not images:
@@ -48,6 +48,49 @@ async def add_job_images(
         for i, image in enumerate(images)
     ]
     await run(session, _INSERT, rows)
+
+
+async def add_inputs(
+    session: AsyncSession,
+    *,
+    job_id: str,
+    inputs: Sequence[StoredImage],
+    mask: StoredImage | None,
+) -> None:
+    """Record a job's input images, in order, and its mask."""
+    await add_job_images(session, job_id=job_id, role=ImageRole.INPUT, images=inputs)
+    if mask is not None:
+        await add_job_images(session, job_id=job_id, role=ImageRole.MASK, images=[mask])
+
+
+async def add_outputs(
+    session: AsyncSession, *, job_id: str, outputs: Sequence[StoredImage]
+) -> None:
+    """Record a job's result images, in order."""
+    await add_job_images(session, job_id=job_id, role=ImageRole.OUTPUT, images=outputs)
+
+
+async def job_inputs(
+    session: AsyncSession, *, job_id: str
+) -> tuple[tuple[StoredImage, ...], StoredImage | None]:
+    """A job's input images, in order, and its mask (None without one)."""
+    inputs: list[StoredImage] = []
+    mask: StoredImage | None = None
+    for row in (await run(session, _BY_JOB, {"job_id": job_id})).mappings():
+        image = StoredImage(
+            sha256=row["sha256"], mime=row["mime"], width=row["width"], height=row["height"]
+        )
+        if row["role"] is ImageRole.MASK:
+            mask = image
+        elif row["role"] is ImageRole.INPUT:
+            inputs.append(image)
+    return tuple(inputs), mask
+
+
+async def job_outputs(session: AsyncSession, *, job_id: str) -> list[StoredImage]:
+    """A job's result images, in order."""
+    rows = await job_images(session, job_id=job_id, role=ImageRole.OUTPUT)
+    return [StoredImage(sha256=r.sha256, mime=r.mime, width=r.width, height=r.height) for r in rows]
 
 
 async def job_images(

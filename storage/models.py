@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from enum import StrEnum
 
@@ -18,7 +17,7 @@ from sqlalchemy import (
 )
 from sqlmodel import Field, SQLModel
 
-from bot.core.jobs import JobStatus
+from bot.core.jobs import JobStatus, new_job_id
 from storage.columns import EnumString, UTCDateTime, utcnow
 
 # Deterministic constraint names, so migrations can name what they alter or drop.
@@ -28,11 +27,6 @@ SQLModel.metadata.naming_convention = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
-
-
-def new_job_id() -> str:
-    """A fresh job id: uuid4 hex."""
-    return uuid.uuid4().hex
 
 
 class ImageRole(StrEnum):

@@ -17,32 +17,37 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.core.jobs import FINISHED, JobStatus
+from bot.core.jobs import FINISHED, JobSpec, JobStatus, JobWithInputs
 from storage.columns import utcnow
 from storage.db import Sessions, is_postgres, write_session
-from storage.images import job_images
-from storage.models import Job, JobImage
+from storage.images import add_inputs, job_inputs
+from storage.job_rows import row_of, spec_of, spec_of_row
+from storage.models import Job
 from storage.sql import rowcount, run, table_of
 
 CONFIRM_TIMEOUT = timedelta(minutes=10)
 _jobs = table_of(Job)
 
 
-async def enqueue(session: AsyncSession, jobs: Sequence[Job]) -> None:
-    """Add jobs; queued ones get fair_seq = jobs already queued in their scope (+ batch index).
+async def enqueue(session: AsyncSession, jobs: Sequence[JobWithInputs]) -> None:
+    """Add jobs and their input images; queued ones get fair_seq = jobs already queued in
+    their scope (+ batch index).
 
     Claims order by fair_seq, so a channel's batch of 40 takes turns with other channels'
     single edits instead of going first.
     """
     counts: dict[str, int] = {}
     for job in jobs:
-        if job.status is JobStatus.QUEUED:
-            if job.scope not in counts:
-                counts[job.scope] = await _queued_in_scope(session, job.scope)
-            job.fair_seq = counts[job.scope]
-            counts[job.scope] += 1
-        session.add(job)
+        row = row_of(job.spec)
+        if row.status is JobStatus.QUEUED:
+            if row.scope not in counts:
+                counts[row.scope] = await _queued_in_scope(session, row.scope)
+            row.fair_seq = counts[row.scope]
+            counts[row.scope] += 1
+        session.add(row)
     await session.flush()
+    for job in jobs:
+        await add_inputs(session, job_id=job.spec.id, inputs=job.inputs, mask=job.mask)
 
 
 async def confirm(session: AsyncSession, *, job_id: str, now: datetime | None = None) -> bool:
@@ -77,7 +82,7 @@ async def cancel(
 
 async def expire_unconfirmed(
     session: AsyncSession, *, now: datetime | None = None, older_than: timedelta = CONFIRM_TIMEOUT
-) -> list[Job]:
+) -> list[JobSpec]:
     """Cancel awaiting_confirm jobs created before now - older_than; return them."""
     now = now or utcnow()
     result = await session.exec(
@@ -92,28 +97,15 @@ async def expire_unconfirmed(
     ids = [row[0] for row in result.all()]
     if not ids:
         return []
-    return list((await session.exec(select(Job).where(_jobs.c.id.in_(ids)))).all())
+    rows = await session.exec(select(Job).where(_jobs.c.id.in_(ids)))
+    return [spec_of_row(job) for job in rows.all()]
 
 
 async def claim(
     sessions: Sessions, *, owner: str, lease_s: float, now: datetime | None = None
-) -> Job | None:
-    """Take the next job (queued, or running with an expired lease) for `owner`, in its own
-    transaction; None when there is nothing to do."""
-    claimed = await claim_with_images(sessions, owner=owner, lease_s=lease_s, now=now, images=False)
-    return None if claimed is None else claimed[0]
-
-
-async def claim_with_images(
-    sessions: Sessions,
-    *,
-    owner: str,
-    lease_s: float,
-    now: datetime | None = None,
-    images: bool = True,
-) -> tuple[Job, list[JobImage]] | None:
-    """`claim`, and the job's image rows read in the same transaction (what a worker needs
-    next: one transaction instead of two)."""
+) -> JobWithInputs | None:
+    """Take the next job (queued, or running with an expired lease) for `owner`, with its
+    input images, in one transaction; None when there is nothing to do."""
     now = now or utcnow()
     params = {"now": now, "owner": owner, "expires": now + timedelta(seconds=lease_s)}
     async with write_session(sessions) as session:
@@ -121,8 +113,9 @@ async def claim_with_images(
         row = (await run(session, statement, params)).mappings().first()
         if row is None:
             return None
-        job = Job(**row)
-        return job, (await job_images(session, job_id=job.id) if images else [])
+        spec = spec_of(row)
+        inputs, mask = await job_inputs(session, job_id=spec.id)
+        return JobWithInputs(spec, inputs, mask)
 
 
 def _claim(*, postgres: bool) -> Executable:
@@ -263,11 +256,55 @@ async def mark_delivered(
     return rowcount(result) == 1
 
 
-async def set_status_message(session: AsyncSession, *, job_id: str, message_id: str) -> None:
-    """Remember the status message to update as the job moves on."""
-    await session.exec(
-        update(_jobs).where(_jobs.c.id == job_id).values(status_message_id=message_id)
+async def unmark_delivered(session: AsyncSession, *, job_id: str) -> None:
+    """Take a delivery mark back (the post failed), so the sweep tries again."""
+    await session.exec(update(_jobs).where(_jobs.c.id == job_id).values(delivered_at=None))
+
+
+async def undelivered(
+    session: AsyncSession,
+    *,
+    since: datetime,
+    platforms: Sequence[str] | None = None,
+    limit: int = 100,
+) -> list[str]:
+    """Ids of jobs that finished (succeeded or failed) since `since` and were not delivered,
+    oldest first; only those of `platforms` when given."""
+    where = [
+        _jobs.c.status.in_([JobStatus.SUCCEEDED, JobStatus.FAILED]),
+        _jobs.c.delivered_at.is_(None),
+        _jobs.c.finished_at >= since,
+    ]
+    if platforms is not None:
+        where.append(_jobs.c.platform.in_(list(platforms)))
+    rows = await session.exec(
+        select(_jobs.c.id).where(*where).order_by(_jobs.c.finished_at).limit(limit)
     )
+    return [str(job_id) for job_id in rows.all()]
+
+
+async def set_status_message(
+    session: AsyncSession, *, job_ids: Sequence[str], message_id: str
+) -> None:
+    """Remember the status message to update as the jobs move on."""
+    await session.exec(
+        update(_jobs).where(_jobs.c.id.in_(list(job_ids))).values(status_message_id=message_id)
+    )
+
+
+async def batch_of(session: AsyncSession, job: JobSpec) -> list[JobSpec]:
+    """The job and the others of its mode=each batch (they confirm and cancel together),
+    fresh from the database, oldest first."""
+    if job.batch_id is None:
+        fresh = await get_job(session, job.id)
+        return [fresh] if fresh is not None else []
+    rows = await session.exec(
+        select(Job)
+        .where(_jobs.c.batch_id == job.batch_id)
+        .order_by(_jobs.c.created_at, _jobs.c.id)
+        .execution_options(populate_existing=True)
+    )
+    return [spec_of_row(row) for row in rows.all()]
 
 
 async def jobs_ahead(session: AsyncSession, *, job_id: str) -> int:
@@ -287,9 +324,10 @@ async def jobs_ahead(session: AsyncSession, *, job_id: str) -> int:
     return int(count.one())
 
 
-async def get_job(session: AsyncSession, job_id: str) -> Job | None:
+async def get_job(session: AsyncSession, job_id: str) -> JobSpec | None:
     """A job by id, fresh from the database."""
-    return await session.get(Job, job_id, populate_existing=True)
+    row = await session.get(Job, job_id, populate_existing=True)
+    return None if row is None else spec_of_row(row)
 
 
 async def _queued_in_scope(session: AsyncSession, scope: str) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +12,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot.core.jobs import JobSpec, StoredImage
 from storage.columns import utcnow
 from storage.db import is_postgres
 from storage.models import EditThread, ThreadVersion
@@ -20,16 +20,6 @@ from storage.sql import insert_ignore, rowcount, run, table_of
 
 _threads = table_of(EditThread)
 _versions = table_of(ThreadVersion)
-
-
-@dataclass(frozen=True)
-class VersionImage:
-    """An output image to add as a version: blob hash, mime and size."""
-
-    sha256: str
-    mime: str
-    width: int
-    height: int
 
 
 async def get_or_create_thread(
@@ -65,7 +55,7 @@ async def add_versions_to_thread(
     channel: str,
     thread: str,
     job_id: str,
-    images: Sequence[VersionImage],
+    images: Sequence[StoredImage],
     prompt: str,
     now: datetime | None = None,
 ) -> tuple[int, list[ThreadVersion]]:
@@ -145,7 +135,7 @@ async def add_versions(
     *,
     thread_id: int,
     job_id: str,
-    images: Sequence[VersionImage],
+    images: Sequence[StoredImage],
     prompt: str,
     now: datetime | None = None,
 ) -> list[ThreadVersion]:
@@ -168,7 +158,7 @@ def _versions_of(
     last: int,
     *,
     job_id: str,
-    images: Sequence[VersionImage],
+    images: Sequence[StoredImage],
     prompt: str,
     now: datetime,
 ) -> list[ThreadVersion]:
@@ -251,3 +241,27 @@ async def list_versions(session: AsyncSession, *, thread_id: int) -> list[Thread
             )
         ).all()
     )
+
+
+async def add_job_versions(
+    session: AsyncSession, *, job: JobSpec, thread: str, outputs: Sequence[StoredImage]
+) -> tuple[int, int]:
+    """A job's outputs as the next versions of its edit thread (found or created in the same
+    upsert when the job has none yet): (the last new version, the edit thread's id)."""
+    if job.edit_thread_id is None:
+        edit_thread, added = await add_versions_to_thread(
+            session,
+            platform=job.place.platform,
+            workspace=job.place.workspace,
+            channel=job.place.channel,
+            thread=thread,
+            job_id=job.id,
+            images=outputs,
+            prompt=job.prompt,
+        )
+    else:
+        edit_thread = job.edit_thread_id
+        added = await add_versions(
+            session, thread_id=edit_thread, job_id=job.id, images=outputs, prompt=job.prompt
+        )
+    return added[-1].version, edit_thread

@@ -63,7 +63,7 @@ def fresh_database(url: str) -> Iterator[str]:
 
 async def _reserve_main(args: argparse.Namespace) -> dict[str, object]:
     from bot.core.budgets import BudgetDefaults, Reservation
-    from storage.budgets import reserve
+    from storage.budgets import reserve_many
     from storage.db import create_engine, session_factory, write_session
 
     engine = create_engine(args.url, pool_size=args.n, max_overflow=0)
@@ -72,12 +72,11 @@ async def _reserve_main(args: argparse.Namespace) -> dict[str, object]:
 
     async def one(i: int) -> bool:
         async with write_session(sessions) as session:
-            result = await reserve(
+            result = await reserve_many(
                 session,
-                job_id=f"{args.tag}-{i}",
                 scope=args.scope,
                 user=f"u{i % 3}",
-                estimate_micros=args.estimate,
+                estimates={f"{args.tag}-{i}": args.estimate},
                 defaults=defaults,
             )
         return isinstance(result, Reservation)
@@ -101,10 +100,11 @@ async def _claim_main(args: argparse.Namespace) -> dict[str, object]:
     async def worker(w: int) -> None:
         owner = f"{args.tag}-w{w}"
         while (job := await claim(sessions, owner=owner, lease_s=60)) is not None:
-            claimed.append(job.id)
+            job_id = job.spec.id
+            claimed.append(job_id)
             async with write_session(sessions) as session:
-                ok = await finish(session, job_id=job.id, owner=owner, status=JobStatus.SUCCEEDED)
-            assert ok, job.id
+                ok = await finish(session, job_id=job_id, owner=owner, status=JobStatus.SUCCEEDED)
+            assert ok, job_id
 
     try:
         await asyncio.gather(*(worker(w) for w in range(args.workers)))

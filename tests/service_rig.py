@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from bot.core.config import Settings
 from bot.core.domain import Attachment, IncomingEdit, Place, ProviderName
+from bot.core.jobs import StoredImage
 from bot.core.ports import Action, ActionPress
 from bot.core.pricing import PriceTable
 from bot.service.edit_service import EditService
@@ -24,7 +25,7 @@ from storage.budgets import set_policy
 from storage.db import Sessions, write_session
 from storage.images import job_images
 from storage.models import EditThread, ImageRole, Job, JobImage, LedgerEntry
-from storage.threads import VersionImage, add_versions, find_thread
+from storage.threads import add_versions, find_thread
 from tests.fakes.chat import FakeChat, attachment
 
 START = datetime(2026, 5, 14, 12, 0, tzinfo=UTC)
@@ -142,7 +143,7 @@ class Rig:
                 session,
                 thread_id=thread_id,
                 job_id=job_id,
-                images=[VersionImage(sha256=sha, mime="image/png", width=width, height=height)],
+                images=[StoredImage(sha256=sha, mime="image/png", width=width, height=height)],
                 prompt="result",
             )
         return rows[0].version

@@ -15,9 +15,9 @@ import pytest
 
 from bot.core.domain import Quality, format_usd
 from bot.core.jobs import JobStatus
-from bot.jobs.codec import job_options
 from storage.blobs import FileBlobStore
 from storage.db import create_engine, session_factory
+from storage.job_rows import spec_of_row
 from storage.models import Job
 from tests.discord_e2e_rig import (
     CHEAP,
@@ -314,7 +314,7 @@ async def test_high_quality_pressed_after_a_restart_runs_v2_at_high(
     assert len(jobs) == 2
     job2 = jobs[1]
     assert job2.parent_job_id == job1.id and job2.status is JobStatus.SUCCEEDED
-    assert job_options(job2).quality is Quality.HIGH
+    assert spec_of_row(job2).options.quality is Quality.HIGH
     assert core.emu.routes("openai_edit")[1].fields["quality"] == "high"
     [v2] = [m for m in await drain_sent() if m.attachments]
     assert v2.channel.id == v1.channel.id

@@ -1,3 +1,7 @@
+"""bot.core.jobs and storage.job_rows: a job's request and place survive the row they live in."""
+
+from datetime import UTC, datetime
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -13,8 +17,15 @@ from bot.core.domain import (
     Resolution,
 )
 from bot.core.edits import EditRequest
-from bot.jobs.codec import job_options, options_from_dict, options_to_dict, place_of, request_json
-from storage.models import Job
+from bot.core.jobs import (
+    JobSpec,
+    JobStatus,
+    decode_request,
+    encode_request,
+    options_from_dict,
+    options_to_dict,
+)
+from storage.job_rows import row_of, spec_of_row
 
 options_strategy = st.builds(
     EditOptions,
@@ -35,21 +46,33 @@ def test_options_survive_the_round_trip(options):
     assert options_from_dict(options_to_dict(options)) == options
 
 
-@pytest.mark.parametrize("thread", [None, "1700000000.000100"])
-def test_a_job_row_gives_back_its_place_and_options(thread):
-    options = EditOptions(quality=Quality.HIGH, aspect="4:5", n=2)
+@given(options_strategy)
+def test_a_request_survives_its_json(options):
     request = EditRequest(prompt="p", images=(), options=options, size=(1024, 1280), aspect="4:5")
+    assert decode_request(encode_request(request)) == (options, (1024, 1280), "4:5")
+
+
+@pytest.mark.parametrize("thread", [None, "1700000000.000100"])
+def test_a_job_row_gives_back_its_spec(thread):
+    options = EditOptions(quality=Quality.HIGH, aspect="4:5", n=2)
     place = Place(platform="slack", workspace="T1", channel="C1", user="U1", thread=thread)
-    job = Job(
-        platform=place.platform,
-        workspace=place.workspace,
-        channel=place.channel,
-        thread=place.thread,
-        user=place.user,
-        scope=place.scope,
+    spec = JobSpec(
+        id="a" * 32,
+        place=place,
         prompt="p",
-        options_json=request_json(request),
+        options=options,
+        size=(1024, 1280),
+        aspect="4:5",
         provider="openai",
+        status=JobStatus.QUEUED,
+        estimate_micros=42_000,
+        created_at=datetime(2026, 5, 1, tzinfo=UTC),
+        edit_thread_id=7,
+        base_version=2,
+        batch_id="b" * 32,
+        parent_job_id="c" * 32,
+        status_message_id="m1",
     )
-    assert place_of(job) == place
-    assert job_options(job) == options
+    row = row_of(spec)
+    assert (row.scope, row.platform, row.thread, row.user) == ("slack:T1:C1", "slack", thread, "U1")
+    assert spec_of_row(row) == spec

@@ -9,9 +9,9 @@ from sqlalchemy import update
 
 from bot.core.jobs import JobStatus
 from bot.core.ports import Action
-from bot.jobs.codec import job_options
 from bot.service.buttons import STILL_RUNNING, UNKNOWN_JOB
 from storage.db import Sessions, write_session
+from storage.job_rows import spec_of_row
 from storage.models import Job, LedgerKind
 from storage.sql import table_of
 from tests.service_rig import Rig, images, make_rig
@@ -40,7 +40,7 @@ async def test_retry_makes_a_new_job_with_the_same_inputs_and_options(rig: Rig) 
     assert len(jobs) == 2
     retry = jobs[1]
     assert retry.parent_job_id == first.id and retry.status is JobStatus.QUEUED
-    assert job_options(retry) == job_options(first)
+    assert spec_of_row(retry).options == spec_of_row(first).options
     assert retry.prompt == first.prompt and retry.thread == "msg-1"
     assert [i.sha256 for i in await rig.inputs(retry.id)] == [
         i.sha256 for i in await rig.inputs(first.id)
@@ -57,8 +57,8 @@ async def test_high_quality_is_the_same_edit_at_quality_high(rig: Rig) -> None:
     first = await _finished_job(rig)
     await rig.press(Action.HIGH_QUALITY, first.id, thread="msg-1")
     hq = (await rig.jobs())[1]
-    assert job_options(hq).quality.value == "high"
-    assert job_options(hq).aspect == job_options(first).aspect == "4:5"
+    assert spec_of_row(hq).options.quality.value == "high"
+    assert spec_of_row(hq).options.aspect == spec_of_row(first).options.aspect == "4:5"
     assert hq.estimate_micros > first.estimate_micros
 
 

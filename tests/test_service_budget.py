@@ -16,7 +16,7 @@ from bot.core.budgets import Policy
 from bot.core.domain import Place
 from bot.core.messages import not_admin
 from bot.service.budget import USAGE
-from storage.budgets import effective_policy, settle
+from storage.budgets import effective_policy, settle_usage
 from storage.db import Sessions, create_engine, session_factory, upgrade, write_session
 from tests.service_rig import CHANNEL, Rig, images, make_rig
 
@@ -34,7 +34,9 @@ async def _spend(rig: Rig, *, place: Place = CHANNEL, cost: int = 123_400) -> st
     await rig.submit("make it blue", *images((250, 0, 0)), place=place, message_id=None)
     [job] = [j for j in await rig.jobs() if j.id not in before]
     async with write_session(rig.sessions) as session:
-        assert await settle(session, job_id=job.id, cost_micros=cost, now=rig.now[0])
+        assert (
+            await settle_usage(session, job_id=job.id, cost_micros=cost, now=rig.now[0]) is not None
+        )
     return job.id
 
 

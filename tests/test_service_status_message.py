@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from bot.core.domain import Place
+from bot.core.jobs import JobWithInputs
 from bot.core.messages import status_queued
 from bot.core.ports import ActionButton, MessageRef
 from storage.db import Sessions
-from storage.models import Job
 from storage.queue import claim
 from tests.fakes.chat import FakeChat, attachment
 from tests.service_rig import make_rig, png
@@ -28,7 +28,7 @@ class ClaimingChat(FakeChat):
     def __init__(self, sessions: Sessions) -> None:
         super().__init__("slack")
         self._sessions = sessions
-        self.claimed: list[Job] = []
+        self.claimed: list[JobWithInputs] = []
 
     async def post_text(
         self, place: Place, text: str, *, actions: Sequence[ActionButton] = ()
@@ -70,7 +70,7 @@ async def test_a_job_claimed_at_any_time_knows_its_status_message(
     [status] = chat.in_thread("msg-1")
     assert status.text == status_queued(0)
     [claimed] = chat.claimed
-    assert claimed.status_message_id == status.ref.message_id
+    assert claimed.spec.status_message_id == status.ref.message_id
 
 
 async def test_a_status_message_that_cannot_be_posted_queues_and_charges_nothing(

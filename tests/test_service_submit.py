@@ -11,10 +11,12 @@ import pytest
 
 from bot.core.domain import Attachment, format_usd
 from bot.core.errors import ImageRejected
-from bot.core.jobs import JobStatus
+from bot.core.jobs import JobStatus, JobWithInputs
 from bot.core.messages import status_queued
+from bot.images.stored import load_request
 from bot.service.inputs import ATTACH_AN_IMAGE
 from storage.db import Sessions
+from storage.images import job_inputs
 from storage.models import LedgerKind
 from storage.queue import get_job
 from tests.fakes.chat import attachment
@@ -233,14 +235,13 @@ async def test_internal_failure_is_summarised_never_shown(
 
 
 async def test_job_rows_round_trip_through_the_worker_codec(rig: Rig) -> None:
-    from bot.jobs.codec import load_request
-
     await rig.submit("make it blue aspect=16:9", *images((0, 0, 9)))
     [job] = await rig.jobs()
     async with rig.sessions() as session:
         fresh = await get_job(session, job.id)
         assert fresh is not None
-        request = await load_request(session, rig.blobs, fresh)
+        inputs, mask = await job_inputs(session, job_id=job.id)
+    request = await load_request(rig.blobs, JobWithInputs(fresh, inputs, mask))
     assert request.prompt == "make it blue"
     assert request.aspect == "16:9"
     assert len(request.images) == 1 and request.images[0].width == 320

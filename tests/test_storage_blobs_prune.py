@@ -13,15 +13,16 @@ import pytest
 from bot.app.cli import main as cli_main
 from bot.app.cli.prune import parse_age
 from bot.core.budgets import BudgetDefaults
-from bot.core.jobs import JobStatus
+from bot.core.domain import EditOptions, Place
+from bot.core.jobs import JobSpec, JobStatus, JobWithInputs, StoredImage, new_job_id
 from storage.blobs import FileBlobStore, blob_root
-from storage.budgets import reserve, settle
+from storage.budgets import reserve_many, settle_usage
 from storage.db import Sessions, upgrade, write_session
-from storage.images import add_job_images, job_images
-from storage.models import ImageRole, Job, LedgerEntry
+from storage.images import add_outputs, job_images
+from storage.models import LedgerEntry
 from storage.prune import prune
 from storage.queue import claim, enqueue, finish, get_job
-from storage.threads import VersionImage, add_versions, get_or_create_thread, list_versions
+from storage.threads import add_versions, get_or_create_thread, list_versions
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -58,44 +59,37 @@ def test_prune_ages_parse() -> None:
 
 async def _finished_job(
     sessions: Sessions, store: FileBlobStore, *, name: str, finished: datetime, shared: bytes
-) -> tuple[Job, list[str]]:
+) -> tuple[JobSpec, list[str]]:
     """A job that ran and succeeded at `finished`, with one input, one output, a version."""
-    job = Job(
-        platform="slack",
-        workspace="T1",
-        channel="C1",
-        user="U1",
-        scope="slack:T1:C1",
+    job = JobSpec(
+        id=new_job_id(),
+        place=Place(platform="slack", workspace="T1", channel="C1", user="U1"),
         prompt=f"secret prompt {name}",
+        options=EditOptions(),
+        size=(1024, 1024),
+        aspect="1:1",
         provider="openai",
+        status=JobStatus.QUEUED,
         estimate_micros=500,
         created_at=finished - timedelta(minutes=1),
-        updated_at=finished,
     )
     own = await store.put(f"output of {name}".encode())
     common = await store.put(shared)
+    image = StoredImage(sha256=common, mime="image/png", width=8, height=8)
     async with write_session(sessions) as session:
-        await reserve(
+        await reserve_many(
             session,
-            job_id=job.id,
             scope=job.scope,
             user="U1",
-            estimate_micros=500,
+            estimates={job.id: 500},
             defaults=BudgetDefaults(cap_micros=10_000, period="none"),
             now=finished,
         )
-        await enqueue(session, [job])
-        await add_job_images(
+        await enqueue(session, [JobWithInputs(job, (image,))])
+        await add_outputs(
             session,
             job_id=job.id,
-            role=ImageRole.INPUT,
-            images=[VersionImage(sha256=common, mime="image/png", width=8, height=8)],
-        )
-        await add_job_images(
-            session,
-            job_id=job.id,
-            role=ImageRole.OUTPUT,
-            images=[VersionImage(sha256=own, mime="image/png", width=8, height=8)],
+            outputs=[StoredImage(sha256=own, mime="image/png", width=8, height=8)],
         )
         thread = await get_or_create_thread(
             session, platform="slack", workspace="T1", channel="C1", thread="t1"
@@ -106,10 +100,10 @@ async def _finished_job(
             thread_id=thread.id,
             job_id=job.id,
             prompt=job.prompt,
-            images=[VersionImage(sha256=own, mime="image/png", width=8, height=8)],
+            images=[StoredImage(sha256=own, mime="image/png", width=8, height=8)],
         )
     claimed = await claim(sessions, owner="w", lease_s=60, now=finished)
-    assert claimed is not None and claimed.id == job.id
+    assert claimed is not None and claimed.spec.id == job.id
     async with write_session(sessions) as session:
         assert await finish(
             session,
@@ -119,7 +113,7 @@ async def _finished_job(
             cost_micros=300,
             now=finished,
         )
-        assert await settle(session, job_id=job.id, cost_micros=300, now=finished)
+        assert await settle_usage(session, job_id=job.id, cost_micros=300, now=finished) is not None
     return job, [own, common]
 
 
@@ -173,24 +167,23 @@ def _age(store: FileBlobStore, sha: str, when: datetime) -> None:
     os.utime(store.path_of(sha), (stamp, stamp))
 
 
-async def _queued_job_with_input(sessions: Sessions, *, sha: str) -> Job:
+async def _queued_job_with_input(sessions: Sessions, *, sha: str) -> JobSpec:
     """A job still in the queue whose input is `sha`."""
-    job = Job(
-        platform="slack",
-        workspace="T1",
-        channel="C1",
-        user="U1",
-        scope="slack:T1:C1",
+    job = JobSpec(
+        id=new_job_id(),
+        place=Place(platform="slack", workspace="T1", channel="C1", user="U1"),
         prompt="still wanted",
+        options=EditOptions(),
+        size=(1024, 1024),
+        aspect="1:1",
         provider="openai",
+        status=JobStatus.QUEUED,
         estimate_micros=500,
         created_at=NOW - timedelta(days=45),
-        updated_at=NOW - timedelta(days=45),
     )
-    image = VersionImage(sha256=sha, mime="image/png", width=8, height=8)
+    image = StoredImage(sha256=sha, mime="image/png", width=8, height=8)
     async with write_session(sessions) as session:
-        await enqueue(session, [job])
-        await add_job_images(session, job_id=job.id, role=ImageRole.INPUT, images=[image])
+        await enqueue(session, [JobWithInputs(job, (image,))])
     return job
 
 
@@ -219,7 +212,7 @@ async def test_prune_deletes_old_blobs_nothing_references_and_keeps_the_rest(
             thread_id=edit_thread.id,
             job_id="j-not-finished",
             prompt="v1",
-            images=[VersionImage(sha256=version_only, mime="image/png", width=8, height=8)],
+            images=[StoredImage(sha256=version_only, mime="image/png", width=8, height=8)],
         )
     # Put a minute ago by an enqueue whose transaction has not committed: no row names it yet.
     in_flight = await store.put(b"input of an enqueue in progress")

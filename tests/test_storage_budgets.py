@@ -20,7 +20,7 @@ from storage.budget_reports import (
     ledger_since,
     usage_summary,
 )
-from storage.budgets import refund, reserve, reserve_many, set_policy, settle
+from storage.budgets import refund, reserve_many, set_policy, settle_usage
 from storage.columns import utcnow
 from storage.db import Sessions, create_engine, session_factory, write_session
 from storage.models import LedgerEntry, LedgerKind, Usage
@@ -55,12 +55,11 @@ async def reserve_one(
     now: datetime = NOW,
 ) -> Reservation | Refusal:
     async with write_session(sessions) as session:
-        return await reserve(
+        return await reserve_many(
             session,
-            job_id=job_id,
             scope=SCOPE,
             user=user,
-            estimate_micros=estimate,
+            estimates={job_id: estimate},
             defaults=BudgetDefaults(cap_micros=cap, period="month"),
             now=now,
         )
@@ -123,7 +122,7 @@ async def test_settle_and_refund_happen_once_and_the_ledger_adds_up(sessions: Se
         async with write_session(sessions) as session:
             if cost is None:
                 return await refund(session, job_id=job, now=NOW)
-            return await settle(session, job_id=job, cost_micros=cost, now=NOW)
+            return await settle_usage(session, job_id=job, cost_micros=cost, now=NOW) is not None
 
     # Concurrent double settles and double refunds, then a refund and a settle that come late.
     first = await asyncio.gather(close("j0", 250), close("j0", 250), close("j1", 450))
@@ -165,7 +164,7 @@ async def test_periods_roll_over_in_utc(sessions: Sessions) -> None:
     assert isinstance(await reserve_one(sessions, "c", cap, cap=cap, now=late_local), Reservation)
     # Settling after the rollover settles the month the money was reserved in.
     async with write_session(sessions) as session:
-        assert await settle(session, job_id="a", cost_micros=600, now=late_local)
+        assert await settle_usage(session, job_id="a", cost_micros=600, now=late_local) is not None
     assert await usage_of(sessions, SCOPE, "2026-11") == (600, 0)
     assert await usage_of(sessions, SCOPE, "2026-12") == (0, cap)
 
@@ -254,7 +253,7 @@ async def test_summary_chart_series_and_export(sessions: Sessions) -> None:
     ):
         assert isinstance(await reserve_one(sessions, job, 500, user=user, now=when), Reservation)
         async with write_session(sessions) as session:
-            assert await settle(session, job_id=job, cost_micros=cost, now=when)
+            assert await settle_usage(session, job_id=job, cost_micros=cost, now=when) is not None
     await reserve_one(sessions, "d", 500, user="U3", now=day3)  # reserved, not spent
 
     async with sessions() as session:

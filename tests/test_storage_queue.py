@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.core.jobs import JobStatus
+from bot.core.domain import EditOptions, Place
+from bot.core.jobs import JobSpec, JobStatus, JobWithInputs, new_job_id
 from storage.db import Sessions, create_engine, session_factory, write_session
-from storage.models import Job, new_job_id
+from storage.models import Job
 from storage.queue import (
     cancel,
-    claim,
     confirm,
     enqueue,
     expire_unconfirmed,
@@ -33,27 +33,41 @@ T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def make_job(channel: str, i: int, *, status: JobStatus = JobStatus.QUEUED) -> Job:
+def make_job(channel: str, i: int, *, status: JobStatus = JobStatus.QUEUED) -> JobSpec:
     """A job in `channel`, created i seconds after T0 (so creation order is explicit)."""
-    return Job(
+    return JobSpec(
         id=new_job_id(),
-        platform="slack",
-        workspace="T1",
-        channel=channel,
-        user="U1",
-        scope=f"slack:T1:{channel}",
+        place=Place(platform="slack", workspace="T1", channel=channel, user="U1"),
         prompt=f"{channel} edit {i}",
+        options=EditOptions(),
+        size=(1024, 1024),
+        aspect="1:1",
         provider="openai",
         status=status,
         estimate_micros=1000,
         created_at=T0 + timedelta(seconds=i),
-        updated_at=T0 + timedelta(seconds=i),
     )
 
 
-async def add(sessions: Sessions, jobs: list[Job]) -> None:
+async def add(sessions: Sessions, jobs: list[JobSpec]) -> None:
     async with write_session(sessions) as session:
-        await enqueue(session, jobs)
+        await enqueue(session, [JobWithInputs(job) for job in jobs])
+
+
+async def claim(sessions: Sessions, **kw: object) -> JobSpec | None:
+    """The spec of the job a claim took, or None."""
+    from storage.queue import claim as claim_job
+
+    claimed = await claim_job(sessions, **kw)  # type: ignore[arg-type]
+    return None if claimed is None else claimed.spec
+
+
+async def row(sessions: Sessions, job_id: str) -> Job:
+    """The job's row as an auditor reads it (lease, fair_seq, delivered_at)."""
+    async with sessions() as session:
+        found = await session.get(Job, job_id, populate_existing=True)
+    assert found is not None
+    return found
 
 
 async def test_a_batch_does_not_starve_another_channel(sessions: Sessions) -> None:
@@ -63,13 +77,12 @@ async def test_a_batch_does_not_starve_another_channel(sessions: Sessions) -> No
 
     order = []
     while job := await claim(sessions, owner="w", lease_s=60, now=T0 + timedelta(hours=1)):
-        order.append(job.channel)
+        order.append(job.place.channel)
     assert len(order) == 41
     # B's one edit goes second (fair_seq 0 after A's first), not 41st.
     assert order.index("B") == 1
-    async with sessions() as session:
-        b = await get_job(session, single.id)
-    assert b is not None and b.fair_seq == 0 and b.status is JobStatus.RUNNING
+    b = await row(sessions, single.id)
+    assert b.fair_seq == 0 and b.status is JobStatus.RUNNING
 
 
 async def test_jobs_ahead_counts_what_will_be_claimed_first(sessions: Sessions) -> None:
@@ -96,7 +109,8 @@ async def test_expired_lease_is_reclaimed_and_the_old_owner_loses_it(sessions: S
     # The renewal above was made at T0 for 30 s, so the lease is gone at T0+31.
     again = await claim(sessions, owner="new", lease_s=30, now=T0 + timedelta(seconds=31))
     assert again is not None and again.id == job.id
-    assert (again.attempts, again.lease_owner, again.provider_task_id) == (2, "new", "task-1")
+    assert (again.attempts, again.provider_task_id) == (2, "task-1")
+    assert (await row(sessions, job.id)).lease_owner == "new"
 
     async with write_session(sessions) as session:
         assert not await renew(session, job_id=job.id, owner="dead", lease_s=30)

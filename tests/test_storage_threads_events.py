@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from bot.core.jobs import StoredImage
 from storage.db import Sessions, write_session
 from storage.events import claim_event
 from storage.threads import (
-    VersionImage,
     add_versions,
     add_versions_to_thread,
     current_version,
@@ -21,8 +21,8 @@ from storage.threads import (
 PLACE = {"platform": "slack", "workspace": "T1", "channel": "C1", "thread": "1700000000.1"}
 
 
-def image(tag: str) -> VersionImage:
-    return VersionImage(sha256=tag * 64, mime="image/png", width=1024, height=1024)
+def image(tag: str) -> StoredImage:
+    return StoredImage(sha256=tag * 64, mime="image/png", width=1024, height=1024)
 
 
 async def test_duplicate_events_are_claimed_once_under_concurrency(sessions: Sessions) -> None:
@@ -113,7 +113,7 @@ async def test_concurrent_first_results_in_a_thread_share_one_edit_thread(
 ) -> None:
     # Two jobs finishing at once in a platform thread that has no edit thread yet: one upsert
     # each creates or finds it and takes distinct version numbers.
-    image = VersionImage(sha256="c" * 64, mime="image/png", width=4, height=4)
+    image = StoredImage(sha256="c" * 64, mime="image/png", width=4, height=4)
 
     async def finish(job_id: str, n: int) -> tuple[int, list[int]]:
         async with write_session(sessions) as session:

@@ -1,4 +1,4 @@
-"""Worker test helpers: queue jobs straight through storage, build workers, read the ledger.
+"""Worker test helpers: queue jobs through the real EditService, build workers, read the ledger.
 
 Also a subprocess entry point, `python -m tests.worker_helpers work ...`, that runs a Worker
 against a database and the emulator server and records what it posts to a JSON-lines file
@@ -15,6 +15,7 @@ import json
 import os
 import signal
 import sys
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,21 +25,27 @@ from PIL import Image
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.core.budgets import BudgetDefaults, Reservation
 from bot.core.config import Settings
-from bot.core.domain import EditOptions, NormalizedImage, OutputFormat, Place, ProviderName, Quality
+from bot.core.domain import (
+    EditOptions,
+    IncomingEdit,
+    NormalizedImage,
+    OutputFormat,
+    Place,
+    ProviderName,
+    Quality,
+)
 from bot.core.edits import EditRequest
+from bot.core.jobs import JobStatus
 from bot.core.ports import ActionButton, BlobStore, ChatPort, MessageRef, Provider, ResultImage
-from bot.core.pricing import PriceTable, estimate
-from bot.jobs.codec import request_json, store_request_images
+from bot.core.pricing import PriceTable
 from bot.providers.openai import OpenAIProvider
 from bot.providers.retry import RetryPolicy
 from bot.providers.wavespeed import WaveSpeedProvider
+from bot.service.edit_service import EditService
 from storage.blobs import FileBlobStore
-from storage.budgets import reserve
-from storage.db import Sessions, create_engine, session_factory, write_session
-from storage.models import Job, LedgerEntry, LedgerKind, Usage, new_job_id
-from storage.queue import enqueue, set_status_message
+from storage.db import Sessions, create_engine, session_factory
+from storage.models import Job, LedgerEntry, LedgerKind, Usage
 from storage.sql import table_of
 
 OPENAI_KEY = "sk-emulator-openai-key"
@@ -92,57 +99,42 @@ async def enqueue_jobs(
     thread: str | None = "T1",
     n: int = 1,
 ) -> list[Queued]:
-    """Reserve and queue `count` jobs in one channel, as the service would (minus intake).
+    """Queue `count` small edits in one channel through the real EditService (options,
+    intake, estimate, reservation, enqueue, status message), one mention each.
 
-    With `chat`, each job gets a status message posted there first (so progress updates and
-    the final "done" line have something to edit).
+    `chat` gets the status messages (so progress updates and the final "done" line have
+    something to edit); without one they go to a throwaway FakeChat.
     """
+    from tests.fakes.chat import FakeChat, attachment
+
     settings = settings or worker_settings()
-    table = PriceTable.from_settings(settings)
-    defaults = BudgetDefaults(cap_micros=settings.default_budget_micros, period="month")
+    service = EditService(
+        sessions=sessions,
+        blobs=blobs,
+        chats={"slack": chat or FakeChat()},
+        settings=settings,
+        table=PriceTable.from_settings(settings),
+        provider=provider,
+    )
+    place = Place(platform="slack", workspace="W1", channel=channel, user="U1", thread=thread)
     queued = []
-    async with write_session(sessions) as session:
-        jobs, requests = [], []
-        for i in range(count):
-            prompt = prompts[i] if prompts else f"{channel} edit {i}"
-            request = small_request(prompt, seed=i, n=n)
-            requests.append(request)
-            place = Place(
-                platform="slack", workspace="W1", channel=channel, user="U1", thread=thread
+    for i in range(count):
+        prompt = prompts[i] if prompts else f"{channel} edit {i}"
+        options = f"quality=low size={SMALL_SIZE[0]}x{SMALL_SIZE[1]} format=jpeg n={n}"
+        image = small_png(i)
+        before = {job.id for job in await all_jobs(sessions)}
+        await service.submit(
+            IncomingEdit(
+                place=place,
+                text=f"{prompt} {options}",
+                event_key=f"test:{channel}:{prompt}:{i}:{uuid.uuid4().hex}",
+                attachments=(attachment(image.name, image.data),),
+                message_id=f"msg-{uuid.uuid4().hex[:12]}",
             )
-            job_id = new_job_id()
-            cost = estimate(provider=provider, request=request, table=table)
-            held = await reserve(
-                session,
-                job_id=job_id,
-                scope=place.scope,
-                user=place.user,
-                estimate_micros=cost.micros,
-                defaults=defaults,
-            )
-            assert isinstance(held, Reservation), held
-            jobs.append(
-                Job(
-                    id=job_id,
-                    platform=place.platform,
-                    workspace=place.workspace,
-                    channel=place.channel,
-                    thread=place.thread,
-                    user=place.user,
-                    scope=place.scope,
-                    prompt=prompt,
-                    options_json=request_json(request),
-                    provider=provider.value,
-                    estimate_micros=cost.micros,
-                )
-            )
-            queued.append(Queued(job_id, place, cost.micros))
-        await enqueue(session, jobs)
-        for job, q, request in zip(jobs, queued, requests, strict=True):
-            await store_request_images(session, blobs, job_id=job.id, request=request)
-            if chat is not None:
-                ref = await chat.post_text(q.place, "Queued.")
-                await set_status_message(session, job_id=job.id, message_id=ref.message_id)
+        )
+        [job] = [job for job in await all_jobs(sessions) if job.id not in before]
+        assert job.status is JobStatus.QUEUED, (job.status, job.error)
+        queued.append(Queued(job.id, place, job.estimate_micros))
     return queued
 
 

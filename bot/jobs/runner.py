@@ -1,70 +1,47 @@
-"""Run one claimed job to its final row: provider call, outputs, versions, money, status.
+"""Run one claimed job to its end: provider call, outputs, versions, money, status.
 
 Everything a success writes (output images, thread versions, the budget settle and the
 SUCCEEDED status) goes in ONE write transaction that only commits while this worker still
 holds the lease; a failure writes the refund and FAILED the same way. A worker that lost its
-lease (it stalled, another worker reclaimed the job) therefore changes nothing.
+lease (it stalled, another worker reclaimed the job) therefore changes nothing. A run returns
+an Outcome value (bot.jobs.outcome): the job as finished and what to post.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
 import logging
-import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 
-from PIL import Image
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from bot.core.budgets import BudgetDefaults
-from bot.core.edits import EditRequest, EditResult, OnProgress, Progress, Stage
+from bot.core.edits import EditRequest, EditResult
 from bot.core.errors import DeadlineExceeded, ProviderError, ProviderRejected, UserError
-from bot.core.jobs import JobStatus
-from bot.core.messages import FailureKind, failure_for_user, status_running, thread_title
-from bot.core.ports import BlobStore, ChatPort, MessageRef, Provider
+from bot.core.jobs import JobSpec, JobStatus, JobWithInputs, StoredImage
+from bot.core.messages import FailureKind, failure_for_user, thread_title
+from bot.core.ports import BlobStore, ChatPort, Provider
 from bot.core.pricing import PriceTable, settle
-from bot.jobs.codec import load_request, place_of, request_of
-from bot.jobs.delivery import Ready, caption_of, named_images
+from bot.images.stored import image_size, load_request
+from bot.jobs.delivery import failure_delivery, result_delivery
+from bot.jobs.outcome import Failed, LeaseLost, Outcome, Succeeded
+from bot.jobs.progress import progress_reporter
 from storage import budgets
 from storage.budget_reports import channel_policy, standing
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
-from storage.images import add_job_images
-from storage.models import ImageRole, Job, JobImage
+from storage.images import add_outputs
 from storage.queue import finish, renew, set_provider_task
-from storage.threads import VersionImage, add_versions, add_versions_to_thread
+from storage.threads import add_job_versions
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
 """Claims a job gets; past this (it keeps killing its worker) it fails for good."""
-PROGRESS_EVERY_S = 2.0
-"""Least seconds between two status updates of the same stage (the adapters throttle too)."""
 
 
-class LeaseLost(Exception):
-    """This worker no longer holds the job's lease; whatever it was writing is dropped."""
-
-
-@dataclass(frozen=True)
-class RunOutcome:
-    """How a run ended: SUCCEEDED / FAILED as written, or None when the lease was lost.
-
-    `ready`: the job was marked delivered as it finished; post this now (bot.delivery).
-    """
-
-    job_id: str
-    status: JobStatus | None
-    message: str | None = None
-    ready: Ready | None = None
-
-
-def _probe(data: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(data)) as im:
-        return im.size
+class _LeaseLost(Exception):
+    """Raised inside a write transaction when this worker no longer holds the lease."""
 
 
 class JobRunner:
@@ -95,13 +72,14 @@ class JobRunner:
         self.max_attempts = max_attempts
         self.clock = clock
 
-    async def run(self, job: Job, images: Sequence[JobImage] | None = None) -> RunOutcome:
-        """Run `job` (claimed by `owner`) to SUCCEEDED or FAILED, renewing the lease meanwhile."""
+    async def run(self, claimed: JobWithInputs) -> Outcome:
+        """Run a job `owner` claimed to SUCCEEDED or FAILED, renewing the lease meanwhile."""
+        job = claimed.spec
         if job.attempts > self.max_attempts:
             log.error("job %s: %d claims, giving up", job.id, job.attempts)
             return await self._fail(job, failure_for_user(FailureKind.INTERNAL, job.id))
         lost = asyncio.Event()
-        work = asyncio.create_task(self._attempt(job, images), name=f"job-{job.id}")
+        work = asyncio.create_task(self._attempt(claimed), name=f"job-{job.id}")
         keeper = asyncio.create_task(self._keep_lease(job, work, lost))
         try:
             return await work
@@ -109,13 +87,13 @@ class JobRunner:
             task = asyncio.current_task()
             if lost.is_set() and task is not None and not task.cancelling():
                 log.warning("job %s: lease lost to another worker; dropped", job.id)
-                return RunOutcome(job.id, None)
+                return LeaseLost(job.id)
             raise
         finally:
             keeper.cancel()
 
     async def _keep_lease(
-        self, job: Job, work: asyncio.Task[RunOutcome], lost: asyncio.Event
+        self, job: JobSpec, work: asyncio.Task[Outcome], lost: asyncio.Event
     ) -> None:
         # A third of the lease: two renewals can fail (a slow database) before it runs out.
         interval = self.lease_s / 3
@@ -138,17 +116,14 @@ class JobRunner:
                 work.cancel()
                 return
 
-    async def _attempt(self, job: Job, images: Sequence[JobImage] | None) -> RunOutcome:
+    async def _attempt(self, claimed: JobWithInputs) -> Outcome:
+        job = claimed.spec
         try:
-            if images is None:
-                async with self.sessions() as session:
-                    request = await load_request(session, self.blobs, job)
-            else:  # read with the claim
-                request = await request_of(self.blobs, job, images)
+            request = await load_request(self.blobs, claimed)
             result = await self._call_provider(job, request)
             return await self._succeed(job, request, result)
-        except LeaseLost:
-            return RunOutcome(job.id, None)
+        except _LeaseLost:
+            return LeaseLost(job.id)
         except UserError as exc:
             return await self._fail(job, str(exc))
         except ProviderRejected as exc:
@@ -167,8 +142,8 @@ class JobRunner:
             log.exception("job %s: internal error", job.id)
             return await self._fail(job, failure_for_user(FailureKind.INTERNAL, job.id))
 
-    async def _call_provider(self, job: Job, request: EditRequest) -> EditResult:
-        on_progress = self._progress_reporter(job)
+    async def _call_provider(self, job: JobSpec, request: EditRequest) -> EditResult:
+        on_progress = progress_reporter(self.chats.get(job.place.platform), job)
         if job.provider_task_id:
             try:
                 # A task a dead worker submitted: poll it, never pay for a second one.
@@ -184,46 +159,27 @@ class JobRunner:
                     session, job_id=job.id, owner=self.owner, task_id=task_id
                 )
             if not held:
-                raise LeaseLost(job.id)
+                raise _LeaseLost(job.id)
 
         return await self.provider.edit(request, on_progress=on_progress, on_task_id=on_task_id)
 
-    def _progress_reporter(self, job: Job) -> OnProgress | None:
-        chat = self.chats.get(job.platform)
-        if chat is None or job.status_message_id is None:
-            return None
-        ref = MessageRef(place_of(job), job.status_message_id)
-        last: dict[str, float] = {}
-
-        async def report(progress: Progress) -> None:
-            now = time.monotonic()
-            stage = progress.stage.value
-            if now - last.get(stage, -PROGRESS_EVERY_S) < PROGRESS_EVERY_S:
-                return
-            last[stage] = now
-            label = "editing" if progress.stage in (Stage.QUEUED, Stage.RUNNING) else stage
-            try:
-                await chat.update_text(ref, status_running(progress.elapsed_s, label))
-            except Exception:  # a status line must never fail the edit
-                log.warning("job %s: status update failed", job.id, exc_info=True)
-
-        return report
-
-    async def _succeed(self, job: Job, request: EditRequest, result: EditResult) -> RunOutcome:
+    async def _succeed(self, job: JobSpec, request: EditRequest, result: EditResult) -> Outcome:
         outputs = []
         for image in result.images:
             sha = await self.blobs.put(image.data)
-            width, height = await asyncio.to_thread(_probe, image.data)
-            outputs.append(VersionImage(sha256=sha, mime=image.mime, width=width, height=height))
+            width, height = await image_size(image.data)
+            outputs.append(StoredImage(sha256=sha, mime=image.mime, width=width, height=height))
         cost = settle(provider=result.provider, request=request, result=result, table=self.table)
         thread = await self._thread_of(job)
-        deliver_now = job.platform in self.chats
+        deliver_now = job.place.platform in self.chats
         now = self.clock()
         async with write_session(self.sessions) as session:
-            await add_job_images(session, job_id=job.id, role=ImageRole.OUTPUT, images=outputs)
+            await add_outputs(session, job_id=job.id, outputs=outputs)
             version, edit_thread = None, job.edit_thread_id
             if thread is not None:
-                version, edit_thread = await _add_versions(session, job, thread, outputs)
+                version, edit_thread = await add_job_versions(
+                    session, job=job, thread=thread, outputs=outputs
+                )
             held = await finish(
                 session,
                 job_id=job.id,
@@ -236,7 +192,7 @@ class JobRunner:
                 now=now,
             )
             if not held:
-                raise LeaseLost(job.id)  # rolls back the outputs and versions
+                raise _LeaseLost(job.id)  # rolls back the outputs and versions
             # The settle goes last: on PostgreSQL it locks the user's and the channel's usage
             # rows, which every success and reservation in the channel waits for, until the
             # commit. The caption's policy is read before it, its spent / cap from its RETURNING.
@@ -250,36 +206,37 @@ class JobRunner:
                     session, scope=job.scope, defaults=self.defaults, known=closed, policy=policy
                 )
         log.info("job %s: succeeded, v%s, %d micro-dollars", job.id, version, cost.micros)
-        if thread is not None:
-            job.thread, job.edit_thread_id = thread, edit_thread
-        job.status, job.version, job.cost_micros, job.finished_at = (
-            JobStatus.SUCCEEDED,
-            version,
-            cost.micros,
-            now,
+        done = replace(
+            job,
+            place=replace(job.place, thread=thread or job.place.thread),
+            edit_thread_id=edit_thread,
+            status=JobStatus.SUCCEEDED,
+            version=version,
+            cost_micros=cost.micros,
+            finished_at=now,
         )
-        ready = None
-        if money is not None:
-            pairs = zip(result.images, outputs, strict=True)
-            files = [(i.data, o.mime, o.width, o.height) for i, o in pairs]
-            caption = caption_of(job, money, n_images=len(files))
-            ready = Ready(job, named_images(job, files), caption)
-        return RunOutcome(job.id, JobStatus.SUCCEEDED, ready=ready)
+        if money is None:
+            return Succeeded(done, None)
+        pairs = zip(result.images, outputs, strict=True)
+        files = [(i.data, o.mime, o.width, o.height) for i, o in pairs]
+        return Succeeded(done, result_delivery(done, files, money))
 
-    async def _thread_of(self, job: Job) -> str | None:
-        if job.thread is not None:
-            return job.thread
-        chat = self.chats.get(job.platform)
+    async def _thread_of(self, job: JobSpec) -> str | None:
+        if job.place.thread is not None:
+            return job.place.thread
+        chat = self.chats.get(job.place.platform)
         if chat is None:
-            log.warning("job %s: no thread and no %s chat port; no versions", job.id, job.platform)
+            log.warning(
+                "job %s: no thread and no %s chat port; no versions", job.id, job.place.platform
+            )
             return None
         place = await chat.open_thread(
-            place_of(job), title=thread_title(job.prompt), anchor=job.status_message_id
+            job.place, title=thread_title(job.prompt), anchor=job.status_message_id
         )
         return place.thread
 
-    async def _fail(self, job: Job, message: str) -> RunOutcome:
-        deliver_now = job.platform in self.chats
+    async def _fail(self, job: JobSpec, message: str) -> Outcome:
+        deliver_now = job.place.platform in self.chats
         now = self.clock()
         try:
             async with write_session(self.sessions) as session:
@@ -294,33 +251,8 @@ class JobRunner:
                     now=now,
                 )
                 if not held:
-                    raise LeaseLost(job.id)  # rolls back the refund
-        except LeaseLost:
-            return RunOutcome(job.id, None)
-        job.status, job.error, job.finished_at = JobStatus.FAILED, message, now
-        ready = Ready(job) if deliver_now else None
-        return RunOutcome(job.id, JobStatus.FAILED, message, ready=ready)
-
-
-async def _add_versions(
-    session: AsyncSession, job: Job, thread: str, outputs: list[VersionImage]
-) -> tuple[int, int]:
-    """The job's outputs as the next versions of its edit thread (found or created in the
-    same upsert when the job has none yet): (the last new version, the edit thread id)."""
-    if job.edit_thread_id is None:
-        edit_thread, added = await add_versions_to_thread(
-            session,
-            platform=job.platform,
-            workspace=job.workspace,
-            channel=job.channel,
-            thread=thread,
-            job_id=job.id,
-            images=outputs,
-            prompt=job.prompt,
-        )
-    else:
-        edit_thread = job.edit_thread_id
-        added = await add_versions(
-            session, thread_id=edit_thread, job_id=job.id, images=outputs, prompt=job.prompt
-        )
-    return added[-1].version, edit_thread
+                    raise _LeaseLost(job.id)  # rolls back the refund
+        except _LeaseLost:
+            return LeaseLost(job.id)
+        done = replace(job, status=JobStatus.FAILED, error=message, finished_at=now)
+        return Failed(done, failure_delivery(done) if deliver_now else None)

@@ -12,18 +12,19 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from bot.core.config import Settings, budget_defaults
+from bot.core.jobs import JobWithInputs
 from bot.core.ports import BlobStore, ChatPort, Provider
 from bot.core.pricing import PriceTable
-from bot.jobs.delivery import deliver, deliver_pending, deliver_ready
-from bot.jobs.runner import MAX_ATTEMPTS, JobRunner, RunOutcome
+from bot.jobs.outcome import Outcome
+from bot.jobs.runner import MAX_ATTEMPTS, JobRunner
+from bot.jobs.sweep import deliver_pending, post_once
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
-from storage.models import Job, JobImage
-from storage.queue import claim_with_images, release
+from storage.queue import claim, release
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +75,8 @@ class Worker:
             max_attempts=max_attempts,
             clock=clock,
         )
-        self.outcomes: list[RunOutcome] = []
+        self.defaults = budget_defaults(settings)
+        self.outcomes: list[Outcome] = []
         self._wake = asyncio.Event()
         self._stopping = False
         self._running: dict[str, asyncio.Task[None]] = {}
@@ -134,7 +136,7 @@ class Worker:
         while not self._stopping:
             wake = self._wake
             try:
-                claimed = await claim_with_images(
+                claimed = await claim(
                     self.sessions, owner=self.owner, lease_s=self.lease_s, now=self.clock()
                 )
             except Exception:
@@ -148,55 +150,47 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), self.idle_poll_s)
                 continue
-            await self._run_one(*claimed)
+            await self._run_one(claimed)
 
-    async def _run_one(self, job: Job, images: Sequence[JobImage]) -> None:
-        task = asyncio.create_task(self._process(job, images), name=f"job-{job.id}")
-        self._running[job.id] = task
+    async def _run_one(self, claimed: JobWithInputs) -> None:
+        job_id = claimed.spec.id
+        task = asyncio.create_task(self._process(claimed), name=f"job-{job_id}")
+        self._running[job_id] = task
         try:
             await task
         except asyncio.CancelledError:
             # stop() cancelled the job, or this loop was cancelled (which cancels the job too):
             # either way the job goes back to the queue for another worker (or a restart).
             if task.cancelled():
-                await self._release(job)
+                await self._release(job_id)
             me = asyncio.current_task()
             if me is not None and me.cancelling():
                 raise
         finally:
-            self._running.pop(job.id, None)
+            self._running.pop(job_id, None)
 
-    async def _process(self, job: Job, images: Sequence[JobImage]) -> None:
-        outcome = await self.runner.run(job, images)
+    async def _process(self, claimed: JobWithInputs) -> None:
+        outcome = await self.runner.run(claimed)
         self.outcomes.append(outcome)
-        if outcome.status is None:
-            return
+        if outcome.delivery is None:
+            return  # lease lost, or no client here for its platform: the sweep delivers it
+        chat = self.chats[outcome.delivery.place.platform]
         try:
-            if outcome.ready is not None:
-                chat = self.chats[outcome.ready.job.platform]
-                await deliver_ready(self.sessions, chat, outcome.ready)
-                return
-            await deliver(
-                sessions=self.sessions,
-                blobs=self.blobs,
-                chats=self.chats,
-                settings=self.settings,
-                job_id=job.id,
-            )
-        except Exception:  # the sweep retries: the row says it is not delivered
-            log.exception("job %s: delivery failed", job.id)
+            await post_once(self.sessions, chat, outcome.delivery)
+        except Exception:  # taking the mark back failed too; the result stays in `versions`
+            log.exception("job %s: delivery failed", outcome.job_id)
 
-    async def _release(self, job: Job) -> None:
+    async def _release(self, job_id: str) -> None:
         try:
             async with write_session(self.sessions) as session:
-                await release(session, job_id=job.id, owner=self.owner)
+                await release(session, job_id=job_id, owner=self.owner)
         except Exception:  # the lease runs out on its own; another worker takes the job then
-            log.warning("job %s: release failed", job.id, exc_info=True)
+            log.warning("job %s: release failed", job_id, exc_info=True)
 
     async def _deliver_pending(self) -> None:
         try:
             await deliver_pending(
-                sessions=self.sessions, blobs=self.blobs, chats=self.chats, settings=self.settings
+                sessions=self.sessions, blobs=self.blobs, chats=self.chats, defaults=self.defaults
             )
         except Exception:
             log.exception("worker %s: delivering pending results failed", self.owner)

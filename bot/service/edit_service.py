@@ -22,8 +22,10 @@ from bot.core.ports import ActionPress, BlobStore, BudgetReply, ChatPort
 from bot.core.pricing import PriceTable
 from bot.images.intake import ImageLimits
 from bot.service.budget import budget_command
-from bot.service.buttons import handle_press, sweep_expired
-from bot.service.enqueue import Conversation, JobOrigin, ServiceContext, queue_edit
+from bot.service.buttons import handle_press
+from bot.service.confirm import sweep_expired
+from bot.service.context import Conversation, ServiceContext
+from bot.service.enqueue import JobOrigin, queue_edit
 from bot.service.inputs import Inputs, resolve_inputs
 from bot.service.prepare import PreparedEdit, prepare_edit, prepare_from_images
 from bot.service.routing import FreeCommand, NoVersionsYet, route

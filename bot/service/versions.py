@@ -14,7 +14,7 @@ from bot.core.messages import no_versions_yet, undo_done, undo_nothing, version_
 from bot.core.ports import ResultImage
 from bot.core.thread_commands import ThreadCommand, ThreadCommandKind
 from bot.images.render import compare, contact_sheet
-from bot.service.enqueue import Conversation, ServiceContext
+from bot.service.context import Conversation, ServiceContext
 from storage.db import write_session
 from storage.models import EditThread, ThreadVersion
 from storage.threads import get_version, list_versions, undo

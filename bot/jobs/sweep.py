@@ -1,0 +1,117 @@
+"""Deliver finished jobs exactly once: right after they finish, or by the sweep.
+
+A job finished in a process without that platform's chat client, or whose post failed, is left
+unmarked; the sweep (on start, then periodically) marks it, reads its result back and posts
+it. See bot.jobs.delivery for why the mark comes before the post.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.core.budgets import BudgetDefaults
+from bot.core.jobs import JobSpec, JobStatus
+from bot.core.ports import BlobStore, ChatPort
+from bot.jobs.delivery import Delivery, failure_delivery, post, result_delivery
+from storage.budget_reports import standing
+from storage.columns import utcnow
+from storage.db import Sessions, write_session
+from storage.images import job_outputs
+from storage.queue import get_job, mark_delivered, undelivered, unmark_delivered
+
+log = logging.getLogger(__name__)
+
+SWEEP_WINDOW = timedelta(days=1)
+"""Undelivered jobs finished longer ago than this are left alone (their channel may be gone)."""
+
+
+@dataclass(frozen=True)
+class Delivered:
+    """What one delivery attempt did: posted (True), or why not."""
+
+    job_id: str
+    posted: bool
+    reason: str = ""
+
+
+async def post_once(sessions: Sessions, chat: ChatPort, delivery: Delivery) -> Delivered:
+    """Post a delivery whose job is marked delivered; if posting fails, take the mark back."""
+    try:
+        await post(chat, delivery)
+    except Exception:
+        log.exception("job %s: posting to %s failed; will retry", delivery.job_id, chat.platform)
+        await _unmark(sessions, delivery.job_id)
+        return Delivered(delivery.job_id, False, "post failed")
+    return Delivered(delivery.job_id, True)
+
+
+async def deliver(
+    *,
+    sessions: Sessions,
+    blobs: BlobStore,
+    chats: Mapping[str, ChatPort],
+    defaults: BudgetDefaults,
+    job_id: str,
+) -> Delivered:
+    """Post a finished job's result (or its failure) once; later calls post nothing."""
+    async with sessions() as session:
+        job = await get_job(session, job_id)
+    if job is None or job.status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
+        return Delivered(job_id, False, "not finished")
+    chat = chats.get(job.place.platform)
+    if chat is None:
+        # Another process (with this platform's client) may deliver it: leave it unmarked.
+        return Delivered(job_id, False, f"no chat port for {job.place.platform}")
+    async with write_session(sessions) as session:
+        if not await mark_delivered(session, job_id=job_id):
+            return Delivered(job_id, False, "already delivered")
+    try:
+        delivery = await _read_back(sessions, blobs, job, defaults)
+    except Exception:
+        log.exception("job %s: reading its result failed; will retry", job_id)
+        await _unmark(sessions, job_id)
+        return Delivered(job_id, False, "read failed")
+    return await post_once(sessions, chat, delivery)
+
+
+async def _read_back(
+    sessions: Sessions, blobs: BlobStore, job: JobSpec, defaults: BudgetDefaults
+) -> Delivery:
+    """What a finished job posts, read back from the database and the blob store."""
+    if job.status is JobStatus.FAILED:
+        return failure_delivery(job)
+    async with sessions() as session:
+        outputs = await job_outputs(session, job_id=job.id)
+        money = await standing(session, scope=job.scope, defaults=defaults)
+    data = [(await blobs.get(o.sha256), o.mime, o.width, o.height) for o in outputs]
+    return result_delivery(job, data, money)
+
+
+async def deliver_pending(
+    *,
+    sessions: Sessions,
+    blobs: BlobStore,
+    chats: Mapping[str, ChatPort],
+    defaults: BudgetDefaults,
+    now: datetime | None = None,
+) -> list[Delivered]:
+    """Deliver every finished job a crash left undelivered (run on start and periodically).
+
+    Only jobs of platforms this process has a client for: it cannot deliver the others, and
+    another platform's backlog must not hide its own.
+    """
+    since = (now or utcnow()) - SWEEP_WINDOW
+    async with sessions() as session:
+        ids = await undelivered(session, since=since, platforms=list(chats))
+    return [
+        await deliver(sessions=sessions, blobs=blobs, chats=chats, defaults=defaults, job_id=i)
+        for i in ids
+    ]
+
+
+async def _unmark(sessions: Sessions, job_id: str) -> None:
+    async with write_session(sessions) as session:
+        await unmark_delivered(session, job_id=job_id)
