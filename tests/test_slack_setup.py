@@ -7,7 +7,7 @@ import asyncio
 import yaml
 from aiohttp.test_utils import TestClient, TestServer
 
-from adapters.slack.app import BUDGET_COMMAND, EDIT_COMMAND, EVENTS
+from adapters.slack.listeners import BUDGET_COMMAND, EDIT_COMMAND, EVENTS
 from adapters.slack.socket import uses_socket_mode
 from adapters.slack.views import SHORTCUT_CALLBACK
 from bot.app.cli import main

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from adapters.slack.payloads import SlackFile
 from bot.core.domain import Attachment
 from bot.core.errors import ImageRejected, PlatformError
 
@@ -44,7 +43,7 @@ class SlackDownloader:
         self._max_bytes = max_bytes
         self._hosts = hosts
 
-    def attachment(self, file: Mapping[str, Any]) -> Attachment | None:
+    def attachment(self, file: SlackFile) -> Attachment | None:
         """An Attachment for a Slack file object, or None when it has no downloadable URL."""
         url = file.get("url_private_download") or file.get("url_private")
         if not url:

@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Callable, Iterable
 
+from adapters.slack.payloads import (
+    BlockActionsBody,
+    CommandBody,
+    MessageEvent,
+    SlackFile,
+    ViewSubmissionBody,
+)
 from adapters.slack.views import (
     modal_picks,
     modal_prompt,
@@ -17,7 +23,7 @@ from bot.core.domain import Attachment, IncomingEdit, Place
 from bot.core.ports import ActionPress
 
 PLATFORM = "slack"
-AttachmentFactory = Callable[[Mapping[str, Any]], Attachment | None]
+AttachmentFactory = Callable[[SlackFile], Attachment | None]
 """Turns a Slack file object into an Attachment (adapters.slack.downloads.SlackDownloader)."""
 
 _MENTION = re.compile(r"<@([A-Z0-9]+)(?:\|[^>]*)?>")
@@ -40,9 +46,7 @@ def mentions(text: str, user_id: str | None) -> bool:
     return bool(user_id) and any(m == user_id for m in _MENTION.findall(text or ""))
 
 
-def attachments(
-    files: Iterable[Mapping[str, Any]], attach: AttachmentFactory
-) -> tuple[Attachment, ...]:
+def attachments(files: Iterable[SlackFile], attach: AttachmentFactory) -> tuple[Attachment, ...]:
     """Attachments for the files that can be downloaded, in the order they were posted."""
     out = []
     for f in files:
@@ -53,7 +57,7 @@ def attachments(
 
 
 def mention_edit(
-    event: Mapping[str, Any], *, team: str, bot_user_id: str | None, attach: AttachmentFactory
+    event: MessageEvent, *, team: str, bot_user_id: str | None, attach: AttachmentFactory
 ) -> IncomingEdit:
     """An `app_mention` (with or without files) as an edit in the message's thread."""
     channel = str(event["channel"])
@@ -76,7 +80,7 @@ def mention_edit(
 
 
 def file_share_edit(
-    event: Mapping[str, Any], *, team: str, bot_user_id: str | None, attach: AttachmentFactory
+    event: MessageEvent, *, team: str, bot_user_id: str | None, attach: AttachmentFactory
 ) -> IncomingEdit | None:
     """A `message` event: an edit only for a file_share that mentions the bot, else None."""
     if event.get("subtype") != "file_share" or not mentions(
@@ -86,7 +90,9 @@ def file_share_edit(
     return mention_edit(event, team=team, bot_user_id=bot_user_id, attach=attach)
 
 
-def shortcut_submission_edit(body: Mapping[str, Any], *, attach: AttachmentFactory) -> IncomingEdit:
+def shortcut_submission_edit(
+    body: ViewSubmissionBody, *, attach: AttachmentFactory
+) -> IncomingEdit:
     """The "Edit image" modal's submission: the prompt and options on the message's files."""
     view = body["view"]
     meta = view_metadata(view)
@@ -109,7 +115,7 @@ def shortcut_submission_edit(body: Mapping[str, Any], *, attach: AttachmentFacto
 
 
 def command_submission_edit(
-    body: Mapping[str, Any], *, request_ts: str, attach: AttachmentFactory
+    body: ViewSubmissionBody, *, request_ts: str, attach: AttachmentFactory
 ) -> IncomingEdit:
     """The `/edit` modal's submission; the request editbot posted anchors the edit thread."""
     view = body["view"]
@@ -130,7 +136,7 @@ def command_submission_edit(
     )
 
 
-def action_press(body: Mapping[str, Any], *, platform_admin: bool) -> ActionPress | None:
+def action_press(body: BlockActionsBody, *, platform_admin: bool) -> ActionPress | None:
     """A block_actions payload for one of editbot's buttons; None for anything else."""
     actions = body.get("actions") or []
     if not actions:
@@ -160,7 +166,7 @@ def action_press(body: Mapping[str, Any], *, platform_admin: bool) -> ActionPres
     )
 
 
-def command_place(body: Mapping[str, Any]) -> Place:
+def command_place(body: CommandBody) -> Place:
     """Where a slash command was typed (commands cannot be used in threads)."""
     return Place(
         platform=PLATFORM,
@@ -170,7 +176,7 @@ def command_place(body: Mapping[str, Any]) -> Place:
     )
 
 
-def _team(body: Mapping[str, Any]) -> str:
+def _team(body: ViewSubmissionBody | BlockActionsBody) -> str:
     team = body.get("team") or {}
     return str(
         team.get("id") or body.get("team_id") or (body.get("user") or {}).get("team_id") or ""

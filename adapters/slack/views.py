@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, TypedDict, cast
 
+from adapters.slack.payloads import ModalMetadata, SlackFile, View
 from bot.core.domain import ASPECTS, OptionPicks, Quality, Resolution
 from bot.core.ports import Action, ActionButton
 
@@ -16,8 +17,20 @@ COMMAND_VIEW = "editbot_command"
 FILETYPES = ["png", "jpg", "jpeg", "webp", "gif"]
 SECTION_LIMIT = 3000  # Slack refuses section text longer than this
 _METADATA_LIMIT = 3000  # private_metadata's size limit
+_METADATA_FILE_KEYS = ("id", "name", "mimetype", "size", "url_private_download")
 
 Blocks = list[dict[str, Any]]
+
+
+class ModalValues(TypedDict, total=False):
+    """A submitted modal's values by action id (view_values); absent when not in the modal."""
+
+    prompt: str | None
+    quality: str | None
+    aspect: str | None
+    resolution: str | None
+    n: str | None
+    images: list[SlackFile]
 
 
 def _text(text: str) -> dict[str, Any]:
@@ -64,7 +77,7 @@ def _prompt_block(initial: str = "") -> dict[str, Any]:
     }
 
 
-def _modal(callback_id: str, metadata: Mapping[str, Any], blocks: Blocks) -> dict[str, Any]:
+def _modal(callback_id: str, metadata: ModalMetadata, blocks: Blocks) -> dict[str, Any]:
     private = json.dumps(metadata, separators=(",", ":"))
     if len(private) > _METADATA_LIMIT:
         raise ValueError("modal metadata too long")
@@ -80,17 +93,24 @@ def _modal(callback_id: str, metadata: Mapping[str, Any], blocks: Blocks) -> dic
 
 
 def shortcut_modal(
-    *, channel: str, thread: str, message: str, files: Sequence[Mapping[str, Any]], max_n: int
+    *, channel: str, thread: str, message: str, files: Sequence[SlackFile], max_n: int
 ) -> dict[str, Any]:
     """The "Edit image" shortcut's modal; the message's place and files ride in its metadata."""
-    compact = [
-        {k: f[k] for k in ("id", "name", "mimetype", "size", "url_private_download") if k in f}
-        for f in files
-    ]
-    meta = {"channel": channel, "thread": thread, "message": message, "files": compact}
+    meta: ModalMetadata = {
+        "channel": channel,
+        "thread": thread,
+        "message": message,
+        "files": [_compact(f) for f in files],
+    }
     while len(json.dumps(meta, separators=(",", ":"))) > _METADATA_LIMIT and meta["files"]:
         meta["files"] = meta["files"][:-1]  # keep the first images rather than fail the modal
     return _modal(SHORTCUT_VIEW, meta, [_prompt_block(), *_option_blocks(max_n)])
+
+
+def _compact(file: SlackFile) -> SlackFile:
+    """The file with only what a download needs, to fit more files in the metadata."""
+    fields: Mapping[str, object] = file
+    return cast(SlackFile, {k: fields[k] for k in _METADATA_FILE_KEYS if k in fields})
 
 
 def command_modal(*, channel: str, prompt: str, max_n: int) -> dict[str, Any]:
@@ -111,14 +131,14 @@ def command_modal(*, channel: str, prompt: str, max_n: int) -> dict[str, Any]:
     )
 
 
-def view_metadata(view: Mapping[str, Any]) -> dict[str, Any]:
+def view_metadata(view: View) -> ModalMetadata:
     """The metadata a modal was opened with."""
     raw = view.get("private_metadata") or "{}"
     data = json.loads(raw)
-    return data if isinstance(data, dict) else {}
+    return cast(ModalMetadata, data) if isinstance(data, dict) else {}
 
 
-def view_values(view: Mapping[str, Any]) -> dict[str, Any]:
+def view_values(view: View) -> ModalValues:
     """Submitted values by action id: text for inputs, value for selects, file lists for files."""
     out: dict[str, Any] = {}
     for block in (view.get("state") or {}).get("values", {}).values():
@@ -131,27 +151,29 @@ def view_values(view: Mapping[str, Any]) -> dict[str, Any]:
                 out[action_id] = list(element.get("files") or [])
             else:
                 out[action_id] = element.get("value")
-    return out
+    # Keyed by action id, which editbot's modals name after the values (see _option_blocks).
+    return cast(ModalValues, out)
 
 
-def modal_picks(values: Mapping[str, Any]) -> OptionPicks:
+def modal_picks(values: ModalValues) -> OptionPicks:
     """The modal's selects as the options the person picked (unknown values: none picked)."""
     aspect = values.get("aspect")
+    quality, resolution, n = values.get("quality"), values.get("resolution"), values.get("n")
     try:
-        quality = Quality(values["quality"]) if values.get("quality") else None
-        resolution = Resolution(values["resolution"]) if values.get("resolution") else None
-        n = int(values["n"]) if values.get("n") else None
+        picked_quality = Quality(quality) if quality else None
+        picked_resolution = Resolution(resolution) if resolution else None
+        picked_n = int(n) if n else None
     except ValueError:
         return OptionPicks()
     return OptionPicks(
-        quality=quality,
+        quality=picked_quality,
         aspect=aspect if aspect in ASPECTS else None,
-        resolution=resolution,
-        n=n,
+        resolution=picked_resolution,
+        n=picked_n,
     )
 
 
-def modal_prompt(values: Mapping[str, Any]) -> str:
+def modal_prompt(values: ModalValues) -> str:
     """The text typed in a modal's prompt field (it may carry inline options too)."""
     return str(values.get("prompt") or "").strip()
 
