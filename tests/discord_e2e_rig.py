@@ -25,6 +25,7 @@ from adapters.discord.chat import DiscordChatPort
 from adapters.discord.downloads import CdnDownloads
 from bot.core.config import Settings
 from bot.core.domain import ProviderName
+from bot.core.ports import ChatPort
 from bot.core.pricing import PriceTable
 from bot.jobs.worker import Worker
 from bot.service.edit_service import EditService
@@ -146,13 +147,8 @@ async def start_instance(
 
         return DiscordChatPort(client, downloads=downloads, thread_opener=open_thread)
 
-    bot = build_discord_bot(settings=settings, service=None, chat_factory=chat_factory)  # type: ignore[arg-type]
-    await bot._async_setup_hook()
-    dpytest.configure(bot, guilds=0, text_channels=0, voice_channels=0, members=0)
-    channel, alice, bob = _world(ids)
-    http = install(bot)
-    await bot.setup_hook()  # registers the DynamicItem buttons, as on every start
-    chats = {"discord": bot.chat}
+    # In the composition root's order: the core first, the bot on it, then the bot's ChatPort.
+    chats: dict[str, ChatPort] = {}
     table = PriceTable.from_settings(settings)
     service = EditService(
         sessions=core.sessions,
@@ -162,7 +158,13 @@ async def start_instance(
         table=table,
         provider=ProviderName.OPENAI,
     )
-    bot.service = service
+    bot = build_discord_bot(settings=settings, service=service, chat_factory=chat_factory)
+    chats["discord"] = bot.chat
+    await bot._async_setup_hook()
+    dpytest.configure(bot, guilds=0, text_channels=0, voice_channels=0, members=0)
+    channel, alice, bob = _world(ids)
+    http = install(bot)
+    await bot.setup_hook()  # app commands and DynamicItem buttons, as on every start
     worker = Worker(
         sessions=core.sessions,
         blobs=core.blobs,

@@ -1,4 +1,4 @@
-"""The discord.py Bot: intents, the mention listener, app commands, buttons; built by main.
+"""The discord.py Bot: intents, the mention listener, app commands, buttons; built by bot.app.
 
 Mentions and interactions are answered (deferred) first, then handed to the core's
 EditServicePort; everything the user sees afterwards comes back through DiscordChatPort.
@@ -12,10 +12,11 @@ from collections.abc import Callable
 import discord
 from discord.ext import commands
 
+from adapters.discord.budget_commands import EditBudget
 from adapters.discord.buttons import EditbotButton
 from adapters.discord.chat import DiscordChatPort
 from adapters.discord.downloads import CdnDownloads
-from adapters.discord.slash import edit_commands
+from adapters.discord.edit_commands import EditCommands
 from adapters.discord.translate import action_press, is_edit_request, message_edit
 from bot.core.config import Settings
 from bot.core.domain import Attachment, IncomingEdit
@@ -40,7 +41,10 @@ def editbot_intents() -> discord.Intents:
 
 
 class EditBot(commands.Bot):
-    """editbot on Discord. `service` is the core; `chat` the ChatPort it should be given."""
+    """editbot on Discord. `service` is the core; `chat` the ChatPort it should be given.
+
+    The service is fixed at construction: the app commands are handed it in `setup_hook`.
+    """
 
     def __init__(
         self,
@@ -56,15 +60,29 @@ class EditBot(commands.Bot):
             help_command=None,
         )
         self.settings = settings
-        self.service = service
         self.downloads = downloads
+        self._service = service
         self.chat = chat_factory(self, downloads)
-        for command in edit_commands(self):
-            self.tree.add_command(command)
+
+    @property
+    def service(self) -> EditServicePort:
+        """The core that mentions, commands and buttons are handed to."""
+        return self._service
 
     async def setup_hook(self) -> None:
         # Registered on every start, so buttons posted before a restart still route.
         self.add_dynamic_items(EditbotButton)
+        await self._add_app_commands()
+        await self._sync_app_commands()
+
+    async def _add_app_commands(self) -> None:
+        # override=True: setup_hook runs on every login, and a second run replaces, not fails.
+        edit_commands = EditCommands(tree=self.tree, downloads=self.downloads, submit=self.submit)
+        await self.add_cog(edit_commands, override=True)
+        self.tree.add_command(EditBudget(service=self._service), override=True)
+
+    async def _sync_app_commands(self) -> None:
+        """Sync to DISCORD_GUILD_ID when it is set, else globally."""
         guild_id = self.settings.discord_guild_id
         if guild_id:
             guild = discord.Object(id=guild_id)
@@ -102,7 +120,7 @@ class EditBot(commands.Bot):
     async def submit(self, edit: IncomingEdit) -> None:
         """Hand an edit to the core; a failure there is logged, never raised into discord.py."""
         try:
-            await self.service.submit(edit)
+            await self._service.submit(edit)
         except Exception:
             log.exception("edit %s failed in the core", edit.event_key)
 
@@ -113,7 +131,7 @@ class EditBot(commands.Bot):
         await interaction.response.defer()
         press = action_press(interaction, action=action, job_id=job_id)
         try:
-            await self.service.press(press)
+            await self._service.press(press)
         except Exception:
             log.exception("press %s on job %s failed in the core", action.value, job_id)
 

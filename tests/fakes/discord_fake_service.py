@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -37,9 +38,13 @@ def job_id_for(event_key: str) -> str:
 
 @dataclass
 class FakeEditService:
-    """EditServicePort fake. `budget_left_micros` 0 refuses every edit like the core would."""
+    """EditServicePort fake. `budget_left_micros` 0 refuses every edit like the core would.
 
-    chat: ChatPort
+    `chats` is filled after construction, as the composition root fills the real core's: the
+    Discord ChatPort only exists once the bot (which is handed this service) does.
+    """
+
+    chats: Mapping[str, ChatPort]
     budget_left_micros: int = 10_000_000
     result_scale: int = 1
     result_override: bytes | None = None
@@ -48,6 +53,10 @@ class FakeEditService:
     budget_calls: list[tuple[Place, str, bool]] = field(default_factory=list)
     job_ids: list[str] = field(default_factory=list)
     _seen: set[str] = field(default_factory=set)
+
+    @property
+    def chat(self) -> ChatPort:
+        return self.chats["discord"]
 
     async def submit(self, edit: IncomingEdit) -> None:
         if edit.event_key in self._seen:

@@ -18,6 +18,7 @@ from adapters.discord.bot import EditBot, build_discord_bot
 from adapters.discord.chat import DiscordChatPort
 from adapters.discord.downloads import CdnDownloads
 from bot.core.config import Settings
+from bot.core.ports import ChatPort
 from tests.fakes.discord_backend import CaptionKeepingHttp, install, make_thread
 from tests.fakes.discord_fake_service import FakeEditService
 
@@ -61,12 +62,16 @@ async def start_rig(settings: Settings, **service_kw: Any) -> Rig:
 
         return DiscordChatPort(client, downloads=downloads, thread_opener=open_thread)
 
-    bot = build_discord_bot(settings=settings, service=None, chat_factory=chat_factory)  # type: ignore[arg-type]
+    chats: dict[str, ChatPort] = {}
+    service = FakeEditService(chats=chats, **service_kw)
+    bot = build_discord_bot(settings=settings, service=service, chat_factory=chat_factory)
+    chats["discord"] = bot.chat
     await bot._async_setup_hook()
     dpytest.configure(bot)
     http = install(bot)
-    service = FakeEditService(chat=bot.chat, **service_kw)
-    bot.service = service
+    # What login runs: the app commands join the tree. Tests that look at the sync run it again.
+    await bot.setup_hook()
+    http.synced.clear()
     config = dpytest.get_config()
     alice = back.make_user("alice", "0001")
     bob = back.make_user("bob", "0002")

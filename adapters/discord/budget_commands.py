@@ -1,0 +1,88 @@
+"""`/edit-budget show|set|usage`: each subcommand becomes the core's budget text command."""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Optional
+
+import discord
+from discord import app_commands
+from discord.app_commands import Choice
+
+from adapters.discord.translate import interaction_place, platform_admin
+from bot.core.ports import EditServicePort
+
+log = logging.getLogger(__name__)
+
+PERIOD_CHOICES = [Choice(name=p, value=p) for p in ("day", "week", "month", "none")]
+
+BUDGET_FAILED = "Something went wrong on editbot's side; the error was logged. Nothing was charged."
+
+
+class EditBudget(
+    app_commands.Group, name="edit-budget", description="This channel's image-edit budget"
+):
+    """The budget group; the core decides who may change what and words every answer."""
+
+    def __init__(self, *, service: EditServicePort) -> None:
+        super().__init__()
+        self._service = service
+
+    @app_commands.command(
+        name="show", description="Spent, cap and period, with a chart of daily spend"
+    )
+    async def show(self, interaction: discord.Interaction) -> None:
+        await self._answer(interaction, "show")
+
+    @app_commands.command(name="set", description="Set this channel's cap (needs Manage Server)")
+    @app_commands.describe(
+        cap_usd="Cap in dollars, e.g. 25",
+        period="Budget period (default: unchanged)",
+        user_cap_usd="Optional per-person cap in dollars",
+    )
+    @app_commands.choices(period=PERIOD_CHOICES)
+    async def set_cap(
+        self,
+        interaction: discord.Interaction,
+        cap_usd: str,
+        period: Optional[Choice[str]] = None,  # noqa: UP045 - discord.py reads it at runtime
+        user_cap_usd: Optional[str] = None,  # noqa: UP045
+    ) -> None:
+        parts = ["set", cap_usd.strip()]
+        if period is not None:
+            parts.append(period.value)
+        if user_cap_usd:
+            parts.append(f"user={user_cap_usd.strip()}")
+        await self._answer(interaction, " ".join(parts))
+
+    @app_commands.command(name="usage", description="Usage of this channel as a CSV file")
+    @app_commands.describe(since="First day, YYYY-MM-DD")
+    async def usage(
+        self,
+        interaction: discord.Interaction,
+        since: Optional[str] = None,  # noqa: UP045
+    ) -> None:
+        await self._answer(interaction, f"usage since {since.strip()}" if since else "usage")
+
+    async def _answer(self, interaction: discord.Interaction, args: str) -> None:
+        """Defer (ephemeral) inside the 3 s window, ask the core, post its reply and files."""
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        admin = platform_admin(interaction)
+        try:
+            reply = await self._service.budget(
+                interaction_place(interaction), args, platform_admin=admin
+            )
+        except Exception:
+            log.exception("/edit-budget %s failed in the core", args.split(" ", 1)[0])
+            await interaction.followup.send(BUDGET_FAILED, ephemeral=True)
+            return
+        if reply.csv is not None:
+            csv_file = discord.File(io.BytesIO(reply.csv), filename="editbot-usage.csv")
+            await interaction.followup.send(reply.text, file=csv_file, ephemeral=True)
+        else:
+            await interaction.followup.send(reply.text, ephemeral=True)
+        if reply.chart_png is not None:
+            # The chart is for the channel: a non-ephemeral followup.
+            chart = discord.File(io.BytesIO(reply.chart_png), filename="editbot-budget.png")
+            await interaction.followup.send(file=chart)
