@@ -1,14 +1,14 @@
 """The multipart request OpenAIProvider sends validates against OpenAI's published schema.
 
 The body is parsed back from the wire bytes and checked with jsonschema against the
-CreateImageEditRequest schema of ../shared/openai-images-edits.openapi.yaml, plus what the
+CreateImageEditRequest schema of OpenAI's spec, vendored beside this file as
+data/openai-images-edits.openapi.yaml so that the check runs in every clone, plus what the
 schema cannot say on its own: no property outside it, and none the spec's descriptions rule
 out for gpt-image-2 (`response_format` is dall-e only; `input_fidelity` not for gpt-image-2).
 """
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +23,13 @@ from tests.fakes.emulator import ProviderEmulator
 from tests.fakes.emulator_fixtures import half_mask, request, solid_png
 from tests.fakes.emulator_images import Part, parse_multipart
 
-SPEC_NAME = "openai-images-edits.openapi.yaml"
+SPEC_PATH = Path(__file__).parent / "data" / "openai-images-edits.openapi.yaml"
 NOT_FOR_GPT_IMAGE_2 = {"response_format", "input_fidelity"}
-
-
-def spec_path() -> Path:
-    shared = os.environ.get("EDITBOT_SHARED_DIR")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[2] / "shared"
-    return base / SPEC_NAME
 
 
 @pytest.fixture(scope="module")
 def spec() -> dict[str, Any]:
-    path = spec_path()
-    if not path.is_file():
-        pytest.skip(f"{path} is absent (set EDITBOT_SHARED_DIR to the shared/ folder)")
-    return yaml.safe_load(path.read_text())
+    return yaml.safe_load(SPEC_PATH.read_text())
 
 
 def to_instance(parts: list[Part], schema: dict[str, Any]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PIL import Image
@@ -105,6 +106,10 @@ def render(
     else:
         out.save(buf, "JPEG", quality=85)
     return buf.getvalue()
+
+
+Renderer = Callable[..., bytes]
+"""`render`'s signature, for whatever stands in for it (a benchmark's prerendered outputs)."""
 
 
 @dataclass(frozen=True)

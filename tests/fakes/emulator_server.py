@@ -16,6 +16,7 @@ from aiohttp import web
 
 if TYPE_CHECKING:
     from tests.fakes.emulator import ProviderEmulator
+    from tests.fakes.emulator_images import Renderer
 
 
 class EmulatorServer:
@@ -125,10 +126,10 @@ def in_subprocess(*, latency_s: float = 0.0, prerender: Path | None = None) -> I
             child.wait()
 
 
-def _prerender(emulator_module: Any, prompts: list[str]) -> None:
-    """Serve outputs rendered now for these prompts (first sample), so that the timed part of
-    a benchmark leaves out the emulator's Pillow rendering; other requests render as usual."""
-    from tests.fakes.emulator_images import render
+def _prerendered(render: Renderer, prompts: list[str]) -> Renderer:
+    """`render`, serving outputs rendered now for these prompts (first sample), so that the timed
+    part of a benchmark leaves out the emulator's Pillow rendering; other requests render as
+    usual."""
     from tests.worker_helpers import SMALL_SIZE, small_request
 
     source = small_request("x").images[0].data
@@ -138,7 +139,7 @@ def _prerender(emulator_module: Any, prompts: list[str]) -> None:
         found = ready.get(prompt) if index == 0 and kw.get("size") == SMALL_SIZE else None
         return found if found is not None else render(source, prompt=prompt, index=index, **kw)
 
-    emulator_module.render = served
+    return served
 
 
 async def _serve_until_stdin_closes(emulator: ProviderEmulator) -> None:
@@ -150,15 +151,16 @@ async def _serve_until_stdin_closes(emulator: ProviderEmulator) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """`python -m tests.fakes.emulator_server`: print the base URL, serve until stdin closes."""
-    import tests.fakes.emulator as emulator_module
+    from tests.fakes.emulator import ProviderEmulator
+    from tests.fakes.emulator_images import render
 
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--prerender", type=Path, help="file of prompts, one a line")
     args = parser.parse_args(argv)
     if args.prerender is not None:
-        _prerender(emulator_module, args.prerender.read_text().splitlines())
-    emulator = emulator_module.ProviderEmulator(latency_s=args.latency)
+        render = _prerendered(render, args.prerender.read_text().splitlines())
+    emulator = ProviderEmulator(latency_s=args.latency, render=render)
     # The emulator keeps every request for tests to inspect; a long benchmark does not need them.
     emulator.requests = _Discard()
     asyncio.run(_serve_until_stdin_closes(emulator))
