@@ -11,6 +11,7 @@ import asyncio
 import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +117,55 @@ async def _turn(lock: asyncio.Lock | None) -> AsyncIterator[None]:
         yield
     finally:
         lock.release()
+
+
+@dataclass
+class Database:
+    """An open database: its engine and the session factory on it (one per process)."""
+
+    engine: AsyncEngine
+    sessions: Sessions
+
+    @property
+    def kind(self) -> str:
+        """`SQLite` or `PostgreSQL`, for people."""
+        return "PostgreSQL" if self.engine.dialect.name == "postgresql" else "SQLite"
+
+    async def ping(self) -> None:
+        """One round trip; raises when the database cannot be reached."""
+        async with self.engine.connect() as conn:
+            await conn.exec_driver_sql("SELECT 1")
+
+
+@asynccontextmanager
+async def open_database(
+    url: str, *, migrate: bool = True, **engine_kw: Any
+) -> AsyncIterator[Database]:
+    """The database at `url`, migrated to head first unless `migrate` is False; disposed
+    of on exit."""
+    engine = create_engine(url, **engine_kw)
+    try:
+        if migrate:
+            await upgrade(engine)
+        yield Database(engine=engine, sessions=session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+async def schema_revisions(url: str) -> tuple[str | None, str | None]:
+    """(the revision the database is at, the newest revision editbot has); for `doctor`."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as conn:
+            current = await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_revision()
+            )
+    finally:
+        await engine.dispose()
+    return current, ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
 def is_postgres(session: AsyncSession) -> bool:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import aiohttp
-import httpx
-
 from adapters.discord.bot import EditBot
-from bot.app.root import open_core, wire_adapters
+from bot.app.platforms import wire_platforms
+from bot.app.root import open_app
 from bot.core.config import Settings
 from tests.fakes.emulator import ProviderEmulator
 
@@ -19,12 +17,8 @@ async def test_both_tokens_give_both_adapters_on_one_edit_service(tmp_path):
         OPENAI_API_KEY=ProviderEmulator().openai_key,
         EDITBOT_DATA_DIR=str(tmp_path / "data"),
     )
-    async with (
-        httpx.AsyncClient() as http,
-        aiohttp.ClientSession() as session,
-        open_core(settings, http) as core,
-    ):
-        runners, closers = wire_adapters(core, http, session)
+    async with open_app(settings) as core:
+        runners, closers = wire_platforms(core)
         # Slack's server and the Discord bot run beside the workers; the bot is closed on stop.
         assert len(runners) == 2 and len(closers) == 1
         assert set(core.chats) == {"slack", "discord"}
@@ -45,10 +39,6 @@ async def test_slack_only_serves_slack_and_the_web_endpoints(tmp_path):
         OPENAI_API_KEY="sk-wiring",
         EDITBOT_DATA_DIR=str(tmp_path / "data"),
     )
-    async with (
-        httpx.AsyncClient() as http,
-        aiohttp.ClientSession() as session,
-        open_core(settings, http) as core,
-    ):
-        runners, closers = wire_adapters(core, http, session)
+    async with open_app(settings) as core:
+        runners, closers = wire_platforms(core)
         assert set(core.chats) == {"slack"} and len(runners) == 1 and closers == []

@@ -215,11 +215,12 @@ def test_a_provider_failing_forever_exits_1(tmp_path, photo, emu, base_url):
     assert result.stdout == ""
 
 
-def test_a_missing_api_key_exits_1_naming_the_variable(tmp_path, photo, emu, base_url):
+def test_a_missing_api_key_exits_2_naming_the_variable(tmp_path, photo, emu, base_url):
+    # A configuration mistake, like a user's: exit 2 (bot.app.cli.spine), as in every command.
     result = editbot(
         "--prompt", "x", str(photo), cwd=tmp_path, base_url=base_url, emu=emu, keys=False
     )
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert "OPENAI_API_KEY" in one_line_error(result)
     assert emu.requests == []
 
@@ -228,14 +229,14 @@ def test_a_missing_api_key_exits_1_naming_the_variable(tmp_path, photo, emu, bas
     ("variable", "value"),
     [("EDITBOT_PROVIDER", "bogus"), ("EDITBOT_PRICES", '{"openai.outptu_per_mtok": 1}')],
 )
-def test_bad_configuration_exits_1_naming_the_setting(
+def test_bad_configuration_exits_2_naming_the_setting(
     tmp_path, photo, emu, base_url, variable, value
 ):
     result = editbot(
         "--prompt", "x", str(photo), "--dry-run",
         cwd=tmp_path, base_url=base_url, emu=emu, extra_env={variable: value},
     )  # fmt: skip
-    assert result.returncode == 1
+    assert result.returncode == 2
     line = one_line_error(result)
     assert variable in line and "configuration" in line
 

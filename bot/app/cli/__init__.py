@@ -1,8 +1,9 @@
 """The `editbot` command line.
 
-Each subcommand lives in its own module (`bot/cli_<name>.py`) that exposes
-`register(subparsers)`; registering sets `func` on its parser, a callable taking the parsed
-arguments and returning the exit code (0 ok, 2 a user error, 1 anything else).
+Each subcommand lives in its own module here that exposes `register(subparsers)`;
+registering sets `func` on its parser: the command's body wrapped by
+bot.app.cli.spine.command, which loads the settings and maps errors to the exit codes
+(0 ok, 2 the user's or the configuration's mistake, 1 anything else).
 """
 
 from __future__ import annotations

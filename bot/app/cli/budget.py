@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from typing import Any
 
-import pydantic
-
+from bot.app.cli.spine import command
 from bot.core.budgets import PERIODS
 from bot.core.config import Settings, budget_defaults
 from bot.core.errors import UserInputError
@@ -33,7 +31,7 @@ def register(subparsers: Any) -> None:
     set_.add_argument("--period", choices=PERIODS, help="day, week, month or none")
     set_.add_argument("--user-cap", metavar="USD", help="per-person cap in dollars (none: drop)")
     set_.add_argument("--warn", type=int, metavar="PERCENT", help="warn threshold, 1..100")
-    parser.set_defaults(func=run_budget)
+    parser.set_defaults(func=command("budget", run_budget))
 
 
 def check_scope(scope: str) -> str:
@@ -44,51 +42,49 @@ def check_scope(scope: str) -> str:
     return scope
 
 
-def run_budget(args: argparse.Namespace) -> int:
-    """Exit 0 ok, 2 bad input or settings, 1 anything else."""
-    from bot.service.budget import BudgetChange, parse_budget_set, set_budget, show_budget
+def run_budget(args: argparse.Namespace, settings: Settings) -> None:
+    """Print the budget, or set it and print what it is now."""
+    print(asyncio.run(_budget(args, settings)))
+
+
+async def _budget(args: argparse.Namespace, settings: Settings) -> str:
+    from bot.service.budget import parse_budget_set, set_budget, show_budget
     from storage.columns import utcnow
-    from storage.db import create_engine, session_factory
+    from storage.db import open_database
 
-    try:
-        settings = Settings()  # type: ignore[call-arg]  # read from the environment
-        scope = check_scope(args.scope)
-        change: BudgetChange | None = None
-        if args.verb == "set":
-            words = [args.usd]
-            if args.period:
-                words.append(args.period)
-            if args.user_cap is not None:
-                words.append(f"user={args.user_cap}")
-            if args.warn is not None:
-                words.append(f"warn={args.warn}")
-            change = parse_budget_set(words)
-    except (pydantic.ValidationError, UserInputError) as exc:
-        print(f"editbot budget: {exc}", file=sys.stderr)
-        return 2
+    scope = check_scope(args.scope)
     defaults = budget_defaults(settings)
-
-    async def run() -> str:
-        engine = create_engine(settings.sqlalchemy_url)
-        sessions = session_factory(engine)
-        try:
-            if change is not None:
-                return await set_budget(
-                    sessions, scope=scope, change=change, defaults=defaults, by="cli", now=utcnow()
-                )
-            reply = await show_budget(
-                sessions, scope=scope, defaults=defaults, now=utcnow(), title=f"{scope} - budget"
+    change = parse_budget_set(_set_words(args)) if args.verb == "set" else None
+    async with open_database(settings.sqlalchemy_url, migrate=False) as database:
+        if change is not None:
+            return await set_budget(
+                database.sessions,
+                scope=scope,
+                change=change,
+                defaults=defaults,
+                by="cli",
+                now=utcnow(),
             )
-            if args.chart and reply.chart_png is not None:
-                with open(args.chart, "wb") as f:
-                    f.write(reply.chart_png)
-            return reply.text
-        finally:
-            await engine.dispose()
+        reply = await show_budget(
+            database.sessions,
+            scope=scope,
+            defaults=defaults,
+            now=utcnow(),
+            title=f"{scope} - budget",
+        )
+    if args.chart and reply.chart_png is not None:
+        with open(args.chart, "wb") as f:
+            f.write(reply.chart_png)
+    return reply.text
 
-    try:
-        print(asyncio.run(run()))
-    except Exception as exc:
-        print(f"editbot budget failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    return 0
+
+def _set_words(args: argparse.Namespace) -> list[str]:
+    """`set`'s options as the words of `/edit-budget set`."""
+    words = [args.usd]
+    if args.period:
+        words.append(args.period)
+    if args.user_cap is not None:
+        words.append(f"user={args.user_cap}")
+    if args.warn is not None:
+        words.append(f"warn={args.warn}")
+    return words

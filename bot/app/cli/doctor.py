@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
-from bot.core.config import Settings, load_settings
+from bot.app.cli.spine import command
+from bot.core.config import Settings
 from bot.core.domain import ProviderName, format_usd
-from bot.core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -27,16 +27,11 @@ class Check:
 def register(subparsers: Any) -> None:
     """Add the `doctor` subcommand."""
     parser = subparsers.add_parser("doctor", help="check configuration, database and services")
-    parser.set_defaults(func=run_doctor)
+    parser.set_defaults(func=command("doctor", run_doctor))
 
 
-def run_doctor(args: argparse.Namespace) -> int:
+def run_doctor(args: argparse.Namespace, settings: Settings) -> int:
     """Print every check; exit 1 when any failed."""
-    try:
-        settings = load_settings()
-    except ConfigError as exc:
-        print(f"FAIL  settings: {exc}")
-        return 1
     checks = asyncio.run(diagnose(settings))
     for check in checks:
         line = f"{check.level.upper():<5} {check.what}"
@@ -76,23 +71,13 @@ def _data_dir(settings: Settings) -> Check:
 
 
 async def _database(settings: Settings) -> Check:
-    from alembic.runtime.migration import MigrationContext
-    from alembic.script import ScriptDirectory
-
-    from storage.db import alembic_config, create_engine
+    from storage.db import schema_revisions
 
     kind = "PostgreSQL" if settings.database_url else "SQLite"
-    engine = create_engine(settings.sqlalchemy_url)
     try:
-        async with engine.connect() as conn:
-            current = await conn.run_sync(
-                lambda sync: MigrationContext.configure(sync).get_current_revision()
-            )
+        current, head = await schema_revisions(settings.sqlalchemy_url)
     except Exception as exc:  # the URL may hold a password: name the error type only
         return Check("fail", "database", f"{kind}: cannot connect ({type(exc).__name__})")
-    finally:
-        await engine.dispose()
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     if current != head:
         return Check(
             "warn",

@@ -11,19 +11,18 @@ import asyncio
 import json
 import sys
 import time
-import traceback
 from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
-import pydantic
 from pydantic import SecretStr
 
+from bot.app.cli.spine import command
 from bot.core.config import Settings
 from bot.core.domain import Cost, NormalizedImage, ProviderName, format_usd
 from bot.core.edits import OutputImage, Progress
-from bot.core.errors import ConfigError, ExternalError, ProviderError, UserError
+from bot.core.errors import UserError
 from bot.core.options import parse_options
 from bot.core.ports import Provider
 from bot.core.pricing import PriceTable, settle
@@ -31,7 +30,6 @@ from bot.images.intake import ImageLimits
 from bot.providers.factory import build_provider
 from bot.service.prepare import InputFile, PreparedEdit, prepare_edit
 
-PROG = "editbot edit"
 HEARTBEAT_S = 10.0
 """Seconds between "still <stage>" lines on stderr while the stage does not change."""
 
@@ -66,50 +64,15 @@ def register(subparsers: Any) -> None:
         help="show the normalized inputs, the request and the estimate; send nothing",
     )
     parser.add_argument("--verbose", action="store_true", help="tracebacks for internal errors")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=command("edit", run))
 
 
-def run(args: argparse.Namespace) -> int:
-    """Run the command; 0 on success, 2 on a user error, 1 on anything else."""
-    try:
-        return asyncio.run(_edit(args, out=sys.stdout, err=sys.stderr))
-    except UserError as e:
-        _fail(str(e))
-        return 2
-    except ConfigError as e:
-        _fail(f"configuration: {e}")
-        return 1
-    except pydantic.ValidationError as e:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
-        )
-        _fail(f"configuration: {problems}")
-        return 1
-    except ProviderError as e:
-        request_id = f" (request id {e.request_id})" if e.request_id else ""
-        _fail(f"the provider failed: {e}{request_id}")
-        return 1
-    except ExternalError as e:
-        _fail(f"failed: {e}")
-        return 1
-    except KeyboardInterrupt:
-        _fail("interrupted")
-        return 130
-    except Exception as e:
-        if args.verbose:
-            traceback.print_exc(file=sys.stderr)
-        hint = "" if args.verbose else " (run with --verbose for the traceback)"
-        _fail(f"unexpected error: {type(e).__name__}: {e}{hint}")
-        return 1
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the edit: results to files, their paths and the cost to stdout."""
+    return asyncio.run(_edit(args, settings, out=sys.stdout, err=sys.stderr))
 
 
-def _fail(message: str) -> None:
-    one_line = " ".join(message.split())
-    print(f"{PROG}: {one_line}", file=sys.stderr)
-
-
-async def _edit(args: argparse.Namespace, *, out: TextIO, err: TextIO) -> int:
-    settings = Settings()  # type: ignore[call-arg]  # read from the environment
+async def _edit(args: argparse.Namespace, settings: Settings, *, out: TextIO, err: TextIO) -> int:
     _check_out(args.out)
     provider_name = ProviderName(args.provider) if args.provider else settings.provider
     table = PriceTable.from_settings(settings)

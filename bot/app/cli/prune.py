@@ -6,13 +6,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import re
-import sys
 from datetime import timedelta
 from typing import Any
 
-import pydantic
-
+from bot.app.cli.spine import command
 from bot.core.config import Settings
+from bot.core.errors import UserError
 
 _AGE = re.compile(r"(\d+)\s*([dh]?)")
 
@@ -37,42 +36,32 @@ def register(subparsers: Any) -> None:
         default=None,
         help="age like 30d or 12h (default: EDITBOT_RETENTION_DAYS, 30 days)",
     )
-    parser.set_defaults(func=run_prune)
+    parser.set_defaults(func=command("prune", run_prune))
 
 
-def run_prune(args: argparse.Namespace) -> int:
-    """Prune and print the counts. Exit 0 ok, 2 bad input or settings, 1 anything else."""
+def run_prune(args: argparse.Namespace, settings: Settings) -> None:
+    """Prune and print the counts."""
     from storage.blobs import FileBlobStore, blob_root
-    from storage.db import create_engine, session_factory
+    from storage.db import open_database
     from storage.prune import PruneReport, prune
 
     try:
-        settings = Settings()  # type: ignore[call-arg]  # read from the environment
         age = parse_age(args.older_than) if args.older_than else None
-    except (pydantic.ValidationError, ValueError) as exc:
-        print(f"editbot prune: {exc}", file=sys.stderr)
-        return 2
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
     older_than = age or timedelta(days=settings.retention_days)
 
     async def run() -> PruneReport:
-        engine = create_engine(settings.sqlalchemy_url)
-        try:
+        async with open_database(settings.sqlalchemy_url, migrate=False) as database:
             return await prune(
-                session_factory(engine),
+                database.sessions,
                 blobs=FileBlobStore(blob_root(settings.data_dir)),
                 older_than=older_than,
             )
-        finally:
-            await engine.dispose()
 
-    try:
-        report = asyncio.run(run())
-    except Exception as exc:
-        print(f"editbot prune failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    report = asyncio.run(run())
     print(
         f"pruned {report.jobs} jobs: {report.images} image rows, "
         f"{report.thread_versions} thread versions, {report.blobs} blobs deleted; "
         f"{report.orphan_blobs} unreferenced blobs deleted"
     )
-    return 0

@@ -8,8 +8,7 @@ import sys
 from datetime import date
 from typing import Any
 
-import pydantic
-
+from bot.app.cli.spine import command
 from bot.core.config import Settings
 
 
@@ -23,7 +22,7 @@ def register(subparsers: Any) -> None:
         default="",
         help="only scopes starting with this, e.g. slack:T123: or slack:T123:C456 (default: all)",
     )
-    parser.set_defaults(func=run_usage)
+    parser.set_defaults(func=command("usage", run_usage))
 
 
 def _date(text: str) -> date:
@@ -33,33 +32,17 @@ def _date(text: str) -> date:
         raise argparse.ArgumentTypeError(f"expected a date like 2026-05-01, got {text!r}") from None
 
 
-def run_usage(args: argparse.Namespace) -> int:
-    """CSV with --csv, else a one-line count. Exit 0 ok, 2 bad settings, 1 anything else."""
+def run_usage(args: argparse.Namespace, settings: Settings) -> None:
+    """CSV with --csv, else a one-line count."""
     from bot.service.budget import usage_csv
-    from storage.db import create_engine, session_factory
+    from storage.db import open_database
 
-    try:
-        settings = Settings()  # type: ignore[call-arg]  # read from the environment
-    except pydantic.ValidationError as exc:
-        print(f"editbot usage: {exc}", file=sys.stderr)
-        return 2
+    async def read() -> tuple[bytes, int]:
+        async with open_database(settings.sqlalchemy_url, migrate=False) as database:
+            return await usage_csv(database.sessions, scope_prefix=args.scope, since=args.since)
 
-    async def run() -> tuple[bytes, int]:
-        engine = create_engine(settings.sqlalchemy_url)
-        try:
-            return await usage_csv(
-                session_factory(engine), scope_prefix=args.scope, since=args.since
-            )
-        finally:
-            await engine.dispose()
-
-    try:
-        data, count = asyncio.run(run())
-    except Exception as exc:
-        print(f"editbot usage failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+    data, count = asyncio.run(read())
     if args.csv:
         sys.stdout.write(data.decode())
     else:
         print(f"{count} ledger rows since {args.since.isoformat()}; add --csv to export them")
-    return 0
