@@ -25,7 +25,7 @@ from PIL import Image, ImageOps
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bot.images.intake import ImageLimits, normalize_image_sync  # noqa: E402
-from tests.imagegen import jpeg, photo_like, psnr  # noqa: E402
+from tests.kit.images import jpeg, photo_like, psnr  # noqa: E402
 
 TARGET_SPEEDUP = 3.0
 TARGET_PSNR_DB = 35.0

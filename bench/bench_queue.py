@@ -55,9 +55,9 @@ from bot.jobs.worker import Worker  # noqa: E402
 from bot.providers.transport import pooled_client  # noqa: E402
 from storage.blobs import FileBlobStore  # noqa: E402
 from storage.db import create_engine, session_factory, upgrade  # noqa: E402
-from tests.fakes.emulator_server import in_subprocess  # noqa: E402
-from tests.pg import ENV_URL, admin_url, fresh_database, to_async_url  # noqa: E402
-from tests.worker_helpers import (  # noqa: E402
+from tests.kit.emulator.server import in_subprocess  # noqa: E402
+from tests.kit.pg import ENV_URL, admin_url, fresh_database, to_async_url  # noqa: E402
+from tests.kit.workers import (  # noqa: E402
     all_jobs,
     enqueue_jobs,
     openai_provider,

@@ -15,10 +15,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from storage.db import Sessions, create_engine, session_factory, upgrade
-from tests.pg import ENV_URL, admin_url, fresh_database, postgres_required, to_async_url
+from tests.kit.pg import ENV_URL, admin_url, fresh_database, postgres_required, to_async_url
 
 # The provider tests' `emu` and `client` fixtures (an emulator and an in-memory httpx client).
-pytest_plugins = ["tests.fakes.emulator_fixtures"]
+pytest_plugins = ["tests.kit.emulator.fixtures"]
 
 
 def _unavailable(reason: str) -> None:

@@ -1,0 +1,207 @@
+"""Worker processes against one database and the threaded emulator server.
+
+Each worker process records what it posts as JSON lines (tests/worker_helpers.RecordingChat),
+so the test can count deliveries per job across processes; the emulator counts provider
+requests per job (each job's prompt is unique).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.core.jobs import JobStatus
+from storage.blobs import FileBlobStore
+from storage.columns import utcnow
+from storage.db import Sessions, create_engine, session_factory, upgrade
+from tests.kit.emulator import EmulatorServer, ProviderEmulator
+from tests.kit.paths import REPO as REPO_ROOT
+from tests.kit.slack.api import FakeSlackApi
+from tests.kit.workers import OPENAI_KEY, all_jobs, enqueue_jobs, read_ledger
+
+SLACK_TOKEN = "xoxb-worker-test-0001"
+
+ROOT = REPO_ROOT
+SCOPE = "slack:W1:C1"
+
+
+@pytest.fixture
+async def pg_sessions(pg_url: str) -> AsyncIterator[Sessions]:
+    engine = create_engine(pg_url, pool_size=5, max_overflow=0)
+    try:
+        yield session_factory(engine)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture
+def emu() -> ProviderEmulator:
+    return ProviderEmulator()
+
+
+@pytest.fixture
+def base_url(emu: ProviderEmulator) -> Iterator[str]:
+    with EmulatorServer(emu).in_thread() as url:
+        yield url
+
+
+def start_worker(
+    url: str, base_url: str, tmp: Path, name: str, *, drain: bool, lease_s: float = 60
+) -> subprocess.Popen[str]:
+    cmd = [
+        sys.executable, "-m", "tests.kit.workers", "work", url,
+        "--base-url", base_url, "--blobs", str(tmp / "blobs"), "--out", str(tmp / f"{name}.jsonl"),
+        "--owner", name, "--concurrency", "8", "--lease-s", str(lease_s),
+    ]  # fmt: skip
+    if drain:
+        cmd.append("--drain")
+    return subprocess.Popen(cmd, cwd=ROOT, stderr=subprocess.PIPE, text=True)
+
+
+def posted_jobs(tmp: Path, *names: str) -> Counter[str]:
+    """Result posts per job id across the named processes' records."""
+    counts: Counter[str] = Counter()
+    for name in names:
+        path = tmp / f"{name}.jsonl"
+        if path.exists():
+            for line in path.read_text().splitlines():
+                record = json.loads(line)
+                if record["kind"] == "images":
+                    counts[record["job"]] += 1
+    return counts
+
+
+def finish(proc: subprocess.Popen[str], timeout: float = 120) -> None:
+    _, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, err[-3000:]
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_two_worker_processes_drain_200_jobs_each_exactly_once(
+    pg_url: str, pg_sessions: Sessions, emu: ProviderEmulator, base_url: str, tmp_path: Path
+) -> None:
+    emu.latency_s = 0.02
+    queued = await enqueue_jobs(pg_sessions, FileBlobStore(tmp_path / "blobs"), count=200)
+    procs = [start_worker(pg_url, base_url, tmp_path, f"p{i}", drain=True) for i in range(2)]
+    for proc in procs:
+        finish(proc)
+
+    jobs = await all_jobs(pg_sessions)
+    assert {j.status for j in jobs} == {JobStatus.SUCCEEDED} and len(jobs) == 200
+    assert {j.attempts for j in jobs} == {1}
+    # One provider request per job, one result post per job, across both processes.
+    per_prompt = Counter(r.fields["prompt"] for r in emu.routes("openai_edit"))
+    assert per_prompt == Counter(j.prompt for j in jobs)
+    posts = posted_jobs(tmp_path, "p0", "p1")
+    assert posts == Counter(q.job_id for q in queued)
+    assert all(posted_jobs(tmp_path, name) for name in ("p0", "p1"))  # both took part
+    ledger = await read_ledger(pg_sessions, SCOPE)
+    assert ledger.reserved == 0 and ledger.spent == sum(j.cost_micros or 0 for j in jobs)
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_a_worker_killed_mid_job_loses_nothing_after_a_restart(
+    pg_url: str, pg_sessions: Sessions, emu: ProviderEmulator, base_url: str, tmp_path: Path
+) -> None:
+    emu.latency_s = 0.5
+    queued = await enqueue_jobs(pg_sessions, FileBlobStore(tmp_path / "blobs"), count=40)
+    victim = start_worker(pg_url, base_url, tmp_path, "victim", drain=False, lease_s=1.0)
+    # Kill it once some jobs are done and eight more are in flight at the provider.
+    deadline = time.monotonic() + 60
+    while len(posted_jobs(tmp_path, "victim")) < 10:
+        assert time.monotonic() < deadline and victim.poll() is None
+        time.sleep(0.02)
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.communicate(timeout=10)
+    killed_at = utcnow()
+    before = await all_jobs(pg_sessions)
+    assert any(j.status is JobStatus.RUNNING for j in before), "nothing was in flight"
+
+    time.sleep(1.2)  # the dead process's leases (1 s) run out
+    restarted = start_worker(pg_url, base_url, tmp_path, "restarted", drain=True)
+    finish(restarted)
+
+    jobs = {j.id: j for j in await all_jobs(pg_sessions)}
+    assert {j.status for j in jobs.values()} == {JobStatus.SUCCEEDED}
+    posts = posted_jobs(tmp_path, "victim", "restarted")
+    assert max(posts.values()) == 1  # none delivered twice
+    # Delivery marks before posting (at most once): a job without a post can only be one the
+    # victim marked and then died before posting.
+    for q in queued:
+        job = jobs[q.job_id]
+        assert job.delivered_at is not None
+        if q.job_id not in posts:
+            assert job.delivered_at <= killed_at
+    assert sum(1 for q in queued if q.job_id not in posts) <= 8
+    ledger = await read_ledger(pg_sessions, SCOPE)
+    assert ledger.reserved == 0
+    assert (
+        ledger.spent
+        == sum(ledger.settled.values())
+        == sum(j.cost_micros or 0 for j in jobs.values())
+    )
+    assert set(ledger.settled) == set(jobs) and not ledger.refunded
+
+
+@pytest.mark.slow
+async def test_editbot_worker_runs_jobs_and_delivers_them_through_slack(
+    emu: ProviderEmulator, base_url: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    url = f"sqlite+aiosqlite:///{data / 'editbot.db'}"
+    data.mkdir()
+    await upgrade(url)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    try:
+        async with FakeSlackApi(token=SLACK_TOKEN) as slack:
+            queued = await enqueue_jobs(sessions, FileBlobStore(data / "blobs"), count=5)
+            env = {
+                **os.environ,
+                "EDITBOT_DATA_DIR": str(data),
+                "EDITBOT_PROVIDER": "openai",
+                "OPENAI_API_KEY": OPENAI_KEY,
+                "OPENAI_BASE_URL": f"{base_url}/v1",
+                "EDITBOT_WORKERS": "3",
+                "SLACK_BOT_TOKEN": SLACK_TOKEN,
+                "SLACK_API_URL": slack.api_url,
+            }
+            env.pop("EDITBOT_DATABASE_URL", None)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "bot.app.cli", "worker", "--grace", "5"],
+                cwd=tmp_path,
+                env={**env, "PYTHONPATH": str(ROOT)},
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            deadline = time.monotonic() + 60
+            while True:
+                jobs = await all_jobs(sessions)
+                if all(j.delivered_at is not None for j in jobs):
+                    break
+                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
+                await asyncio.sleep(0.05)  # the fake Slack API serves from this loop
+            proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=30)
+            assert proc.returncode == 0, err[-3000:]
+            assert sorted(j.id for j in jobs) == sorted(q.job_id for q in queued)
+            assert {j.status for j in jobs} == {JobStatus.SUCCEEDED}
+            # Delivered through Slack's REST API into each job's thread, once each.
+            uploads = [u for u in slack.uploads if u.channel == "C1" and u.thread_ts == "T1"]
+            assert len(uploads) == len(jobs) == 5
+            assert len({u.data for u in uploads}) == 5  # five different inputs, five results
+            assert OPENAI_KEY not in err and SLACK_TOKEN not in err
+    finally:
+        await engine.dispose()
