@@ -122,30 +122,91 @@ async def reserve_many(
     )
     key = period_key(policy.period, now)
     total = sum(estimates.values())
-    per_user = user_scope(scope, user)
-
-    async def refusal(limit: Literal["channel", "user"], row_scope: str, cap: int) -> Refusal:
-        spent, reserved = await _usage_numbers(session, scope=row_scope, key=key)
-        return Refusal(
-            scope=scope,
-            limit=limit,
-            spent_micros=spent,
-            reserved_micros=reserved,
-            cap_micros=cap,
-            estimate_micros=total,
-            period_key=key,
-            policy=policy,
+    limit = await _take_from_usage(
+        session, scope=scope, user=user, key=key, policy=policy, amount=total
+    )
+    if limit is not None:
+        return await _refusal(
+            session, limit=limit, scope=scope, user=user, key=key, policy=policy, estimate=total
         )
+    await _write_reserve_entries(
+        session, estimates=estimates, scope=scope, user=user, key=key, now=now
+    )
+    return await _reservation(
+        session,
+        job_ids=tuple(estimates),
+        scope=scope,
+        key=key,
+        policy=policy,
+        estimate=total,
+        now=now,
+    )
 
+
+_Limit = Literal["channel", "user"]
+
+
+async def _take_from_usage(
+    session: AsyncSession, *, scope: str, user: str, key: str, policy: Policy, amount: int
+) -> _Limit | None:
+    """Reserve `amount` on the user's and the channel's usage rows, each within its cap.
+
+    Returns the limit that refused, both rows' amounts as they were; None when both took it.
+    """
+    per_user = user_scope(scope, user)
+    # User row first, then the channel's: _close locks them in the same order, so on PostgreSQL
+    # a reservation and a settle in the same channel never wait on each other in a cycle.
     # The user row is always kept (for "top users"); it is capped only when a user cap is set.
     user_cap = policy.user_cap_micros
-    if not await _reserve_row(session, scope=per_user, key=key, amount=total, cap=user_cap):
-        assert user_cap is not None
-        return await refusal("user", per_user, user_cap)
-    if not await _reserve_row(session, scope=scope, key=key, amount=total, cap=policy.cap_micros):
+    if not await _reserve_row(session, scope=per_user, key=key, amount=amount, cap=user_cap):
+        return "user"
+    if not await _reserve_row(session, scope=scope, key=key, amount=amount, cap=policy.cap_micros):
         # Give the user row back what was just taken: same transaction, row already locked.
-        await _add_usage(session, scope=per_user, key=key, reserved=-total)
-        return await refusal("channel", scope, policy.cap_micros)
+        await _add_usage(session, scope=per_user, key=key, reserved=-amount)
+        return "channel"
+    return None
+
+
+async def _refusal(
+    session: AsyncSession,
+    *,
+    limit: _Limit,
+    scope: str,
+    user: str,
+    key: str,
+    policy: Policy,
+    estimate: int,
+) -> Refusal:
+    """Why `limit` refused: the amounts on its usage row, against its cap."""
+    if limit == "user":
+        row_scope, cap = user_scope(scope, user), policy.user_cap_micros
+        # Only a capped user row can refuse: without a cap the UPDATE always matches.
+        assert cap is not None
+    else:
+        row_scope, cap = scope, policy.cap_micros
+    spent, reserved = await _usage_numbers(session, scope=row_scope, key=key)
+    return Refusal(
+        scope=scope,
+        limit=limit,
+        spent_micros=spent,
+        reserved_micros=reserved,
+        cap_micros=cap,
+        estimate_micros=estimate,
+        period_key=key,
+        policy=policy,
+    )
+
+
+async def _write_reserve_entries(
+    session: AsyncSession,
+    *,
+    estimates: Mapping[str, int],
+    scope: str,
+    user: str,
+    key: str,
+    now: datetime,
+) -> None:
+    """One RESERVE ledger row per job: what settle_usage and refund later close."""
     for job_id, amount in estimates.items():
         session.add(
             LedgerEntry(
@@ -159,13 +220,26 @@ async def reserve_many(
             )
         )
     await session.flush()
+
+
+async def _reservation(
+    session: AsyncSession,
+    *,
+    job_ids: tuple[str, ...],
+    scope: str,
+    key: str,
+    policy: Policy,
+    estimate: int,
+    now: datetime,
+) -> Reservation:
+    """The reservation just made, with the channel's amounts after it and whether to warn."""
     warn = await _claim_warning(session, scope=scope, key=key, policy=policy, now=now)
     spent, reserved = await _usage_numbers(session, scope=scope, key=key)
     return Reservation(
-        job_ids=tuple(estimates),
+        job_ids=job_ids,
         scope=scope,
         period_key=key,
-        estimate_micros=total,
+        estimate_micros=estimate,
         spent_micros=spent,
         reserved_micros=reserved,
         cap_micros=policy.cap_micros,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 from PIL import Image, ImageDraw, ImageFont, ImageOps
@@ -208,6 +209,117 @@ def _axis_step(peak: int) -> int:
         exponent += 1
 
 
+@dataclass(frozen=True)
+class _Plot:
+    """The spend chart's plot area on the canvas, and the scale of its y axis in micro-dollars."""
+
+    left: int
+    top: int
+    width: int
+    height: int
+    y_max: int
+    """The value the top edge stands for: a whole number of `y_step`s."""
+    y_step: int
+    """The distance between two grid lines."""
+
+    @property
+    def bottom(self) -> int:
+        return self.top + self.height
+
+    def y_of(self, micros: int) -> int:
+        """The canvas row of a value on the y axis (a grid tick or the cap line)."""
+        return self.bottom - micros * self.height // self.y_max
+
+
+def _plot_area(width: int, height: int, *, peak: int) -> _Plot:
+    """Where the bars go inside a `width` x `height` chart, scaled to show `peak`."""
+    left, right, top, bottom = 84, 24, 72, 44
+    # An empty period still gets a readable axis ($0 .. $1) rather than a degenerate one.
+    step = _axis_step(peak) if peak else 250_000
+    y_max = step * math.ceil(peak / step) if peak else 4 * step
+    return _Plot(left, top, width - left - right, height - top - bottom, y_max, step)
+
+
+def _spend_subtitle(total: int, *, cap_micros: int | None, daily_cap_micros: int | None) -> str:
+    """The line under the title: the period's total against its cap, and what the line means."""
+    if cap_micros is None:
+        subtitle = f"total {format_usd(total)} (no cap)"
+    else:
+        share = f" ({total * 100 // cap_micros}%)" if cap_micros > 0 else ""
+        subtitle = f"total {format_usd(total)} of {format_usd(cap_micros)} cap{share}"
+    if daily_cap_micros is not None:
+        subtitle += f"; dashed line: daily cap {format_usd(daily_cap_micros)}"
+    return subtitle
+
+
+def _draw_heading(draw: ImageDraw.ImageDraw, plot: _Plot, *, title: str, subtitle: str) -> None:
+    title_font, sub_font = _font(20), _font(15)
+    for y, text, font in ((12, title, title_font), (40, subtitle, sub_font)):
+        fitted = _ellipsize(draw, text, font=font, width=plot.width)
+        draw.text((plot.left, y), fitted, font=font, fill=INK)
+
+
+def _draw_y_axis(draw: ImageDraw.ImageDraw, plot: _Plot) -> None:
+    """A grid line and a dollar label every step; the line at $0 is the darker axis."""
+    font = _font(13)
+    for tick in range(0, plot.y_max + 1, plot.y_step):
+        y = plot.y_of(tick)
+        draw.line(
+            (plot.left, y, plot.left + plot.width, y), fill=GRID_COLOUR if tick else AXIS_COLOUR
+        )
+        label = format_usd(tick)
+        draw.text(
+            (plot.left - 8 - _text_width(draw, label, font), y - 8), label, font=font, fill=INK
+        )
+
+
+def _draw_no_spend_note(draw: ImageDraw.ImageDraw, plot: _Plot) -> None:
+    font = _font(15)
+    note = "no spend in this period yet"
+    x = plot.left + (plot.width - _text_width(draw, note, font)) // 2
+    draw.text((x, plot.top + plot.height // 2 - 10), note, font=font, fill=AXIS_COLOUR)
+
+
+def _bar_columns(count: int, plot: _Plot) -> tuple[list[int], int]:
+    """The left edge of each of `count` bars, centred in equal slots, and the bars' width."""
+    slot = plot.width / max(1, count)
+    # A week's bars should not be half a screen wide each.
+    bar_w = max(1, min(int(slot * 0.7), 48))
+    return [plot.left + int(index * slot + (slot - bar_w) / 2) for index in range(count)], bar_w
+
+
+def _draw_bars(
+    draw: ImageDraw.ImageDraw, plot: _Plot, *, values: Sequence[int], xs: Sequence[int], bar_w: int
+) -> None:
+    for x, value in zip(xs, values, strict=True):
+        if value > 0:
+            # A tiny day still shows: at least one pixel, so "no bar" always means zero.
+            bar_h = max(1, (value * plot.height + plot.y_max // 2) // plot.y_max)
+            draw.rectangle(
+                (x, plot.bottom - bar_h, x + bar_w - 1, plot.bottom - 1), fill=BAR_COLOUR
+            )
+
+
+def _draw_day_labels(
+    draw: ImageDraw.ImageDraw, plot: _Plot, *, days: Sequence[date], xs: Sequence[int], bar_w: int
+) -> None:
+    """A "May 3" under the bars, at most one per 64 px of plot width so that they do not crowd."""
+    font = _font(13)
+    label_every = max(1, math.ceil(len(days) / max(1, plot.width // 64)))
+    for index, (day, x) in enumerate(zip(days, xs, strict=True)):
+        if index % label_every == 0:
+            text = f"{day:%b} {day.day}"
+            left = x + bar_w // 2 - _text_width(draw, text, font) // 2
+            draw.text((left, plot.bottom + 8), text, font=font, fill=INK)
+
+
+def _draw_cap_line(draw: ImageDraw.ImageDraw, plot: _Plot, *, cap_micros: int) -> None:
+    """The daily cap as a dashed line across the plot: 6 px dashes every 12 px."""
+    y, right = plot.y_of(cap_micros), plot.left + plot.width
+    for x in range(plot.left, right, 12):
+        draw.line((x, y, min(x + 6, right), y), fill=CAP_COLOUR, width=2)
+
+
 def spend_chart(
     days: Sequence[tuple[date, int]],
     *,
@@ -225,79 +337,19 @@ def spend_chart(
         title: the first line, e.g. "#design - May 2026".
         daily_cap_micros: when the cap is per day, pass it to draw it as a dashed line.
     """
-    canvas = Image.new("RGB", (width, height), BACKGROUND)
-    draw = ImageDraw.Draw(canvas)
-    title_font, sub_font, axis_font = _font(20), _font(15), _font(13)
-    left, right, top, bottom = 84, 24, 72, 44
-    plot_w, plot_h = width - left - right, height - top - bottom
-    plot_bottom = top + plot_h
-
     values = [max(0, micros) for _, micros in days]
     total = sum(values)
-    if cap_micros is None:
-        subtitle = f"total {format_usd(total)} (no cap)"
-    else:
-        share = f" ({total * 100 // cap_micros}%)" if cap_micros > 0 else ""
-        subtitle = f"total {format_usd(total)} of {format_usd(cap_micros)} cap{share}"
-    if daily_cap_micros is not None:
-        subtitle += f"; dashed line: daily cap {format_usd(daily_cap_micros)}"
-    draw.text(
-        (left, 12),
-        _ellipsize(draw, title, font=title_font, width=plot_w),
-        font=title_font,
-        fill=INK,
-    )
-    draw.text(
-        (left, 40), _ellipsize(draw, subtitle, font=sub_font, width=plot_w), font=sub_font, fill=INK
-    )
-
-    peak = max([*values, daily_cap_micros or 0, 0])
-    # An empty period still gets a readable axis ($0 .. $1) rather than a degenerate one.
-    step = _axis_step(peak) if peak else 250_000
-    y_max = step * math.ceil(peak / step) if peak else 4 * step
-    for tick in range(0, y_max + 1, step):
-        y = plot_bottom - tick * plot_h // y_max
-        draw.line((left, y, left + plot_w, y), fill=GRID_COLOUR if tick else AXIS_COLOUR)
-        label = format_usd(tick)
-        draw.text(
-            (left - 8 - _text_width(draw, label, axis_font), y - 8),
-            label,
-            font=axis_font,
-            fill=INK,
-        )
-
+    plot = _plot_area(width, height, peak=max([*values, daily_cap_micros or 0, 0]))
+    canvas = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    subtitle = _spend_subtitle(total, cap_micros=cap_micros, daily_cap_micros=daily_cap_micros)
+    _draw_heading(draw, plot, title=title, subtitle=subtitle)
+    _draw_y_axis(draw, plot)
     if not days or total == 0:
-        note = "no spend in this period yet"
-        draw.text(
-            (left + (plot_w - _text_width(draw, note, sub_font)) // 2, top + plot_h // 2 - 10),
-            note,
-            font=sub_font,
-            fill=AXIS_COLOUR,
-        )
-    slot = plot_w / max(1, len(days))
-    # A week's bars should not be half a screen wide each.
-    bar_w = max(1, min(int(slot * 0.7), 48))
-    label_every = max(1, math.ceil(len(days) / max(1, plot_w // 64)))
-    for index, ((day, _), value) in enumerate(zip(days, values, strict=True)):
-        x = left + int(index * slot + (slot - bar_w) / 2)
-        if value > 0:
-            # A tiny day still shows: at least one pixel, so "no bar" always means zero.
-            bar_h = max(1, (value * plot_h + y_max // 2) // y_max)
-            draw.rectangle(
-                (x, plot_bottom - bar_h, x + bar_w - 1, plot_bottom - 1), fill=BAR_COLOUR
-            )
-        if index % label_every == 0:
-            text = f"{day:%b} {day.day}"
-            centre = x + bar_w // 2
-            draw.text(
-                (centre - _text_width(draw, text, axis_font) // 2, plot_bottom + 8),
-                text,
-                font=axis_font,
-                fill=INK,
-            )
-
+        _draw_no_spend_note(draw, plot)
+    xs, bar_w = _bar_columns(len(days), plot)
+    _draw_bars(draw, plot, values=values, xs=xs, bar_w=bar_w)
+    _draw_day_labels(draw, plot, days=[day for day, _ in days], xs=xs, bar_w=bar_w)
     if daily_cap_micros is not None:
-        y = plot_bottom - daily_cap_micros * plot_h // y_max
-        for x in range(left, left + plot_w, 12):
-            draw.line((x, y, min(x + 6, left + plot_w), y), fill=CAP_COLOUR, width=2)
+        _draw_cap_line(draw, plot, cap_micros=daily_cap_micros)
     return _png(canvas)
