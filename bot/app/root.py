@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import aiohttp
 import httpx
@@ -27,29 +28,51 @@ from bot.providers.factory import build_provider
 from bot.providers.transport import pooled_client
 from bot.service.edit_service import EditService
 from storage.blobs import FileBlobStore, blob_root
-from storage.db import Database, open_database
+from storage.columns import utcnow
+from storage.db import Database, Sessions, open_database
 
 CONNECT_TIMEOUT_S = 10.0
 
 
 @dataclass
-class App:
-    """One process: its resources, and the core built on them.
+class Core:
+    """The platform-neutral core of one process: provider, workers and the EditService.
 
     `chats` starts empty; bot.app.platforms registers a ChatPort per configured platform
     (the service and the workers answer through the same mapping).
     """
 
     settings: Settings
-    http: httpx.AsyncClient
-    slack_session: aiohttp.ClientSession
-    database: Database
+    sessions: Sessions
     blobs: BlobStore
     provider: Provider
     worker: Worker
     service: EditService
     chats: dict[str, ChatPort]
+
+
+@dataclass
+class App:
+    """One process: the resources open_app opened, and the core built on them."""
+
+    settings: Settings
+    http: httpx.AsyncClient
+    slack_session: aiohttp.ClientSession
+    database: Database
+    core: Core
     metrics: Registry = field(default_factory=Registry)
+
+    @property
+    def service(self) -> EditService:
+        return self.core.service
+
+    @property
+    def worker(self) -> Worker:
+        return self.core.worker
+
+    @property
+    def chats(self) -> dict[str, ChatPort]:
+        return self.core.chats
 
 
 def owner_name() -> str:
@@ -85,50 +108,74 @@ async def open_app(
             settings.sqlalchemy_url, pool_size=min(concurrency, 20) + 5, max_overflow=10
         ) as database,
     ):
-        yield _build(
+        core = build_core(
             settings,
-            http=http,
-            slack_session=slack_session,
-            database=database,
+            sessions=database.sessions,
+            blobs=FileBlobStore(blob_root(settings.data_dir)),
+            provider=build_provider(settings, http),
             concurrency=concurrency,
             lease_s=lease_s or settings.lease_s,
             owner=owner or owner_name(),
         )
+        yield App(
+            settings=settings,
+            http=http,
+            slack_session=slack_session,
+            database=database,
+            core=core,
+        )
 
 
-def _build(
+def build_core(
     settings: Settings,
     *,
-    http: httpx.AsyncClient,
-    slack_session: aiohttp.ClientSession,
-    database: Database,
-    concurrency: int,
-    lease_s: float,
-    owner: str,
-) -> App:
-    blobs = FileBlobStore(blob_root(settings.data_dir))
-    provider = build_provider(settings, http)
+    sessions: Sessions,
+    blobs: BlobStore,
+    provider: Provider,
+    chats: dict[str, ChatPort] | None = None,
+    owner: str | None = None,
+    concurrency: int | None = None,
+    lease_s: float | None = None,
+    idle_poll_s: float = 0.5,
+    clock: Callable[[], datetime] = utcnow,
+    on_enqueued: Callable[[], None] | None = None,
+) -> Core:
+    """The Worker and the EditService on the given resources, sharing `chats` and a clock.
+
+    open_app calls it on the resources it opened; the test kit calls it on its own (a test
+    database, an emulator provider, fake chats, a fake clock), so tests run the real wiring.
+    `on_enqueued` is called after the workers are woken for new jobs.
+    """
+    chats = {} if chats is None else chats
     table = PriceTable.from_settings(settings)
-    chats: dict[str, ChatPort] = {}
     worker = Worker(
-        sessions=database.sessions,
+        sessions=sessions,
         blobs=blobs,
         chats=chats,
         provider=provider,
         table=table,
         settings=settings,
-        owner=owner,
-        concurrency=concurrency,
-        lease_s=lease_s,
+        owner=owner or owner_name(),
+        concurrency=concurrency or settings.workers,
+        lease_s=lease_s or settings.lease_s,
+        idle_poll_s=idle_poll_s,
+        clock=clock,
     )
+
+    def enqueued() -> None:
+        worker.wake()
+        if on_enqueued is not None:
+            on_enqueued()
+
     service = EditService(
-        sessions=database.sessions,
+        sessions=sessions,
         blobs=blobs,
         chats=chats,
         settings=settings,
         table=table,
         provider=settings.provider,
-        on_enqueued=worker.wake,
+        on_enqueued=enqueued,
+        clock=clock,
     )
 
     async def sweep() -> None:
@@ -136,11 +183,9 @@ def _build(
 
     # Unconfirmed edits expire on the workers' periodic tick (any process may do it).
     worker.periodic = sweep
-    return App(
+    return Core(
         settings=settings,
-        http=http,
-        slack_session=slack_session,
-        database=database,
+        sessions=sessions,
         blobs=blobs,
         provider=provider,
         worker=worker,

@@ -1,15 +1,26 @@
-"""Test images made in memory: photographic-like scenes, marked corners, encoded bytes."""
+"""The kit's one image factory: every test picture is made here, in memory.
+
+Small encoded images (`solid`, `split`, `seeded`, `noise`, `mask`), the forms the core passes
+around (`normalized`), photographic-like scenes and marked corners for the intake tests, and
+the measures tests read pictures back with (`size_of`, `colour_at`, `psnr`, `invert`).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import random
 import struct
 import zlib
+from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageFilter, ImageOps, ImageStat
+
+from bot.core.domain import NormalizedImage
+
+Colour = tuple[int, int, int] | str
 
 ORIENTATION_TAG = 0x0112
 
@@ -118,3 +129,97 @@ def psnr(a: Image.Image, b: Image.Image) -> float:
     if mse == 0:
         return float("inf")
     return 10 * math.log10(255**2 / mse)
+
+
+# -- small encoded images ----------------------------------------------------------------------
+
+
+def solid(colour: Colour, size: tuple[int, int] = (320, 256), *, fmt: str = "PNG") -> bytes:
+    """One colour; different colours give different bytes (and blobs)."""
+    buf = io.BytesIO()
+    Image.new("RGB", size, colour).save(buf, fmt)
+    return buf.getvalue()
+
+
+def split(size: tuple[int, int] = (320, 256), *, fmt: str = "PNG") -> bytes:
+    """Red left half, blue right half: an output derived from it keeps that layout."""
+    im = Image.new("RGB", size, (255, 0, 0))
+    im.paste((0, 0, 255), (size[0] // 2, 0, size[0], size[1]))
+    buf = io.BytesIO()
+    im.save(buf, format=fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+def seeded(seed: int, size: tuple[int, int] = (64, 64)) -> bytes:
+    """A solid PNG whose colour depends on `seed` (so outputs differ per job)."""
+    return solid((seed * 37 % 256, seed * 91 % 256, 120), size)
+
+
+def noise(side: int) -> bytes:
+    """Random pixels (seeded by the side): a PNG that compresses badly, for size limits."""
+    im = Image.frombytes("RGB", (side, side), random.Random(side).randbytes(side * side * 3))
+    out = io.BytesIO()
+    im.save(out, format="PNG", compress_level=1)
+    return out.getvalue()
+
+
+def mask(size: tuple[int, int]) -> bytes:
+    """A PNG mask whose left half is transparent (the area to edit)."""
+    im = Image.new("RGBA", size, (0, 0, 0, 255))
+    im.paste((0, 0, 0, 0), (0, 0, size[0] // 2, size[1]))
+    buf = io.BytesIO()
+    im.save(buf, "PNG")
+    return buf.getvalue()
+
+
+def normalized(data: bytes, *, name: str = "image.png") -> NormalizedImage:
+    """Encoded bytes as intake would hand them to a provider (size read from them)."""
+    width, height = size_of(data)
+    mime = {"PNG": "image/png", "JPEG": "image/jpeg", "WEBP": "image/webp"}[_format_of(data)]
+    return NormalizedImage(data, mime, width, height, hashlib.sha256(data).hexdigest(), name)
+
+
+def write(directory: Path, name: str, data: bytes) -> Path:
+    """`data` as the file `name` in `directory` (for uploads and the CLI)."""
+    path = directory / name
+    path.write_bytes(data)
+    return path
+
+
+# -- reading pictures back ---------------------------------------------------------------------
+
+
+def size_of(data: bytes) -> tuple[int, int]:
+    """(width, height) of encoded image bytes."""
+    with Image.open(io.BytesIO(data)) as im:
+        return im.size
+
+
+def pixel_at(data: bytes, fx: float = 0.0, fy: float = 0.0) -> tuple[int, int, int]:
+    """The RGB pixel of encoded bytes at a fraction of the width and height."""
+    with Image.open(io.BytesIO(data)) as im:
+        rgb = im.convert("RGB")
+        value = rgb.getpixel((int(rgb.width * fx), int(rgb.height * fy)))
+    assert isinstance(value, tuple)
+    return (int(value[0]), int(value[1]), int(value[2]))
+
+
+def _format_of(data: bytes) -> str:
+    with Image.open(io.BytesIO(data)) as im:
+        return str(im.format)
+
+
+def invert(data: bytes, *, scale: int = 1) -> tuple[bytes, int, int]:
+    """The image with its colours inverted (and scaled up `scale` times), as PNG, and its size.
+
+    What the kit's fake edit service "edits": an output anyone can tell apart from the input.
+    Pillow work: call it in a thread from async code.
+    """
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        rgb = ImageOps.invert(im.convert("RGB"))
+    if scale > 1:
+        rgb = rgb.resize((rgb.width * scale, rgb.height * scale), Image.Resampling.NEAREST)
+    out = io.BytesIO()
+    rgb.save(out, format="PNG")
+    return out.getvalue(), rgb.width, rgb.height

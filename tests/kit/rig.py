@@ -1,4 +1,5 @@
-"""A real EditService over a real database, a file blob store and FakeChat, for the service tests.
+"""The real core (bot.app.root.build_core) over a test database, a blob store and a FakeChat,
+with a clock the test moves, for the service tests.
 
 Helpers read what a person (FakeChat) and an auditor (jobs, ledger, usage) would see.
 """
@@ -16,10 +17,10 @@ from PIL import Image
 from sqlmodel import select
 
 from bot.core.config import Settings
-from bot.core.domain import Attachment, IncomingEdit, Place, ProviderName
+from bot.core.domain import Attachment, IncomingEdit, Place
 from bot.core.jobs import StoredImage
-from bot.core.ports import Action, ActionPress
-from bot.core.pricing import PriceTable
+from bot.core.ports import Action, ActionPress, Provider
+from bot.jobs.worker import Worker
 from bot.service.edit_service import EditService
 from storage.budgets import set_policy
 from storage.db import Sessions, write_session
@@ -27,29 +28,12 @@ from storage.images import job_images
 from storage.models import EditThread, ImageRole, Job, JobImage, LedgerEntry
 from storage.threads import add_versions, find_thread
 from tests.kit.chat import FakeChat, attachment
+from tests.kit.core import real_core
+from tests.kit.images import solid
+from tests.kit.settings import make_settings
 
 START = datetime(2026, 5, 14, 12, 0, tzinfo=UTC)
 CHANNEL = Place(platform="slack", workspace="T1", channel="C1", user="U1")
-
-
-def png(colour: tuple[int, int, int], size: tuple[int, int] = (320, 256)) -> bytes:
-    """A solid PNG; different colours give different bytes (and blobs)."""
-    buf = io.BytesIO()
-    Image.new("RGB", size, colour).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
-    values: dict[str, Any] = {
-        "data_dir": tmp_path,
-        "provider": ProviderName.OPENAI,
-        "default_budget_usd": "20",
-        "budget_period": "month",
-        "confirm_above_usd": "0.50",
-        "admins": "UADMIN",
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @dataclass
@@ -57,6 +41,7 @@ class Rig:
     """The service under test and everything it talks to."""
 
     service: EditService
+    worker: Worker
     chat: FakeChat
     sessions: Sessions
     blobs: Any
@@ -158,27 +143,31 @@ def make_rig(
     tmp_path: Path,
     blobs: Any = None,
     chat: FakeChat | None = None,
+    provider: Provider | None = None,
+    concurrency: int = 1,
     **overrides: Any,
 ) -> Rig:
     from storage.blobs import FileBlobStore
 
-    settings = make_settings(tmp_path, **overrides)
+    settings = make_settings(tmp_path, **{"admins": "UADMIN", **overrides})
     chat = chat if chat is not None else FakeChat("slack")
     store = blobs if blobs is not None else FileBlobStore(tmp_path / "blobs")
     wakes: list[int] = []
     now = [START]
-    service = EditService(
+    core = real_core(
+        settings,
         sessions=sessions,
         blobs=store,
         chats={"slack": chat},
-        settings=settings,
-        table=PriceTable(),
-        provider=ProviderName.OPENAI,
-        on_enqueued=lambda: wakes.append(1),
         clock=lambda: now[0],
+        on_enqueued=lambda: wakes.append(1),
+        provider=provider,
+        owner="w1",
+        concurrency=concurrency,
     )
     return Rig(
-        service=service,
+        service=core.service,
+        worker=core.worker,
         chat=chat,
         sessions=sessions,
         blobs=store,
@@ -200,4 +189,5 @@ def counted(name: str, data: bytes) -> tuple[Attachment, list[int]]:
 
 
 def images(*colours: tuple[int, int, int]) -> Sequence[Attachment]:
-    return [attachment(f"img{i}.png", png(c)) for i, c in enumerate(colours, start=1)]
+    """Solid PNG attachments, img1.png, img2.png, ..., one per colour."""
+    return [attachment(f"img{i}.png", solid(c)) for i, c in enumerate(colours, start=1)]

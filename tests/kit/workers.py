@@ -1,18 +1,14 @@
 """Worker test helpers: queue jobs through the real EditService, build workers, read the ledger.
 
 Also a subprocess entry point, `python -m tests.kit.workers work ...`, that runs a Worker
-against a database and the emulator server and records what it posts to a JSON-lines file
-(one per process), for the multi-process tests.
+against a database and the emulator server and journals what it posts (a FakeChat with a
+JSON-lines journal, one per process), for the multi-process tests.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
-import io
-import json
-import os
 import signal
 import sys
 import uuid
@@ -21,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from PIL import Image
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -29,7 +24,6 @@ from bot.core.config import Settings
 from bot.core.domain import (
     EditOptions,
     IncomingEdit,
-    NormalizedImage,
     OutputFormat,
     Place,
     ProviderName,
@@ -37,44 +31,32 @@ from bot.core.domain import (
 )
 from bot.core.edits import EditRequest
 from bot.core.jobs import JobStatus
-from bot.core.ports import ActionButton, BlobStore, ChatPort, MessageRef, Provider, ResultImage
-from bot.core.pricing import PriceTable
-from bot.providers.openai import OpenAIProvider
-from bot.providers.retry import RetryPolicy
-from bot.providers.wavespeed import WaveSpeedProvider
-from bot.service.edit_service import EditService
+from bot.core.ports import BlobStore, ChatPort, Provider
 from storage.blobs import FileBlobStore
 from storage.db import Sessions, create_engine, session_factory
 from storage.models import Job, LedgerEntry, LedgerKind, Usage
 from storage.sql import table_of
+from tests.kit.chat import FakeChat
+from tests.kit.core import openai_provider, real_core, wavespeed_provider
+from tests.kit.images import normalized, seeded
+from tests.kit.settings import make_settings
 
-OPENAI_KEY = "sk-emulator-openai-key"
-WAVESPEED_KEY = "ws-emulator-wavespeed-key"
+WORKER_CAP_USD = "1000"
+"""The default channel cap of worker tests: high enough that no job is refused."""
 SMALL_SIZE = (1024, 640)
 """The smallest output gpt-image-2 takes (655,360 px): keeps the emulator's Pillow work low."""
-
-
-def small_png(seed: int = 0, size: tuple[int, int] = (64, 64)) -> NormalizedImage:
-    """A tiny input image whose colour depends on `seed` (so outputs differ per job)."""
-    buf = io.BytesIO()
-    Image.new("RGB", size, (seed * 37 % 256, seed * 91 % 256, 120)).save(buf, "PNG")
-    data = buf.getvalue()
-    return NormalizedImage(data, "image/png", *size, hashlib.sha256(data).hexdigest(), "in.png")
 
 
 def small_request(prompt: str, *, seed: int = 0, n: int = 1) -> EditRequest:
     """A low-quality, small, JPEG-output request: cheap for the emulator to answer."""
     options = EditOptions(quality=Quality.LOW, aspect="16:9", n=n, format=OutputFormat.JPEG)
     return EditRequest(
-        prompt=prompt, images=(small_png(seed),), options=options, size=SMALL_SIZE, aspect="16:9"
+        prompt=prompt,
+        images=(normalized(seeded(seed), name="in.png"),),
+        options=options,
+        size=SMALL_SIZE,
+        aspect="16:9",
     )
-
-
-def worker_settings(**overrides: object) -> Settings:
-    """Settings for worker tests: a $1,000 monthly default cap."""
-    values: dict[str, object] = {"EDITBOT_DEFAULT_BUDGET_USD": "1000"}
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 @dataclass(frozen=True)
@@ -105,30 +87,24 @@ async def enqueue_jobs(
     `chat` gets the status messages (so progress updates and the final "done" line have
     something to edit); without one they go to a throwaway FakeChat.
     """
-    from tests.kit.chat import FakeChat, attachment
+    from tests.kit.chat import attachment
 
-    settings = settings or worker_settings()
-    service = EditService(
-        sessions=sessions,
-        blobs=blobs,
-        chats={"slack": chat or FakeChat()},
-        settings=settings,
-        table=PriceTable.from_settings(settings),
-        provider=provider,
-    )
+    settings = settings or make_settings(default_budget_usd=WORKER_CAP_USD)
+    if provider is not settings.provider:
+        settings = settings.model_copy(update={"provider": provider})
+    core = real_core(settings, sessions=sessions, blobs=blobs, chats={"slack": chat or FakeChat()})
     place = Place(platform="slack", workspace="W1", channel=channel, user="U1", thread=thread)
     queued = []
     for i in range(count):
         prompt = prompts[i] if prompts else f"{channel} edit {i}"
         options = f"quality=low size={SMALL_SIZE[0]}x{SMALL_SIZE[1]} format=jpeg n={n}"
-        image = small_png(i)
         before = {job.id for job in await all_jobs(sessions)}
-        await service.submit(
+        await core.service.submit(
             IncomingEdit(
                 place=place,
                 text=f"{prompt} {options}",
                 event_key=f"test:{channel}:{prompt}:{i}:{uuid.uuid4().hex}",
-                attachments=(attachment(image.name, image.data),),
+                attachments=(attachment("in.png", seeded(i)),),
                 message_id=f"msg-{uuid.uuid4().hex[:12]}",
             )
         )
@@ -136,31 +112,6 @@ async def enqueue_jobs(
         assert job.status is JobStatus.QUEUED, (job.status, job.error)
         queued.append(Queued(job.id, place, job.estimate_micros))
     return queued
-
-
-def openai_provider(client: httpx.AsyncClient, base_url: str, **kw: object) -> OpenAIProvider:
-    """An OpenAI client on the emulator with fast, bounded retries."""
-    return OpenAIProvider(
-        client=client,
-        base_url=f"{base_url}/v1",
-        api_key=OPENAI_KEY,
-        model="gpt-image-2",
-        retry=RetryPolicy(max_retries=2, base_delay_s=0.01, max_delay_s=0.05),
-        deadline_s=float(kw.pop("deadline_s", 10.0)),  # type: ignore[arg-type]
-    )
-
-
-def wavespeed_provider(client: httpx.AsyncClient, base_url: str) -> WaveSpeedProvider:
-    """A WaveSpeed client on the emulator polling every 10 ms."""
-    return WaveSpeedProvider(
-        client=client,
-        base_url=base_url,
-        api_key=WAVESPEED_KEY,
-        retry=RetryPolicy(max_retries=2, base_delay_s=0.01, max_delay_s=0.05),
-        deadline_s=10.0,
-        poll_interval_s=0.01,
-        max_poll_interval_s=0.02,
-    )
 
 
 @dataclass(frozen=True)
@@ -206,82 +157,27 @@ async def all_jobs(sessions: Sessions) -> list[Job]:
 # -- subprocess worker ------------------------------------------------------------------------
 
 
-class RecordingChat:
-    """A ChatPort that appends one JSON line per call to a file (read by the parent test)."""
-
-    def __init__(self, path: Path, platform: str = "slack") -> None:
-        self.platform = platform
-        self.path = path
-        self._n = 0
-
-    def _write(self, record: dict[str, object]) -> str:
-        self._n += 1
-        message_id = f"{os.getpid()}-{self._n}"
-        record["id"] = message_id
-        with self.path.open("a") as f:
-            f.write(json.dumps(record) + "\n")
-            f.flush()
-        return message_id
-
-    async def open_thread(self, place: Place, *, title: str, anchor: str | None = None) -> Place:
-        return place
-
-    async def post_text(
-        self, place: Place, text: str, *, actions: Sequence[ActionButton] = ()
-    ) -> MessageRef:
-        return MessageRef(place, self._write({"kind": "text", "text": text}))
-
-    async def update_text(
-        self, ref: MessageRef, text: str, *, actions: Sequence[ActionButton] = ()
-    ) -> None:
-        self._write({"kind": "update", "ref": ref.message_id, "text": text})
-
-    async def post_images(
-        self,
-        place: Place,
-        *,
-        images: Sequence[ResultImage],
-        caption: str,
-        alt_text: str,
-        actions: Sequence[ActionButton] = (),
-    ) -> MessageRef:
-        record = {
-            "kind": "images",
-            "job": actions[0].job_id if actions else None,
-            "caption": caption,
-            "alt": alt_text,
-            "sha": [hashlib.sha256(im.data).hexdigest() for im in images],
-        }
-        return MessageRef(place, self._write(record))
-
-    async def thread_images(self, place: Place) -> Sequence[object]:  # type: ignore[override]
-        return []
-
-
 async def _work(args: argparse.Namespace) -> None:
     engine = create_engine(args.url, pool_size=args.concurrency + 2, max_overflow=0)
     sessions = session_factory(engine)
-    from bot.jobs.worker import Worker
-
-    settings = worker_settings()
+    settings = make_settings(default_budget_usd=WORKER_CAP_USD)
     async with httpx.AsyncClient(timeout=30) as client:
         provider: Provider = (
             wavespeed_provider(client, args.base_url)
             if args.provider == "wavespeed"
             else openai_provider(client, args.base_url)
         )
-        worker = Worker(
+        worker = real_core(
+            settings,
             sessions=sessions,
             blobs=FileBlobStore(Path(args.blobs)),
-            chats={"slack": RecordingChat(Path(args.out))},
+            chats={"slack": FakeChat(journal=Path(args.out))},
             provider=provider,
-            table=PriceTable.from_settings(settings),
-            settings=settings,
             owner=args.owner,
             concurrency=args.concurrency,
             lease_s=args.lease_s,
             idle_poll_s=0.05,
-        )
+        ).worker
         if args.drain:
             await worker.drain()
         else:

@@ -33,17 +33,15 @@ from tests.kit.discord.e2e import (
     Instance,
     attachment_dict,
     drain_sent,
-    e2e_settings,
     file_bytes,
-    image_size,
-    pixel_at,
     slash,
-    split_png,
     start_instance,
     thread_create,
 )
 from tests.kit.emulator import ProviderEmulator, Recorded
 from tests.kit.emulator.images import tint
+from tests.kit.images import pixel_at, size_of, split
+from tests.kit.settings import make_settings
 from tests.kit.workers import all_jobs, read_ledger
 
 
@@ -62,7 +60,7 @@ async def core(
                 blobs=FileBlobStore(tmp_path / "blobs"),
                 emu=emu,
                 provider_http=http,
-                settings=e2e_settings(tmp_path),
+                settings=make_settings(tmp_path),
             )
     finally:
         await dpytest.empty_queue()
@@ -71,7 +69,7 @@ async def core(
 
 def input_file(tmp_path: Path, name: str = "shoe.png") -> Path:
     path = tmp_path / name
-    path.write_bytes(split_png())
+    path.write_bytes(split())
     return path
 
 
@@ -142,7 +140,7 @@ async def test_mention_runs_through_the_core_and_posts_v1_in_a_new_thread(
         f"channel budget: {cost} of $20.00 this month"
     )
     data = file_bytes(result)
-    assert image_size(data) == (1024, 640)
+    assert size_of(data) == (1024, 640)
     # The pixels come from the input: red stays left, blue stays right, under the tint.
     prompt = core.emu.routes("openai_edit")[0].fields["prompt"]
     assert close(pixel_at(data, 0.25, 0.5), blended((255, 0, 0), prompt))
@@ -176,7 +174,7 @@ async def test_mention_in_the_edit_thread_without_image_builds_v2_from_v1(
     first, second = core.emu.routes("openai_edit")
     assert provider_inputs(second) == [v1_bytes]
     v2_bytes = file_bytes(v2)
-    assert image_size(v2_bytes) == (1024, 640) and v2_bytes != v1_bytes
+    assert size_of(v2_bytes) == (1024, 640) and v2_bytes != v1_bytes
     left_v1 = pixel_at(v1_bytes, 0.25, 0.5)
     assert close(pixel_at(v2_bytes, 0.25, 0.5), blended(left_v1, second.fields["prompt"]))
     jobs = await job_rows(core)
@@ -226,7 +224,7 @@ async def test_edit_command_defers_then_posts_the_result_in_a_thread(
     assert len(adapter.calls) == 2
     assert result.content.startswith("v1 - quality=low size=1024x640 - cost ")
     data = file_bytes(result)
-    assert image_size(data) == (1024, 640)
+    assert size_of(data) == (1024, 640)
     prompt = core.emu.routes("openai_edit")[0].fields["prompt"]
     assert close(pixel_at(data, 0.75, 0.5), blended((0, 0, 255), prompt))
     ledger = await read_ledger(core.sessions, scope(bot))
@@ -237,7 +235,7 @@ async def test_exhausted_budget_is_refused_with_no_job_and_no_charge(
     core: Core, tmp_path: Path
 ) -> None:
     bot = await start_instance(
-        core, settings=e2e_settings(tmp_path, EDITBOT_DEFAULT_BUDGET_USD="0.001")
+        core, settings=make_settings(tmp_path, EDITBOT_DEFAULT_BUDGET_USD="0.001")
     )
     await mention_with_image(bot, tmp_path, f"make it pop {CHEAP}")
     await bot.worker.drain()
@@ -320,7 +318,7 @@ async def test_high_quality_pressed_after_a_restart_runs_v2_at_high(
     assert v2.channel.id == v1.channel.id
     assert v2.content.startswith("v2 - quality=high size=1024x640 - cost ")
     data = file_bytes(v2)
-    assert image_size(data) == (1024, 640)
+    assert size_of(data) == (1024, 640)
     # HQ re-runs v1's inputs (the red/blue original), not v1 itself: the provider got the
     # original, and the emulator's pixels depend on input and prompt only, so v2 looks like v1.
     first_call, hq_call = core.emu.routes("openai_edit")
@@ -337,7 +335,7 @@ async def test_confirm_by_a_stranger_is_refused_and_by_the_requester_runs(
     core: Core, tmp_path: Path
 ) -> None:
     bot = await start_instance(
-        core, settings=e2e_settings(tmp_path, EDITBOT_CONFIRM_ABOVE_USD="0.001")
+        core, settings=make_settings(tmp_path, EDITBOT_CONFIRM_ABOVE_USD="0.001")
     )
     await mention_with_image(bot, tmp_path, f"make it pop {CHEAP}")
     [question] = await drain_sent()

@@ -22,14 +22,9 @@ from tests.kit.discord.backend import (
     post_message,
     settle,
 )
-from tests.kit.discord.rig import (  # noqa: F401
-    Rig,
-    make_settings,
-    pixel,
-    png_file,
-    rig_fixture,
-    start_rig,
-)
+from tests.kit.discord.rig import Rig, rig_fixture, start_rig  # noqa: F401
+from tests.kit.images import pixel_at, solid, write
+from tests.kit.settings import make_settings
 
 
 def attachment_dict(path: pathlib.Path) -> dict[str, Any]:
@@ -49,7 +44,7 @@ def slash(name: str, options: list[dict[str, Any]], **resolved: Any) -> dict[str
 async def test_edit_command_defers_then_submits_with_options(
     rig: Rig, tmp_path: pathlib.Path
 ) -> None:
-    att = attachment_dict(png_file(tmp_path, "bag.png", (0, 100, 200)))
+    att = attachment_dict(write(tmp_path, "bag.png", solid((0, 100, 200), (8, 6))))
     payload = interaction_payload(
         kind=2,
         channel=rig.channel,
@@ -72,7 +67,7 @@ async def test_edit_command_defers_then_submits_with_options(
     # First call: the deferred "thinking" response (type 5), before the core was called.
     first = adapter.calls[0]
     assert first.path.endswith("/callback") and first.payload["type"] == 5
-    [edit] = rig.service.submitted
+    [edit] = rig.service.accepted
     assert edit.text == "beige wall"
     assert parse_options(edit.text, picks=edit.picks) == (
         "beige wall",
@@ -84,7 +79,7 @@ async def test_edit_command_defers_then_submits_with_options(
     # The result came through the channel (not the token), inverted from the input.
     result = [m for m in await _drain() if m.attachments][0]
     data = pathlib.Path(result.attachments[0].url.removeprefix("file://")).read_bytes()
-    assert pixel(data) == (255, 155, 55)
+    assert pixel_at(data) == (255, 155, 55)
     # No later call used the interaction token beyond editing the deferred response.
     assert [c.path.rsplit("/", 2)[-2:] for c in adapter.calls[1:]] == [["messages", "@original"]]
 
@@ -100,7 +95,7 @@ async def test_edit_command_without_image_in_edit_thread_has_no_inputs(rig: Rig)
     )
     payload["channel"]["parent_id"] = str(rig.channel.id)
     await dispatch_interaction(payload, RecordingWebhookAdapter(thread))
-    [edit] = rig.service.submitted
+    [edit] = rig.service.accepted
     assert edit.attachments == ()
     assert (edit.place.thread, edit.place.channel) == (str(thread.id), str(rig.channel.id))
 
@@ -108,7 +103,7 @@ async def test_edit_command_without_image_in_edit_thread_has_no_inputs(rig: Rig)
 async def test_context_menu_opens_modal_and_submission_edits_that_messages_images(
     rig: Rig, tmp_path: pathlib.Path
 ) -> None:
-    path = png_file(tmp_path, "menu.png", (50, 50, 50))
+    path = write(tmp_path, "menu.png", solid((50, 50, 50), (8, 6)))
     from tests.kit.discord.backend import image_attachment
 
     target = post_message(
@@ -142,7 +137,7 @@ async def test_context_menu_opens_modal_and_submission_edits_that_messages_image
     assert modal_call.payload["type"] == 9  # MODAL
     modal = modal_call.payload["data"]
     text_input = _find_text_input(modal["components"])
-    assert rig.service.submitted == []  # nothing until the prompt is submitted
+    assert rig.service.accepted == []  # nothing until the prompt is submitted
 
     submit = interaction_payload(
         kind=5,
@@ -161,7 +156,7 @@ async def test_context_menu_opens_modal_and_submission_edits_that_messages_image
         },
     )
     await dispatch_interaction(submit, adapter)
-    [edit] = rig.service.submitted
+    [edit] = rig.service.accepted
     assert edit.text == "add a hat"
     assert [a.name for a in edit.attachments] == ["menu.png"]
     assert edit.place.user == str(rig.member.id)
@@ -213,7 +208,7 @@ async def test_budget_set_passes_manage_server_as_admin(rig: Rig) -> None:
         ("set 25 week", True),
     ]
     followups = [c for c in adapter.calls if not c.path.endswith("/callback")]
-    assert followups[0].payload["content"].startswith("Only a server admin")
+    assert followups[0].payload["content"].startswith("Only an admin")
     assert followups[1].payload["content"].startswith("Budget set: 25 week")
     # Both answers are ephemeral (flag 64), deferred that way inside the 3 s window.
     deferrals = [c for c in adapter.calls if c.path.endswith("/callback")]
@@ -245,7 +240,8 @@ async def test_budget_show_posts_chart_in_channel_and_usage_csv_ephemeral(rig: R
     followups = [c for c in adapter.calls if not c.path.endswith("/callback")]
     show_text, show_chart, usage = followups
     scope = f"discord:{rig.channel.guild.id}:{rig.channel.id}"
-    assert show_text.payload["content"].startswith(scope)
+    assert show_text.payload["content"] == "cap 20000000"
+    assert [place.scope for place, _, _ in rig.service.budget_calls] == [scope, scope]
     assert show_text.payload.get("flags", 0) & 64
     assert [name for name, _ in show_chart.files] == ["editbot-budget.png"]
     assert not show_chart.payload.get("flags", 0) & 64  # the chart is for the channel
@@ -256,7 +252,7 @@ async def test_budget_show_posts_chart_in_channel_and_usage_csv_ephemeral(rig: R
 
 async def test_button_routes_to_press_after_a_restart(rig: Rig, tmp_path: pathlib.Path) -> None:
     # A result with buttons posted by the first bot instance...
-    path = png_file(tmp_path, "a.png", (1, 2, 3))
+    path = write(tmp_path, "a.png", solid((1, 2, 3), (8, 6)))
     from tests.kit.discord.backend import image_attachment
 
     assert rig.bot.user is not None
@@ -295,7 +291,7 @@ async def test_button_routes_to_press_after_a_restart(rig: Rig, tmp_path: pathli
         adapter = RecordingWebhookAdapter(fresh.channel)
         await dispatch_interaction(payload, adapter)
         assert adapter.calls[0].payload["type"] == 6  # deferred update, inside 3 s
-        press = fresh.service.pressed[-1]
+        press = fresh.service.presses[-1]
         assert (press.action, press.job_id, press.platform_admin) == (
             Action.HIGH_QUALITY,
             job,

@@ -4,20 +4,14 @@ from __future__ import annotations
 
 import io
 import pathlib
-import random
 
 import discord.ext.test as dpytest
 from PIL import Image
 
 from tests.kit.discord.backend import image_attachment, make_thread, post_message, settle
-from tests.kit.discord.rig import (  # noqa: F401
-    Rig,
-    make_settings,
-    pixel,
-    png_file,
-    rig_fixture,
-    start_rig,
-)
+from tests.kit.discord.rig import Rig, rig_fixture, start_rig  # noqa: F401
+from tests.kit.images import noise, pixel_at, solid, write
+from tests.kit.settings import make_settings
 
 
 def mention(rig: Rig, text: str) -> str:
@@ -35,7 +29,7 @@ async def sent_messages() -> list:
 async def test_mention_with_image_posts_inverted_result_in_a_new_thread(
     rig: Rig, tmp_path: pathlib.Path
 ) -> None:
-    path = png_file(tmp_path, "shoe.png", (10, 200, 30))
+    path = write(tmp_path, "shoe.png", solid((10, 200, 30), (8, 6)))
     msg = post_message(
         mention(rig, "make it pop quality=high"),
         channel=rig.channel,
@@ -44,7 +38,7 @@ async def test_mention_with_image_posts_inverted_result_in_a_new_thread(
     )
     await settle()
 
-    [edit] = rig.service.submitted
+    [edit] = rig.service.accepted
     assert edit.text == "make it pop quality=high"
     assert edit.event_key == f"discord:{msg.id}"
     assert edit.message_id == str(msg.id)
@@ -61,7 +55,7 @@ async def test_mention_with_image_posts_inverted_result_in_a_new_thread(
     assert status.content == "queued (0 ahead)"
     assert result.content.startswith("v1 · make it pop")
     [file] = result.attachments
-    assert pixel(pathlib.Path(file.url.removeprefix("file://")).read_bytes()) == (245, 55, 225)
+    assert pixel_at(pathlib.Path(file.url.removeprefix("file://")).read_bytes()) == (245, 55, 225)
     # Buttons carry the job id in their custom_id.
     job = rig.service.job_ids[-1]
     assert rig.http.custom_ids() == [
@@ -78,7 +72,7 @@ async def test_mention_with_image_posts_inverted_result_in_a_new_thread(
 async def test_reply_mention_uses_the_replied_messages_images(
     rig: Rig, tmp_path: pathlib.Path
 ) -> None:
-    path = png_file(tmp_path, "poster.png", (0, 0, 0))
+    path = write(tmp_path, "poster.png", solid((0, 0, 0), (8, 6)))
     original = post_message(
         "here is the poster",
         channel=rig.channel,
@@ -86,18 +80,18 @@ async def test_reply_mention_uses_the_replied_messages_images(
         attachments=[image_attachment(path)],
     )
     await settle()
-    assert rig.service.submitted == []  # no mention: nothing happens
+    assert rig.service.accepted == []  # no mention: nothing happens
 
     post_message(
         mention(rig, "add snow"), channel=rig.channel, author=rig.member, reply_to=original
     )
     await settle()
 
-    [edit] = rig.service.submitted
+    [edit] = rig.service.accepted
     assert [a.name for a in edit.attachments] == ["poster.png"]
     result = (await sent_messages())[1]
     data = pathlib.Path(result.attachments[0].url.removeprefix("file://")).read_bytes()
-    assert pixel(data) == (255, 255, 255)
+    assert pixel_at(data) == (255, 255, 255)
 
 
 async def test_mention_in_edit_thread_refines_with_thread_place(
@@ -105,13 +99,13 @@ async def test_mention_in_edit_thread_refines_with_thread_place(
 ) -> None:
     assert rig.bot.user is not None
     thread = make_thread(rig.channel, owner_id=rig.bot.user.id, name="make it pop")
-    path = png_file(tmp_path, "v1.png", (100, 100, 100))
+    path = write(tmp_path, "v1.png", solid((100, 100, 100), (8, 6)))
     # editbot's earlier result lives in the thread.
     post_message("v1", channel=thread, author=rig.bot.user, attachments=[image_attachment(path)])
     post_message(mention(rig, "warmer light"), channel=thread, author=rig.member)
     await settle()
 
-    [edit] = rig.service.submitted
+    [edit] = rig.service.accepted
     assert edit.attachments == ()
     assert edit.place.thread == str(thread.id)
     assert edit.place.channel == str(rig.channel.id)  # budgets stay per parent channel
@@ -120,12 +114,12 @@ async def test_mention_in_edit_thread_refines_with_thread_place(
     assert all(m.channel.id == thread.id for m in sent)
     result = sent[1]
     data = pathlib.Path(result.attachments[0].url.removeprefix("file://")).read_bytes()
-    assert pixel(data) == (155, 155, 155)  # the thread's current version, inverted
+    assert pixel_at(data) == (155, 155, 155)  # the thread's current version, inverted
 
 
 async def test_messages_from_bots_never_trigger(rig: Rig, tmp_path: pathlib.Path) -> None:
     assert rig.bot.user is not None
-    path = png_file(tmp_path, "a.png", (1, 2, 3))
+    path = write(tmp_path, "a.png", solid((1, 2, 3), (8, 6)))
     post_message(
         mention(rig, "edit yourself"),
         channel=rig.channel,
@@ -133,12 +127,12 @@ async def test_messages_from_bots_never_trigger(rig: Rig, tmp_path: pathlib.Path
         attachments=[image_attachment(path)],
     )
     await settle()
-    assert rig.service.submitted == []
+    assert rig.service.accepted == []
     assert await sent_messages() == []
 
 
 async def test_duplicate_event_does_nothing_twice(rig: Rig, tmp_path: pathlib.Path) -> None:
-    path = png_file(tmp_path, "a.png", (1, 2, 3))
+    path = write(tmp_path, "a.png", solid((1, 2, 3), (8, 6)))
     msg = post_message(
         mention(rig, "x"),
         channel=rig.channel,
@@ -148,7 +142,7 @@ async def test_duplicate_event_does_nothing_twice(rig: Rig, tmp_path: pathlib.Pa
     await settle()
     await rig.bot.on_message(msg)  # a gateway replay of the same MESSAGE_CREATE
     await settle()
-    assert len(rig.service.submitted) == 1
+    assert len(rig.service.accepted) == 1
 
 
 async def last_status_text(rig: Rig) -> str:
@@ -158,7 +152,7 @@ async def last_status_text(rig: Rig) -> str:
 async def test_budget_exhausted_is_told_in_the_thread(tmp_path: pathlib.Path) -> None:
     rig = await start_rig(make_settings(), budget_left_micros=0)
     try:
-        path = png_file(tmp_path, "a.png", (1, 2, 3))
+        path = write(tmp_path, "a.png", solid((1, 2, 3), (8, 6)))
         post_message(
             mention(rig, "x"),
             channel=rig.channel,
@@ -182,8 +176,9 @@ async def test_non_image_gets_a_message_and_no_result(rig: Rig, tmp_path: pathli
         attachments=[image_attachment(path, content_type="text/plain")],
     )
     await settle()
+    # The core's own intake said it (the fake service runs it): plain words, nothing charged.
     assert await last_status_text(rig) == (
-        "notes.txt isn't an image editbot can read (png, jpeg or webp)."
+        "'notes.txt' is plain text, not an image editbot can use. Attach a PNG, JPEG, WebP or GIF."
     )
     assert len(await sent_messages()) == 1
 
@@ -193,7 +188,7 @@ async def test_too_large_upload_is_refused_before_reading(tmp_path: pathlib.Path
     try:
         # The file does not exist: reading it would raise, so refusing shows no read happened.
         missing = tmp_path / "huge.png"
-        png_file(tmp_path, "huge.png", (0, 0, 0))
+        write(tmp_path, "huge.png", solid((0, 0, 0), (8, 6)))
         attachment = image_attachment(missing, size=5_000_000)
         missing.unlink()
         post_message(
@@ -208,7 +203,7 @@ async def test_too_large_upload_is_refused_before_reading(tmp_path: pathlib.Path
 async def test_attachment_off_discords_cdn_is_not_downloaded(
     rig: Rig, tmp_path: pathlib.Path
 ) -> None:
-    path = png_file(tmp_path, "a.png", (1, 2, 3))
+    path = write(tmp_path, "a.png", solid((1, 2, 3), (8, 6)))
     post_message(
         mention(rig, "x"),
         channel=rig.channel,
@@ -225,13 +220,11 @@ async def test_result_over_the_upload_limit_is_reencoded_and_said(
     tmp_path: pathlib.Path,
 ) -> None:
     # Noise does not compress: as PNG it is over Discord's 10 MiB, as WebP/JPEG it fits.
-    noise = Image.frombytes("RGB", (1900, 1900), random.Random(5).randbytes(1900 * 1900 * 3))
-    buf = io.BytesIO()
-    noise.save(buf, format="PNG", compress_level=1)
-    assert len(buf.getvalue()) > 10 * 1024 * 1024
-    rig = await start_rig(make_settings(), result_override=buf.getvalue())
+    big = noise(1900)
+    assert len(big) > 10 * 1024 * 1024
+    rig = await start_rig(make_settings(), result_override=big)
     try:
-        path = png_file(tmp_path, "a.png", (1, 2, 3))
+        path = write(tmp_path, "a.png", solid((1, 2, 3), (8, 6)))
         post_message(
             mention(rig, "sharpen"),
             channel=rig.channel,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import random
 
 from PIL import Image
 
@@ -18,6 +17,7 @@ from bot.core.errors import ImageRejected
 from bot.core.messages import thread_title
 from bot.core.options import parse_options
 from bot.core.ports import Action, ResultImage
+from tests.kit.images import noise
 
 
 def test_command_picks_reach_the_core_parser_as_data() -> None:
@@ -52,15 +52,8 @@ def test_custom_id_refuses_ids_the_template_cannot_route() -> None:
         raise AssertionError(f"{bad!r} accepted")
 
 
-def _noise_png(side: int) -> bytes:
-    im = Image.frombytes("RGB", (side, side), random.Random(side).randbytes(side * side * 3))
-    out = io.BytesIO()
-    im.save(out, format="PNG", compress_level=1)
-    return out.getvalue()
-
-
 def test_reencode_steps_down_to_jpeg_and_shrinks_when_webp_is_not_enough() -> None:
-    data = _noise_png(256)
+    data = noise(256)
     image = ResultImage(data, "image/png", "r.png", 256, 256)
     fitted, label = reencode_to_fit(image, limit=len(data) // 20)
     assert len(fitted.data) <= len(data) // 20
@@ -70,7 +63,7 @@ def test_reencode_steps_down_to_jpeg_and_shrinks_when_webp_is_not_enough() -> No
 
 
 async def test_fit_leaves_small_images_untouched() -> None:
-    image = ResultImage(_noise_png(32), "image/png", "s.png", 32, 32)
+    image = ResultImage(noise(32), "image/png", "s.png", 32, 32)
     fitted = await fit_images([image], limit=10 * 1024 * 1024)
     assert fitted.images == (image,) and fitted.note(10 * 1024 * 1024) == ""
 
@@ -125,7 +118,7 @@ def test_reencode_runs_off_the_event_loop() -> None:
                 await asyncio.sleep(0.001)
 
         task = asyncio.create_task(ticker())
-        data = _noise_png(512)
+        data = noise(512)
         await fit_images([ResultImage(data, "image/png", "n.png", 512, 512)], limit=len(data) // 4)
         task.cancel()
         return ticks

@@ -13,16 +13,16 @@ from adapters.slack.chat import SlackChatPort
 from adapters.slack.downloads import SlackDownloader, allowed_hosts
 from bot.core.domain import Place
 from bot.core.ports import Action, ActionButton, MessageRef, ResultImage
+from tests.kit.images import invert, split
+from tests.kit.settings import make_settings
 from tests.kit.slack.api import FakeSlackApi
-from tests.kit.slack.fake_service import invert_png
 from tests.kit.slack.harness import (
     CHANNEL,
     TOKEN,
     event_callback,
     file_object,
-    make_settings,
     mention,
-    png_bytes,
+    slack_env,
     slack_harness,
 )
 
@@ -42,7 +42,7 @@ class FakeClock:
 
 
 def port(api: FakeSlackApi, http: httpx.AsyncClient, **kw: object) -> SlackChatPort:
-    settings = make_settings(api)
+    settings = make_settings(**slack_env(api))
     downloader = SlackDownloader(
         http=http, token=TOKEN, max_bytes=10**6, hosts=allowed_hosts(api.api_url)
     )
@@ -98,7 +98,7 @@ async def test_open_thread_uses_the_anchor_or_posts_a_root() -> None:
 
 async def test_post_images_uploads_into_the_thread_with_alt_text_and_buttons() -> None:
     async with FakeSlackApi(token=TOKEN) as api, httpx.AsyncClient() as http:
-        png, w, h = invert_png(png_bytes((30, 20)))
+        png, w, h = invert(split((30, 20)))
         ref = await port(api, http).post_images(
             PLACE,
             images=[ResultImage(png, "image/png", "v2.png", w, h)],
@@ -121,7 +121,7 @@ async def test_post_images_uploads_into_the_thread_with_alt_text_and_buttons() -
 
 async def test_restart_mid_job_still_delivers_into_the_original_thread() -> None:
     async with slack_harness(hold=True) as h:
-        h.api.files["photo.png"] = png_bytes((24, 24))
+        h.api.files["photo.png"] = split((24, 24))
         thread_root = "1699999998.000001"
         event = mention(
             "warmer",
@@ -136,10 +136,9 @@ async def test_restart_mid_job_still_delivers_into_the_original_thread() -> None
 
     # A new process: a new fake Slack connection, a new client, a new ChatPort; only the Place.
     async with slack_harness() as after:
-        png, w, hgt = invert_png(saved_input)
-        await after.service.deliver(
-            saved_place, prompt=saved.text, png=png, size=(w, hgt), job_id="job-1"
-        )
+        png, w, hgt = invert(saved_input)
+        result = ResultImage(png, "image/png", "edit-v1.png", w, hgt)
+        await after.service.deliver(saved_place, prompt=saved.text, result=result, job_id="job-1")
         [up] = after.api.uploads
         assert (up.channel, up.thread_ts) == (CHANNEL, thread_root)
         assert up.initial_comment == "v1 · warmer"

@@ -5,28 +5,20 @@ from __future__ import annotations
 import io
 from pathlib import Path
 
-import httpx
 from PIL import Image
 from sqlmodel import select
 
+from adapters.slack.chat import SlackChatPort
+from bot.app.root import Core
 from bot.core.config import Settings
-from bot.core.domain import ProviderName
-from bot.core.pricing import PriceTable
-from bot.jobs.worker import Worker
-from bot.service.edit_service import EditService
+from bot.core.ports import ChatPort, EditServicePort
 from storage.blobs import FileBlobStore
 from storage.db import create_engine, session_factory
 from storage.models import Job, LedgerEntry
+from tests.kit.core import EMULATOR, emulated, openai_provider, real_core
 from tests.kit.emulator import ProviderEmulator
-from tests.kit.slack.harness import (
-    CHANNEL,
-    event_callback,
-    file_object,
-    mention,
-    png_bytes,
-    slack_harness,
-)
-from tests.kit.workers import openai_provider
+from tests.kit.images import split
+from tests.kit.slack.harness import CHANNEL, event_callback, file_object, mention, slack_harness
 
 TS = "1699999999.000100"
 
@@ -37,44 +29,34 @@ async def test_mention_is_edited_by_the_real_core_and_lands_in_the_thread(
     engine = create_engine(sqlite_url)
     sessions = session_factory(engine)
     blobs = FileBlobStore(tmp_path / "blobs")
-    chats = {}
-
-    def make_service(chat, settings: Settings) -> EditService:
-        chats["slack"] = chat
-        return EditService(
-            sessions=sessions,
-            blobs=blobs,
-            chats=chats,
-            settings=settings,
-            table=PriceTable(),
-            provider=ProviderName.OPENAI,
-        )
-
     emu = ProviderEmulator()
+    provider_http = emulated(emu)
+    cores: list[Core] = []
+
+    def make_service(chat: SlackChatPort, settings: Settings) -> EditServicePort:
+        provider = openai_provider(provider_http, EMULATOR)
+        chats: dict[str, ChatPort] = {"slack": chat}
+        cores.append(
+            real_core(settings, sessions=sessions, blobs=blobs, chats=chats, provider=provider)
+        )
+        return cores[0].service
+
     try:
         async with (
-            httpx.AsyncClient(transport=httpx.MockTransport(emu.handler)) as provider_http,
+            provider_http,
             slack_harness(
                 make_service=make_service, update_interval=0.01, EDITBOT_DATA_DIR=str(tmp_path)
             ) as h,
         ):
-            h.api.files["photo.png"] = png_bytes((320, 256))
+            h.api.files["photo.png"] = split((320, 256))
             body = event_callback(
                 mention("make it blue quality=low", files=[file_object(h.api, "photo.png")])
             )
             assert (await h.post(body)).status_code == 200
             assert (await h.post(body, headers={"x-slack-retry-num": "1"})).status_code == 200
             await h.api.wait_calls("chat.postMessage")
-            worker = Worker(
-                sessions=sessions,
-                blobs=blobs,
-                chats=chats,
-                provider=openai_provider(provider_http, "http://emulator"),
-                table=PriceTable(),
-                settings=h.settings,
-                owner="w-e2e",
-                concurrency=1,
-            )
+            [core] = cores
+            worker = core.worker  # the worker the composition root built beside the service
             await h.api.wait_for(lambda: h.api.download_requests != [])
             await worker.drain()
             await h.api.wait_for(lambda: len(h.api.uploads) >= 1)
@@ -93,18 +75,11 @@ async def test_a_mention_past_the_budget_is_refused_in_the_thread_and_charges_no
 ) -> None:
     engine = create_engine(sqlite_url)
     sessions = session_factory(engine)
-    chats = {}
 
-    def make_service(chat, settings: Settings) -> EditService:
-        chats["slack"] = chat
-        return EditService(
-            sessions=sessions,
-            blobs=FileBlobStore(tmp_path / "blobs"),
-            chats=chats,
-            settings=settings,
-            table=PriceTable(),
-            provider=ProviderName.OPENAI,
-        )
+    def make_service(chat: SlackChatPort, settings: Settings) -> EditServicePort:
+        blobs = FileBlobStore(tmp_path / "blobs")
+        chats: dict[str, ChatPort] = {"slack": chat}
+        return real_core(settings, sessions=sessions, blobs=blobs, chats=chats).service
 
     try:
         async with slack_harness(
@@ -112,7 +87,7 @@ async def test_a_mention_past_the_budget_is_refused_in_the_thread_and_charges_no
             EDITBOT_DATA_DIR=str(tmp_path),
             EDITBOT_DEFAULT_BUDGET_USD="0.001",  # less than any edit's estimate
         ) as h:
-            h.api.files["photo.png"] = png_bytes((320, 256))
+            h.api.files["photo.png"] = split((320, 256))
             body = event_callback(mention("make it blue", files=[file_object(h.api, "photo.png")]))
             assert (await h.post(body)).status_code == 200
             await h.api.wait_calls("chat.postMessage")

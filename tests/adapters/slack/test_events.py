@@ -7,6 +7,7 @@ import time
 
 from PIL import Image
 
+from tests.kit.images import split
 from tests.kit.slack.api import BOT_USER_ID
 from tests.kit.slack.harness import (
     CHANNEL,
@@ -14,7 +15,6 @@ from tests.kit.slack.harness import (
     file_object,
     file_share,
     mention,
-    png_bytes,
     slack_harness,
 )
 
@@ -35,7 +35,7 @@ def uploaded_image(data: bytes) -> Image.Image:
 
 async def test_mention_with_image_gets_inverted_result_in_its_thread() -> None:
     async with slack_harness() as h:
-        h.api.files["photo.png"] = png_bytes((64, 48))
+        h.api.files["photo.png"] = split((64, 48))
         body = event_callback(mention("make it moody", files=[file_object(h.api, "photo.png")]))
 
         resp = await h.post(body)
@@ -63,7 +63,7 @@ async def test_mention_with_image_gets_inverted_result_in_its_thread() -> None:
 
 async def test_app_mention_and_file_share_for_one_post_make_one_edit() -> None:
     async with slack_harness() as h:
-        h.api.files["photo.png"] = png_bytes()
+        h.api.files["photo.png"] = split()
         files = [file_object(h.api, "photo.png")]
         share = file_share(f"<@{BOT_USER_ID}> brighter", files=files)
 
@@ -79,7 +79,7 @@ async def test_app_mention_and_file_share_for_one_post_make_one_edit() -> None:
 
 async def test_file_share_without_mention_is_ignored() -> None:
     async with slack_harness() as h:
-        h.api.files["photo.png"] = png_bytes()
+        h.api.files["photo.png"] = split()
         share = file_share("just a photo", files=[file_object(h.api, "photo.png")])
         resp = await h.post(event_callback(share))
         assert resp.status_code == 200
@@ -91,7 +91,7 @@ async def test_file_share_without_mention_is_ignored() -> None:
 
 async def test_retry_storm_makes_one_edit() -> None:
     async with slack_harness() as h:
-        h.api.files["photo.png"] = png_bytes()
+        h.api.files["photo.png"] = split()
         body = event_callback(mention("again", files=[file_object(h.api, "photo.png")]))
         for n in range(3):
             headers = {"x-slack-retry-num": str(n), "x-slack-retry-reason": "http_timeout"}
@@ -106,8 +106,8 @@ async def test_retry_storm_makes_one_edit() -> None:
 async def test_mention_in_thread_without_files_uses_newest_thread_image() -> None:
     async with slack_harness() as h:
         root = "1699999000.000001"
-        h.api.files["old.png"] = png_bytes((32, 32))
-        h.api.files["new.png"] = png_bytes((40, 20))
+        h.api.files["old.png"] = split((32, 32))
+        h.api.files["new.png"] = split((40, 20))
         h.api.add_thread_message(
             CHANNEL, root, {"ts": root, "files": [file_object(h.api, "old.png")]}
         )
@@ -160,7 +160,7 @@ async def test_pdf_gets_the_cores_message_in_the_thread() -> None:
 
 async def test_html_login_page_names_the_files_read_scope() -> None:
     async with slack_harness() as h:
-        h.api.files["photo.png"] = png_bytes()
+        h.api.files["photo.png"] = split()
         f = file_object(h.api, "photo.png")
         h.api.files_read_scope = False
         await h.post(event_callback(mention("edit", files=[f])))

@@ -9,6 +9,7 @@ from adapters.slack.views import COMMAND_VIEW, SHORTCUT_VIEW
 from bot.core.domain import EditOptions, Quality
 from bot.core.options import parse_options
 from bot.core.ports import Action
+from tests.kit.images import split
 from tests.kit.slack.api import TEAM_ID
 from tests.kit.slack.harness import (
     CHANNEL,
@@ -17,7 +18,6 @@ from tests.kit.slack.harness import (
     event_callback,
     file_object,
     mention,
-    png_bytes,
     slack_harness,
     view_state,
 )
@@ -61,7 +61,7 @@ async def opened_view(h: Harness) -> dict:
 
 async def test_message_shortcut_opens_a_modal_and_edits_in_the_message_thread() -> None:
     async with slack_harness() as h:
-        h.api.files["shot.png"] = png_bytes((50, 30))
+        h.api.files["shot.png"] = split((50, 30))
         resp = await h.interact(shortcut_payload(h))
         assert resp.status_code == 200
         view = await opened_view(h)
@@ -98,7 +98,7 @@ async def test_edit_command_opens_a_prefilled_modal_and_posts_the_request_as_thr
         assert images["element"]["type"] == "file_input"
         assert images["element"]["filetypes"] == ["png", "jpg", "jpeg", "webp", "gif"]
 
-        h.api.files["up.png"] = png_bytes((20, 40))
+        h.api.files["up.png"] = split((20, 40))
         state = view_state(
             "a beige studio wall", aspect="auto", files=[file_object(h.api, "up.png")]
         )
@@ -158,7 +158,7 @@ async def test_budget_set_by_a_non_admin_is_refused_ephemerally() -> None:
         assert resp.status_code == 200
         await h.api.wait_calls("chat.postEphemeral")
         [eph] = h.api.named("chat.postEphemeral")
-        assert eph["user"] == USER and "Only workspace admins" in eph["text"]
+        assert eph["user"] == USER and "Only an admin" in eph["text"]
         assert h.api.named("users.info")[0]["user"] == USER
         assert h.service.budget_calls[0][2] is False
 
@@ -203,7 +203,7 @@ async def test_budget_chart_goes_to_the_channel_and_usage_csv_is_uploaded() -> N
 async def test_commands_and_events_are_acked_before_the_core_finishes() -> None:
     async with slack_harness() as h:
         h.service.gate = asyncio.Event()  # the core's work cannot finish until released
-        h.api.files["p.png"] = png_bytes()
+        h.api.files["p.png"] = split()
 
         cmd = await h.command("/edit-budget", "show")
         ev = await h.post(event_callback(mention("x", files=[file_object(h.api, "p.png")])))

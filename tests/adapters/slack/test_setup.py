@@ -13,8 +13,9 @@ from adapters.slack.views import SHORTCUT_CALLBACK
 from bot.app.cli import main
 from bot.app.web import build_web_app
 from bot.core.metrics import Registry
+from tests.kit.settings import make_settings
 from tests.kit.slack.api import FakeSlackApi
-from tests.kit.slack.harness import TOKEN, make_settings
+from tests.kit.slack.harness import TOKEN, slack_env
 
 
 def test_slack_manifest_prints_what_the_code_listens_for(capsys) -> None:
@@ -73,7 +74,7 @@ async def test_healthz_is_503_when_a_dependency_fails() -> None:
 def test_socket_mode_only_with_an_app_token() -> None:
     async def run() -> None:
         async with FakeSlackApi(token=TOKEN) as api:
-            assert not uses_socket_mode(make_settings(api))
-            assert uses_socket_mode(make_settings(api, SLACK_APP_TOKEN="xapp-1"))
+            assert not uses_socket_mode(make_settings(**slack_env(api)))
+            assert uses_socket_mode(make_settings(**slack_env(api), SLACK_APP_TOKEN="xapp-1"))
 
     asyncio.run(run())

@@ -32,17 +32,10 @@ from bot.core.ports import Action
 from tests.bot.app.cli.test_run import editbot_run
 from tests.kit.emulator import ProviderEmulator
 from tests.kit.emulator.server import EmulatorServer
+from tests.kit.images import split
+from tests.kit.service import FakeEditService
 from tests.kit.slack.api import TEAM_ID
-from tests.kit.slack.fake_service import FakeEditService
-from tests.kit.slack.harness import (
-    CHANNEL,
-    TOKEN,
-    USER,
-    event_callback,
-    file_object,
-    mention,
-    png_bytes,
-)
+from tests.kit.slack.harness import CHANNEL, TOKEN, USER, event_callback, file_object, mention
 from tests.kit.slack.socket import FakeSocketMode, SocketSlackApi, wait_until
 
 APP_TOKEN = "xapp-1-A0001-socket-test-token"
@@ -82,7 +75,7 @@ async def socket_rig(*, gate: asyncio.Event | None = None) -> AsyncIterator[Sock
             hosts=allowed_hosts(settings.slack_api_url),
         )
         service = FakeEditService(
-            chat=SlackChatPort(client=client, downloader=downloader), gate=gate
+            chats={"slack": SlackChatPort(client=client, downloader=downloader)}, gate=gate
         )
         app = build_slack_app(
             settings=settings, client=client, service=service, downloader=downloader
@@ -131,7 +124,7 @@ async def test_connects_with_the_app_token_and_gets_hello() -> None:
 async def test_mention_envelope_is_acked_first_then_edited_into_its_thread() -> None:
     gate = asyncio.Event()
     async with socket_rig(gate=gate) as rig:
-        rig.api.files["photo.png"] = png_bytes((64, 48))
+        rig.api.files["photo.png"] = split((64, 48))
         event = mention("make it moody", files=[file_object(rig.api, "photo.png")])
         envelope = await rig.socket.push("events_api", events_payload(event, event_id="EvS1"))
 
@@ -160,7 +153,7 @@ async def test_mention_envelope_is_acked_first_then_edited_into_its_thread() -> 
 
 async def test_redelivered_envelope_is_acked_again_but_edited_once() -> None:
     async with socket_rig() as rig:
-        rig.api.files["photo.png"] = png_bytes()
+        rig.api.files["photo.png"] = split()
         payload = events_payload(
             mention("again", files=[file_object(rig.api, "photo.png")]), event_id="EvS2"
         )
@@ -260,7 +253,7 @@ async def test_disconnect_request_reconnects_and_keeps_serving() -> None:
         assert rig.api.connection_opens == [f"Bearer {APP_TOKEN}"] * 2
         assert rig.socket.connections[1].ticket == "ticket-0002"
 
-        rig.api.files["photo.png"] = png_bytes((32, 32))
+        rig.api.files["photo.png"] = split((32, 32))
         event = mention("after the move", files=[file_object(rig.api, "photo.png")])
         envelope = await rig.socket.push("events_api", events_payload(event, event_id="EvS3"))
         await rig.socket.wait_ack(envelope)

@@ -1,11 +1,9 @@
 import hashlib
-import io
 
 import httpx
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
 
 from bot.core.config import Settings
 from bot.core.domain import ASPECTS, EditOptions, NormalizedImage, ProviderName, Quality, Resolution
@@ -27,6 +25,7 @@ from bot.providers.factory import build_provider
 from bot.service.prepare import InputFile, prepare_edit
 from tests.kit.emulator import ProviderEmulator
 from tests.kit.emulator import images as emulator_images
+from tests.kit.images import solid
 
 
 def image(width: int, height: int) -> NormalizedImage:
@@ -298,12 +297,6 @@ def test_estimate_bounds_what_settle_charges_for_the_emulators_answer(req, provi
     assert 0 < cost.micros <= est.micros
 
 
-def _png(width: int, height: int) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), (10, 120, 200)).save(buf, "PNG")
-    return buf.getvalue()
-
-
 @pytest.mark.parametrize("provider", list(ProviderName))
 async def test_settle_on_a_real_round_trip_through_the_emulator(provider):
     emu = ProviderEmulator()
@@ -319,7 +312,10 @@ async def test_settle_on_a_real_round_trip_through_the_emulator(provider):
     prepared = await prepare_edit(
         prompt=prompt,
         options=options,
-        files=[InputFile("a.png", _png(300, 200)), InputFile("b.png", _png(64, 64))],
+        files=[
+            InputFile("a.png", solid((10, 120, 200), (300, 200))),
+            InputFile("b.png", solid((10, 120, 200), (64, 64))),
+        ],
         limits=ImageLimits.from_settings(settings_),
         provider=provider,
         table=table,

@@ -6,7 +6,6 @@ leaves it to the sweep, which posts it exactly once. Also the caption's spent / 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,11 +15,10 @@ from sqlalchemy import update
 
 from bot.core.budgets import BudgetDefaults
 from bot.core.config import budget_defaults
-from bot.core.domain import Place, format_usd
+from bot.core.domain import format_usd
 from bot.core.jobs import JobStatus
 from bot.core.messages import period_phrase
-from bot.core.ports import ActionButton, ChatPort, MessageRef, ResultImage
-from bot.core.pricing import PriceTable
+from bot.core.ports import ChatPort
 from bot.jobs.sweep import SWEEP_WINDOW, deliver_pending
 from bot.jobs.worker import Worker
 from storage.blobs import FileBlobStore
@@ -32,38 +30,13 @@ from storage.models import Job, Usage
 from storage.queue import undelivered as undelivered_ids
 from storage.sql import table_of
 from tests.kit.chat import FakeChat
+from tests.kit.core import openai_provider, real_core
 from tests.kit.emulator import ProviderEmulator
-from tests.kit.workers import enqueue_jobs, openai_provider, read_ledger, worker_settings
+from tests.kit.settings import make_settings
+from tests.kit.workers import WORKER_CAP_USD, enqueue_jobs, read_ledger
 
 BASE = "http://emulator"
 SCOPE = "slack:W1:C1"
-
-
-class FlakyChat(FakeChat):
-    """A FakeChat whose post_images raises while `down`, or for the next `fail_posts` calls."""
-
-    def __init__(self, *, fail_posts: int = 0, down: bool = False) -> None:
-        super().__init__()
-        self.fail_posts = fail_posts
-        self.down = down
-        self.post_attempts = 0
-
-    async def post_images(
-        self,
-        place: Place,
-        *,
-        images: Sequence[ResultImage],
-        caption: str,
-        alt_text: str,
-        actions: Sequence[ActionButton] = (),
-    ) -> MessageRef:
-        self.post_attempts += 1
-        if self.down or self.fail_posts > 0:
-            self.fail_posts = max(0, self.fail_posts - 1)
-            raise ConnectionError("the platform is unavailable")
-        return await super().post_images(
-            place, images=images, caption=caption, alt_text=alt_text, actions=actions
-        )
 
 
 @pytest.fixture
@@ -79,17 +52,15 @@ def make_worker(
     *,
     owner: str = "w1",
 ) -> Worker:
-    settings = worker_settings()
-    return Worker(
+    return real_core(
+        make_settings(default_budget_usd=WORKER_CAP_USD),
         sessions=sessions,
         blobs=blobs,
         chats=chats,
         provider=openai_provider(client, BASE),
-        table=PriceTable.from_settings(settings),
-        settings=settings,
         owner=owner,
         concurrency=1,
-    )
+    ).worker
 
 
 async def job_row(sessions: Sessions, job_id: str) -> Job:
@@ -112,7 +83,7 @@ async def sweep(sessions: Sessions, blobs: FileBlobStore, chat: ChatPort) -> lis
         sessions=sessions,
         blobs=blobs,
         chats={"slack": chat},
-        defaults=budget_defaults(worker_settings()),
+        defaults=budget_defaults(make_settings(default_budget_usd="1000")),
     )
     return [d.job_id for d in done if d.posted]
 
@@ -125,16 +96,17 @@ def marked_inline(job: Job) -> bool:
 async def test_a_result_whose_post_fails_is_left_to_the_sweep_which_posts_it_once(
     sessions: Sessions, blobs: FileBlobStore, client: httpx.AsyncClient
 ) -> None:
-    chat = FlakyChat(down=True)  # down for the inline post and the drain's own closing sweep
+    chat = FakeChat()
+    chat.down.add("post_images")  # down for the inline post and the drain's own closing sweep
     [q] = await enqueue_jobs(sessions, blobs, count=1, chat=chat)
     await make_worker(sessions, blobs, {"slack": chat}, client).drain()
 
     job = await job_row(sessions, q.job_id)
     assert job.status is JobStatus.SUCCEEDED and job.finished_at is not None
     assert job.delivered_at is None  # the finish marked it; the failed post took the mark back
-    assert chat.post_attempts >= 1 and chat.results() == []
+    assert chat.attempts["post_images"] >= 1 and chat.results() == []
 
-    chat.down = False
+    chat.down.clear()
     assert await sweep(sessions, blobs, chat) == [q.job_id]
     [result] = chat.results("T1")
     assert result.actions[0].job_id == q.job_id
@@ -154,11 +126,12 @@ async def test_a_result_whose_post_fails_is_left_to_the_sweep_which_posts_it_onc
 async def test_a_post_that_fails_once_is_posted_once_by_the_drains_closing_sweep(
     sessions: Sessions, blobs: FileBlobStore, client: httpx.AsyncClient
 ) -> None:
-    chat = FlakyChat(fail_posts=1)
+    chat = FakeChat()
+    chat.fail_next["post_images"] = 1
     [q] = await enqueue_jobs(sessions, blobs, count=1, chat=chat)
     await make_worker(sessions, blobs, {"slack": chat}, client).drain()
 
-    assert chat.post_attempts == 2  # inline (raised), then the sweep
+    assert chat.attempts["post_images"] == 2  # inline (raised), then the sweep
     assert [r.actions[0].job_id for r in chat.results()] == [q.job_id]
     job = await job_row(sessions, q.job_id)
     assert job.status is JobStatus.SUCCEEDED and not marked_inline(job)

@@ -13,27 +13,19 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.core.config import budget_defaults
 from bot.core.domain import ProviderName
 from bot.core.jobs import JobStatus
 from bot.core.ports import Action, Provider
-from bot.core.pricing import PriceTable
-from bot.jobs.runner import JobRunner
 from bot.jobs.worker import Worker
 from storage.blobs import FileBlobStore
 from storage.db import Sessions, write_session
 from storage.queue import claim, get_job, set_provider_task
 from storage.threads import find_thread, list_versions
 from tests.kit.chat import FakeChat
+from tests.kit.core import openai_provider, real_core, wavespeed_provider
 from tests.kit.emulator import ProviderEmulator
-from tests.kit.workers import (
-    all_jobs,
-    enqueue_jobs,
-    openai_provider,
-    read_ledger,
-    wavespeed_provider,
-    worker_settings,
-)
+from tests.kit.settings import make_settings
+from tests.kit.workers import WORKER_CAP_USD, all_jobs, enqueue_jobs, read_ledger
 
 BASE = "http://emulator"
 SCOPE = "slack:W1:C1"
@@ -64,17 +56,15 @@ def make_worker(
     owner: str = "w1",
     **kw: object,
 ) -> Worker:
-    settings = worker_settings()
-    return Worker(
+    return real_core(
+        make_settings(default_budget_usd=WORKER_CAP_USD),
         sessions=sessions,
         blobs=blobs,
         chats={"slack": chat},
         provider=provider,
-        table=PriceTable.from_settings(settings),
-        settings=settings,
         owner=owner,
-        **kw,  # type: ignore[arg-type]
-    )
+        **kw,
+    ).worker
 
 
 def edits_for(emu: ProviderEmulator, prompt: str) -> int:
@@ -239,22 +229,15 @@ async def test_a_finished_job_left_undelivered_is_delivered_once_by_the_sweep(
     chat = FakeChat()
     [q] = await enqueue_jobs(sessions, blobs, count=1, chat=chat)
     provider = openai_provider(client, BASE)
-    settings = worker_settings()
     # The job runs to SUCCEEDED in a process with no Slack client (so it is left unmarked for
     # one that has it), and that process goes away before anyone delivers it.
     job = await claim(sessions, owner="gone", lease_s=60)
     assert job is not None
-    runner = JobRunner(
-        sessions=sessions,
-        blobs=blobs,
-        chats={},
-        provider=provider,
-        table=PriceTable.from_settings(settings),
-        defaults=budget_defaults(settings),
-        owner="gone",
-        lease_s=60,
+    settings = make_settings(default_budget_usd=WORKER_CAP_USD)
+    gone = real_core(
+        settings, sessions=sessions, blobs=blobs, chats={}, provider=provider, owner="gone"
     )
-    assert (await runner.run(job)).status is JobStatus.SUCCEEDED
+    assert (await gone.worker.runner.run(job)).status is JobStatus.SUCCEEDED
     assert chat.results() == []
 
     # Two restarted workers sweep at once: one posts, the other sees it delivered.

@@ -1,6 +1,6 @@
 """Worker processes against one database and the threaded emulator server.
 
-Each worker process records what it posts as JSON lines (tests/worker_helpers.RecordingChat),
+Each worker process records what it posts as JSON lines (a FakeChat journal),
 so the test can count deliveries per job across processes; the emulator counts provider
 requests per job (each job's prompt is unique).
 """
@@ -8,7 +8,6 @@ requests per job (each job's prompt is unique).
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -24,10 +23,12 @@ from bot.core.jobs import JobStatus
 from storage.blobs import FileBlobStore
 from storage.columns import utcnow
 from storage.db import Sessions, create_engine, session_factory, upgrade
+from tests.kit.chat import read_journal
+from tests.kit.core import OPENAI_KEY
 from tests.kit.emulator import EmulatorServer, ProviderEmulator
 from tests.kit.paths import REPO as REPO_ROOT
 from tests.kit.slack.api import FakeSlackApi
-from tests.kit.workers import OPENAI_KEY, all_jobs, enqueue_jobs, read_ledger
+from tests.kit.workers import all_jobs, enqueue_jobs, read_ledger
 
 SLACK_TOKEN = "xoxb-worker-test-0001"
 
@@ -72,12 +73,9 @@ def posted_jobs(tmp: Path, *names: str) -> Counter[str]:
     """Result posts per job id across the named processes' records."""
     counts: Counter[str] = Counter()
     for name in names:
-        path = tmp / f"{name}.jsonl"
-        if path.exists():
-            for line in path.read_text().splitlines():
-                record = json.loads(line)
-                if record["kind"] == "images":
-                    counts[record["job"]] += 1
+        for record in read_journal(tmp / f"{name}.jsonl"):
+            if record["call"] == "post_images":
+                counts[record["job"]] += 1
     return counts
 
 
@@ -193,8 +191,12 @@ async def test_editbot_worker_runs_jobs_and_delivers_them_through_slack(
                     break
                 assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
                 await asyncio.sleep(0.05)  # the fake Slack API serves from this loop
+            # A job is marked delivered before it is posted (bot.jobs.delivery), so posts may
+            # still be in flight. The fake Slack API answers them from this event loop: wait for
+            # the process in a thread, or the loop stops serving the very posts the grace
+            # period waits for (it ran out, and a marked result was never posted).
             proc.send_signal(signal.SIGTERM)
-            _, err = proc.communicate(timeout=30)
+            _, err = await asyncio.to_thread(proc.communicate, timeout=30)
             assert proc.returncode == 0, err[-3000:]
             assert sorted(j.id for j in jobs) == sorted(q.job_id for q in queued)
             assert {j.status for j in jobs} == {JobStatus.SUCCEEDED}

@@ -13,13 +13,12 @@ import pytest
 from bot.core.domain import Attachment, Place
 from bot.core.jobs import JobStatus
 from bot.core.messages import undo_done
-from bot.core.pricing import PriceTable
-from bot.jobs.worker import Worker
 from storage.db import Sessions
 from storage.models import LedgerKind
+from tests.kit.core import openai_provider
 from tests.kit.emulator import ProviderEmulator
 from tests.kit.rig import CHANNEL, Rig, images, make_rig
-from tests.kit.workers import openai_provider, read_ledger
+from tests.kit.workers import read_ledger
 
 THREAD = replace(CHANNEL, thread="msg-1")
 CHEAP = "quality=low size=1024x640"  # the smallest output: little emulator Pillow work
@@ -36,17 +35,13 @@ async def test_edit_refine_branch_undo_versions_compare(
     sessions: Sessions, tmp_path: Path, client: tuple[ProviderEmulator, httpx.AsyncClient]
 ) -> None:
     emu, http = client
-    rig: Rig = make_rig(sessions=sessions, tmp_path=tmp_path)
-    worker = Worker(
+    rig: Rig = make_rig(
         sessions=sessions,
-        blobs=rig.blobs,
-        chats={"slack": rig.chat},
+        tmp_path=tmp_path,
         provider=openai_provider(http, "http://emulator"),
-        table=PriceTable(),
-        settings=rig.settings,
-        owner="w1",
         concurrency=2,
     )
+    worker = rig.worker
 
     async def step(text: str, *files: Attachment, place: Place = THREAD) -> None:
         await rig.submit(text, *files, place=place)

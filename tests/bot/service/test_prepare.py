@@ -10,21 +10,7 @@ from bot.core.options import parse_options
 from bot.core.pricing import PriceTable, estimate
 from bot.images.intake import ImageLimits
 from bot.service.prepare import MAX_INPUTS, InputFile, prepare_edit, prepare_from_images
-
-
-def png(width: int, height: int, color=(200, 30, 30)) -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", (width, height), color).save(buf, "PNG")
-    return buf.getvalue()
-
-
-def mask_png(width: int, height: int) -> bytes:
-    im = Image.new("RGBA", (width, height), (0, 0, 0, 255))
-    # Transparent left half: the area to edit.
-    im.paste((0, 0, 0, 0), (0, 0, width // 2, height))
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    return buf.getvalue()
+from tests.kit.images import mask, solid
 
 
 def stems(images) -> list[str]:
@@ -50,7 +36,10 @@ async def prepare(text, files, *, provider=ProviderName.OPENAI, settings=SETTING
 
 
 async def test_compose_makes_one_request_sized_from_the_first_image():
-    files = [InputFile("wide.png", png(300, 200)), InputFile("tall.png", png(200, 300))]
+    files = [
+        InputFile("wide.png", solid((200, 30, 30), (300, 200))),
+        InputFile("tall.png", solid((200, 30, 30), (200, 300))),
+    ]
     prepared = await prepare("put them side by side quality=low n=2", files)
     assert prepared.prompt == "put them side by side"
     assert prepared.options.quality is Quality.LOW and prepared.options.n == 2
@@ -64,13 +53,16 @@ async def test_compose_makes_one_request_sized_from_the_first_image():
 
 
 async def test_the_aspect_follows_the_first_image_not_the_others():
-    files = [InputFile("tall.png", png(200, 300)), InputFile("wide.png", png(300, 200))]
+    files = [
+        InputFile("tall.png", solid((200, 30, 30), (200, 300))),
+        InputFile("wide.png", solid((200, 30, 30), (300, 200))),
+    ]
     (req,) = (await prepare("blend", files)).requests
     assert req.aspect == "2:3" and req.size == (1024, 1536)
 
 
 async def test_explicit_aspect_and_size_win_over_the_input():
-    files = [InputFile("a.png", png(300, 200))]
+    files = [InputFile("a.png", solid((200, 30, 30), (300, 200)))]
     (req,) = (await prepare("x aspect=16:9 res=2k", files)).requests
     assert req.aspect == "16:9" and req.size[0] * 9 // 16 - req.size[1] in range(-16, 17)
     (req,) = (await prepare("x size=1024x1536", files)).requests
@@ -78,7 +70,10 @@ async def test_explicit_aspect_and_size_win_over_the_input():
 
 
 async def test_mode_each_makes_a_request_per_image_and_sums_the_estimate():
-    files = [InputFile("wide.png", png(300, 200)), InputFile("tall.png", png(200, 300))]
+    files = [
+        InputFile("wide.png", solid((200, 30, 30), (300, 200))),
+        InputFile("tall.png", solid((200, 30, 30), (200, 300))),
+    ]
     prepared = await prepare("make it night mode=each", files, provider=ProviderName.WAVESPEED)
     assert prepared.options.mode is Mode.EACH
     assert [len(r.images) for r in prepared.requests] == [1, 1]
@@ -92,7 +87,10 @@ async def test_mode_each_makes_a_request_per_image_and_sums_the_estimate():
 
 
 async def test_a_png_named_mask_is_taken_as_the_mask_and_resized_to_the_first_image():
-    files = [InputFile("photo.png", png(400, 300)), InputFile("my-mask.png", mask_png(200, 150))]
+    files = [
+        InputFile("photo.png", solid((200, 30, 30), (400, 300))),
+        InputFile("my-mask.png", mask((200, 150))),
+    ]
     prepared = await prepare("replace the left half with sea", files)
     (req,) = prepared.requests
     assert stems(req.images) == ["photo"]
@@ -108,20 +106,26 @@ async def test_a_png_named_mask_is_taken_as_the_mask_and_resized_to_the_first_im
 
 
 async def test_mask_by_index():
-    files = [InputFile("m.png", mask_png(64, 64)), InputFile("photo.png", png(128, 128))]
+    files = [
+        InputFile("m.png", mask((64, 64))),
+        InputFile("photo.png", solid((200, 30, 30), (128, 128))),
+    ]
     (req,) = (await prepare("edit mask=1", files)).requests
     assert stems(req.images) == ["photo"]
     assert req.mask is not None and (req.mask.width, req.mask.height) == (128, 128)
 
 
 async def test_mask_index_out_of_range_is_an_option_error():
-    files = [InputFile("a.png", png(64, 64)), InputFile("b.png", png(64, 64))]
+    files = [
+        InputFile("a.png", solid((200, 30, 30), (64, 64))),
+        InputFile("b.png", solid((200, 30, 30), (64, 64))),
+    ]
     with pytest.raises(OptionError, match="mask=3.*2 files"):
         await prepare("edit mask=3", files)
 
 
 async def test_mask_with_mode_each_is_a_conflict():
-    files = [InputFile("a.png", png(64, 64)), InputFile("m.png", mask_png(64, 64))]
+    files = [InputFile("a.png", solid((200, 30, 30), (64, 64))), InputFile("m.png", mask((64, 64)))]
     with pytest.raises(OptionError, match="mode=each"):
         await prepare("edit mask=2 mode=each", files)
 
@@ -133,7 +137,7 @@ async def test_no_images_says_to_attach_one():
 
 async def test_only_a_mask_says_to_attach_the_image_too():
     with pytest.raises(UserInputError, match="mask"):
-        await prepare("edit mask=1", [InputFile("m.png", mask_png(64, 64))])
+        await prepare("edit mask=1", [InputFile("m.png", mask((64, 64)))])
 
 
 async def test_more_than_16_inputs_are_refused_before_any_decoding():
@@ -152,17 +156,17 @@ async def test_a_non_image_file_is_rejected_by_name():
 
 async def test_bad_options_surface_as_user_input_errors():
     with pytest.raises(UserInputError):
-        await prepare("edit qualty=high", [InputFile("a.png", png(64, 64))])
+        await prepare("edit qualty=high", [InputFile("a.png", solid((200, 30, 30), (64, 64)))])
 
 
 async def test_n_is_capped_by_settings():
-    files = [InputFile("a.png", png(64, 64))]
+    files = [InputFile("a.png", solid((200, 30, 30), (64, 64)))]
     with pytest.raises(OptionError):
         await prepare("edit n=3", files, settings=Settings(EDITBOT_MAX_N=2))
 
 
 async def test_prepare_from_images_reuses_normalized_versions():
-    first = await prepare("x", [InputFile("a.png", png(300, 200))])
+    first = await prepare("x", [InputFile("a.png", solid((200, 30, 30), (300, 200)))])
     again = prepare_from_images(
         prompt="now add snow",
         options=first.options,

@@ -7,77 +7,65 @@ row it claims, so the id has to be written with the job, not after the job becam
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from pathlib import Path
 
-from bot.core.domain import Place
 from bot.core.jobs import JobWithInputs
 from bot.core.messages import status_queued
-from bot.core.ports import ActionButton, MessageRef
+from bot.core.ports import MessageRef
 from storage.db import Sessions
 from storage.queue import claim
 from tests.kit.chat import FakeChat, attachment
-from tests.kit.rig import make_rig, png
+from tests.kit.images import solid
+from tests.kit.rig import make_rig
 
 CLAIM_WAIT_S = 0.3
 
 
-class ClaimingChat(FakeChat):
+def claiming_chat(sessions: Sessions) -> tuple[FakeChat, list[JobWithInputs]]:
     """A FakeChat on which a worker tries to claim a job while each message is being posted."""
+    chat = FakeChat("slack")
+    claimed: list[JobWithInputs] = []
 
-    def __init__(self, sessions: Sessions) -> None:
-        super().__init__("slack")
-        self._sessions = sessions
-        self.claimed: list[JobWithInputs] = []
-
-    async def post_text(
-        self, place: Place, text: str, *, actions: Sequence[ActionButton] = ()
-    ) -> MessageRef:
-        ref = await super().post_text(place, text, actions=actions)
+    async def claim_meanwhile(ref: MessageRef) -> None:
         # What another process may do at this moment. A claim that cannot get in (SQLite's
         # write turn is taken) or finds nothing to claim has simply lost the race.
         try:
             async with asyncio.timeout(CLAIM_WAIT_S):
-                job = await claim(self._sessions, owner="other-worker", lease_s=60)
+                job = await claim(sessions, owner="other-worker", lease_s=60)
         except TimeoutError:
             job = None
         if job is not None:
-            self.claimed.append(job)
-        return ref
+            claimed.append(job)
 
-
-class FailingChat(FakeChat):
-    """A FakeChat whose every post fails, as when the platform is down."""
-
-    async def post_text(
-        self, place: Place, text: str, *, actions: Sequence[ActionButton] = ()
-    ) -> MessageRef:
-        raise ConnectionError("chat platform unreachable")
+    chat.after_post = claim_meanwhile
+    return chat, claimed
 
 
 async def test_a_job_claimed_at_any_time_knows_its_status_message(
     sessions: Sessions, tmp_path: Path
 ) -> None:
-    chat = ClaimingChat(sessions)
+    chat, claimed = claiming_chat(sessions)
     rig = make_rig(sessions=sessions, tmp_path=tmp_path, chat=chat)
 
-    await rig.submit("make the sky purple", attachment("a.png", png((200, 30, 30))))
+    await rig.submit("make the sky purple", attachment("a.png", solid((200, 30, 30))))
     # Whatever the claim during the post saw, a worker claiming now takes the job.
     late = await claim(sessions, owner="late-worker", lease_s=60)
     if late is not None:
-        chat.claimed.append(late)
+        claimed.append(late)
 
     [status] = chat.in_thread("msg-1")
     assert status.text == status_queued(0)
-    [claimed] = chat.claimed
-    assert claimed.spec.status_message_id == status.ref.message_id
+    [first] = claimed
+    assert first.spec.status_message_id == status.ref.message_id
 
 
 async def test_a_status_message_that_cannot_be_posted_queues_and_charges_nothing(
     sessions: Sessions, tmp_path: Path
 ) -> None:
-    rig = make_rig(sessions=sessions, tmp_path=tmp_path, chat=FailingChat("slack"))
-    await rig.submit("make the sky purple", attachment("a.png", png((200, 30, 30))))
+    down = FakeChat("slack")
+    down.down.add("post_text")  # every post fails, as when the platform is down
+    rig = make_rig(sessions=sessions, tmp_path=tmp_path, chat=down)
+    await rig.submit("make the sky purple", attachment("a.png", solid((200, 30, 30))))
     assert await rig.jobs() == []
     assert await rig.ledger() == []
     assert rig.wakes == []

@@ -20,7 +20,8 @@ from storage.images import job_inputs
 from storage.models import LedgerKind
 from storage.queue import get_job
 from tests.kit.chat import attachment
-from tests.kit.rig import CHANNEL, Rig, counted, images, make_rig, png
+from tests.kit.images import solid
+from tests.kit.rig import CHANNEL, Rig, counted, images, make_rig
 
 
 @pytest.fixture
@@ -29,7 +30,7 @@ def rig(sessions: Sessions, tmp_path: Path) -> Rig:
 
 
 async def test_attachment_edit_is_reserved_queued_and_announced(rig: Rig) -> None:
-    data = png((200, 30, 30))
+    data = solid((200, 30, 30))
     await rig.submit("make the sky purple quality=low", attachment("a.png", data))
 
     [job] = await rig.jobs()
@@ -80,7 +81,7 @@ async def test_concurrent_duplicates_make_one_job(rig: Rig) -> None:
 
 
 async def test_bad_option_is_explained_nothing_fetched_or_charged(rig: Rig) -> None:
-    file, fetches = counted("a.png", png((1, 1, 1)))
+    file, fetches = counted("a.png", solid((1, 1, 1)))
     await rig.submit("make it blue qualty=high", file)
     [message] = rig.chat.messages
     assert "qualty" in message.text and "quality" in message.text
@@ -183,10 +184,10 @@ async def test_warning_is_said_once_per_period(rig: Rig) -> None:
 
 
 async def test_thread_images_are_the_fallback(rig: Rig) -> None:
-    data = png((10, 200, 10))
+    data = solid((10, 200, 10))
     rig.chat.thread_files["T9"] = [
         attachment("newest.png", data),
-        attachment("older.png", png((1, 1, 1))),
+        attachment("older.png", solid((1, 1, 1))),
     ]
     place = CHANNEL.__class__(**{**CHANNEL.__dict__, "thread": "T9"})
     await rig.submit("make it blue", place=place)

@@ -13,7 +13,8 @@ from PIL import Image
 from bot.core.messages import no_versions_yet, undo_done, undo_nothing, version_missing
 from bot.core.ports import Action
 from storage.db import Sessions
-from tests.kit.rig import CHANNEL, Rig, images, make_rig, png
+from tests.kit.images import solid
+from tests.kit.rig import CHANNEL, Rig, images, make_rig
 
 THREAD = replace(CHANNEL, thread="msg-1")
 
@@ -28,7 +29,7 @@ async def _thread_with_versions(rig: Rig, count: int) -> tuple[int, list[bytes]]
     await rig.submit("make it blue", *images((250, 0, 0)))
     [job] = await rig.jobs()
     assert job.edit_thread_id is not None
-    outputs = [png((40 * i % 256, 90, 200), (256 + 64 * i, 256)) for i in range(count)]
+    outputs = [solid((40 * i % 256, 90, 200), (256 + 64 * i, 256)) for i in range(count)]
     for data in outputs:
         await rig.add_version(thread_id=job.edit_thread_id, job_id=job.id, data=data)
     return job.edit_thread_id, outputs
@@ -111,7 +112,7 @@ async def test_versions_is_one_contact_sheet_that_grows(rig: Rig) -> None:
     [first_sheet] = one.images
     [job] = await rig.jobs()
     for i in range(5):
-        await rig.add_version(thread_id=thread_id, job_id=job.id, data=png((9, 9 * i, 200)))
+        await rig.add_version(thread_id=thread_id, job_id=job.id, data=solid((9, 9 * i, 200)))
     await rig.submit("versions", place=THREAD)
     sheet = rig.chat.results("msg-1")[-1]
     assert "6 versions; v6 is current" in sheet.text

@@ -8,7 +8,6 @@ a bot restart), so a button posted by one instance can be pressed on the next.
 
 from __future__ import annotations
 
-import io
 import pathlib
 from dataclasses import dataclass, field
 from typing import Any
@@ -18,48 +17,22 @@ import discord.ext.test as dpytest
 import httpx
 from discord.ext.test import backend as back
 from discord.ext.test import factories as facts
-from PIL import Image
 
 from adapters.discord.bot import EditBot, build_discord_bot
 from adapters.discord.chat import DiscordChatPort
 from adapters.discord.downloads import CdnDownloads
 from bot.core.config import Settings
-from bot.core.domain import ProviderName
 from bot.core.ports import ChatPort
-from bot.core.pricing import PriceTable
 from bot.jobs.worker import Worker
 from bot.service.edit_service import EditService
 from storage.blobs import FileBlobStore
 from storage.db import Sessions
+from tests.kit.core import EMULATOR, openai_provider, real_core
 from tests.kit.discord.backend import CaptionKeepingHttp, install, make_thread, next_id
 from tests.kit.emulator import ProviderEmulator
-from tests.kit.workers import openai_provider
 
 CHEAP = "quality=low size=1024x640"
 """The smallest gpt-image-2 output: keeps the emulator's Pillow work (and the cost) low."""
-
-
-def e2e_settings(tmp_path: pathlib.Path, **overrides: Any) -> Settings:
-    """Settings with the money knobs pinned (the machine's environment must not move them)."""
-    values: dict[str, Any] = {
-        "EDITBOT_DATA_DIR": str(tmp_path),
-        "EDITBOT_PROVIDER": "openai",
-        "EDITBOT_DEFAULT_BUDGET_USD": "20",
-        "EDITBOT_BUDGET_PERIOD": "month",
-        "EDITBOT_CONFIRM_ABOVE_USD": "0.50",
-        "EDITBOT_ADMINS": "",
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
-def split_png(size: tuple[int, int] = (320, 256)) -> bytes:
-    """Red left half, blue right half: an output derived from it keeps red left, blue right."""
-    im = Image.new("RGB", size, (255, 0, 0))
-    im.paste((0, 0, 255), (size[0] // 2, 0, size[0], size[1]))
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 @dataclass
@@ -149,15 +122,16 @@ async def start_instance(
 
     # In the composition root's order: the core first, the bot on it, then the bot's ChatPort.
     chats: dict[str, ChatPort] = {}
-    table = PriceTable.from_settings(settings)
-    service = EditService(
+    built = real_core(
+        settings,
         sessions=core.sessions,
         blobs=core.blobs,
         chats=chats,
-        settings=settings,
-        table=table,
-        provider=ProviderName.OPENAI,
+        provider=openai_provider(core.provider_http, EMULATOR),
+        owner=f"w-{next_id()}",
+        concurrency=1,
     )
+    service, worker = built.service, built.worker
     bot = build_discord_bot(settings=settings, service=service, chat_factory=chat_factory)
     chats["discord"] = bot.chat
     await bot._async_setup_hook()
@@ -165,16 +139,6 @@ async def start_instance(
     channel, alice, bob = _world(ids)
     http = install(bot)
     await bot.setup_hook()  # app commands and DynamicItem buttons, as on every start
-    worker = Worker(
-        sessions=core.sessions,
-        blobs=core.blobs,
-        chats=chats,
-        provider=openai_provider(core.provider_http, "http://emulator"),
-        table=table,
-        settings=settings,
-        owner=f"w-{next_id()}",
-        concurrency=1,
-    )
     return Instance(bot, service, worker, http, channel, alice, bob, opened)
 
 
@@ -189,21 +153,6 @@ async def drain_sent() -> list[discord.Message]:
 def file_bytes(message: discord.Message, index: int = 0) -> bytes:
     """The bytes of a file the bot uploaded (dpytest keeps them at a file:// URL)."""
     return pathlib.Path(message.attachments[index].url.removeprefix("file://")).read_bytes()
-
-
-def image_size(data: bytes) -> tuple[int, int]:
-    with Image.open(io.BytesIO(data)) as im:
-        return im.size
-
-
-def pixel_at(data: bytes, fx: float, fy: float) -> tuple[int, int, int]:
-    """The RGB pixel at a fraction of the width and height."""
-    with Image.open(io.BytesIO(data)) as im:
-        rgb = im.convert("RGB")
-        x, y = int(rgb.width * fx), int(rgb.height * fy)
-        value = rgb.getpixel((x, y))
-    assert isinstance(value, tuple)
-    return (int(value[0]), int(value[1]), int(value[2]))
 
 
 def attachment_dict(path: pathlib.Path) -> dict[str, Any]:

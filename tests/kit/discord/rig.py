@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import io
-import pathlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -12,7 +10,6 @@ import discord
 import discord.ext.test as dpytest
 import pytest
 from discord.ext.test import backend as back
-from PIL import Image
 
 from adapters.discord.bot import EditBot, build_discord_bot
 from adapters.discord.chat import DiscordChatPort
@@ -20,7 +17,8 @@ from adapters.discord.downloads import CdnDownloads
 from bot.core.config import Settings
 from bot.core.ports import ChatPort
 from tests.kit.discord.backend import CaptionKeepingHttp, install, make_thread
-from tests.kit.discord.fake_service import FakeEditService
+from tests.kit.service import FakeEditService
+from tests.kit.settings import make_settings
 
 
 @dataclass
@@ -32,21 +30,6 @@ class Rig:
     member: discord.User
     other: discord.User
     threads_opened: list[tuple[int | None, str]]
-
-
-def png_file(tmp_path: pathlib.Path, name: str, color: tuple[int, int, int]) -> pathlib.Path:
-    path = tmp_path / name
-    Image.new("RGB", (8, 6), color).save(path, format="PNG")
-    return path
-
-
-def pixel(data: bytes) -> Any:
-    with Image.open(io.BytesIO(data)) as im:
-        return im.convert("RGB").getpixel((0, 0))
-
-
-def make_settings(**overrides: Any) -> Settings:
-    return Settings(_env_file=None, **overrides)  # type: ignore[call-arg]
 
 
 async def start_rig(settings: Settings, **service_kw: Any) -> Rig:
@@ -63,7 +46,7 @@ async def start_rig(settings: Settings, **service_kw: Any) -> Rig:
         return DiscordChatPort(client, downloads=downloads, thread_opener=open_thread)
 
     chats: dict[str, ChatPort] = {}
-    service = FakeEditService(chats=chats, **service_kw)
+    service = FakeEditService(chats=chats, **{"charts": True, **service_kw})
     bot = build_discord_bot(settings=settings, service=service, chat_factory=chat_factory)
     chats["discord"] = bot.chat
     await bot._async_setup_hook()

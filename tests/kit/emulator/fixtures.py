@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -21,25 +20,17 @@ from bot.core.domain import (
 )
 from bot.core.edits import EditRequest, Progress
 from tests.kit.emulator import ProviderEmulator
+from tests.kit.images import mask, normalized, solid
 
 
 def solid_png(colour: str, size: tuple[int, int] = (96, 64), *, name: str = "") -> NormalizedImage:
     """A PNG of one colour, as intake would hand it to a provider."""
-    buf = io.BytesIO()
-    Image.new("RGB", size, colour).save(buf, "PNG")
-    data = buf.getvalue()
-    digest = hashlib.sha256(data).hexdigest()
-    return NormalizedImage(data, "image/png", size[0], size[1], digest, name or f"{colour}.png")
+    return normalized(solid(colour, size), name=name or f"{colour}.png")
 
 
 def half_mask(size: tuple[int, int]) -> NormalizedImage:
     """A PNG mask whose left half is transparent (the area to edit)."""
-    im = Image.new("RGBA", size, (0, 0, 0, 255))
-    im.paste((0, 0, 0, 0), (0, 0, size[0] // 2, size[1]))
-    buf = io.BytesIO()
-    im.save(buf, "PNG")
-    data = buf.getvalue()
-    return NormalizedImage(data, "image/png", *size, hashlib.sha256(data).hexdigest(), "mask.png")
+    return normalized(mask(size), name="mask.png")
 
 
 def request(

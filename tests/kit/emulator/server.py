@@ -169,4 +169,3 @@ def main(argv: list[str] | None = None) -> None:
 class _Discard(list):  # type: ignore[type-arg]
     def append(self, _item: object) -> None:
         pass
-

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -13,7 +12,6 @@ from urllib.parse import urlencode
 
 import httpx
 from aiohttp import web
-from PIL import Image
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
@@ -26,8 +24,9 @@ from bot.app.web import build_web_app
 from bot.core.config import Settings
 from bot.core.metrics import Registry
 from bot.core.ports import EditServicePort
+from tests.kit.service import FakeEditService
+from tests.kit.settings import make_settings
 from tests.kit.slack.api import BOT_USER_ID, TEAM_ID, FakeSlackApi
-from tests.kit.slack.fake_service import FakeEditService
 
 SECRET = "test-signing-secret"
 TOKEN = "xoxb-test-token"
@@ -45,15 +44,6 @@ def signed_headers(
     ts = str(int(time.time()) if timestamp is None else timestamp)
     sig = SignatureVerifier(secret).generate_signature(timestamp=ts, body=body)
     return {"x-slack-signature": sig, "x-slack-request-timestamp": ts, "content-type": content_type}
-
-
-def png_bytes(size: tuple[int, int] = (64, 48)) -> bytes:
-    """Red left half, blue right half: inverted, cyan and yellow."""
-    im = Image.new("RGB", size, (255, 0, 0))
-    im.paste((0, 0, 255), (size[0] // 2, 0, size[0], size[1]))
-    buf = io.BytesIO()
-    im.save(buf, format="PNG")
-    return buf.getvalue()
 
 
 def file_object(
@@ -194,10 +184,9 @@ class Harness:
         )
 
 
-def make_settings(api: FakeSlackApi, **extra: Any) -> Settings:
-    return Settings(
-        SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=api.api_url, **extra
-    )
+def slack_env(api: FakeSlackApi) -> dict[str, str]:
+    """The settings that point editbot at the fake Web API (HTTP mode)."""
+    return {"SLACK_BOT_TOKEN": TOKEN, "SLACK_SIGNING_SECRET": SECRET, "SLACK_API_URL": api.api_url}
 
 
 @asynccontextmanager
@@ -216,14 +205,14 @@ async def slack_harness(
     """
     async with FakeSlackApi(token=TOKEN) as api, httpx.AsyncClient(timeout=10) as http:
         settings = make_settings(
-            api, EDITBOT_MAX_INPUT_BYTES=max_bytes, EDITBOT_ADMINS=admins, **extra
+            **slack_env(api), EDITBOT_MAX_INPUT_BYTES=max_bytes, EDITBOT_ADMINS=admins, **extra
         )
         client = build_slack_client(settings)
         downloader = SlackDownloader(
             http=http, token=TOKEN, max_bytes=max_bytes, hosts=allowed_hosts(settings.slack_api_url)
         )
         chat = SlackChatPort(client=client, downloader=downloader, update_interval=update_interval)
-        fake = FakeEditService(chat=chat, hold=hold)
+        fake = FakeEditService(chats={"slack": chat}, hold=hold)
         service = make_service(chat, settings) if make_service else fake
         metrics = Registry()
         app = build_slack_app(
