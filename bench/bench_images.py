@@ -1,6 +1,6 @@
 """Benchmark: editbot's image intake against the naive Pillow pipeline, in one run.
 
-    python bench/bench_images.py [--reps N]
+    python -m bench.bench_images [--reps N]
 
 For generated photographic-like 12 MP and 24 MP JPEGs carrying EXIF orientation 6, times
 normalize_image_sync against open -> ImageOps.exif_transpose -> resize(LANCZOS) to the same
@@ -15,17 +15,13 @@ from __future__ import annotations
 import argparse
 import io
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 from PIL import Image, ImageOps
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bot.images.intake import ImageLimits, normalize_image_sync  # noqa: E402
-from tests.kit.images import jpeg, photo_like, psnr  # noqa: E402
+from bot.images.intake import ImageLimits, normalize_image_sync
+from tests.kit.images import jpeg, photo_like, psnr
 
 TARGET_SPEEDUP = 3.0
 TARGET_PSNR_DB = 35.0

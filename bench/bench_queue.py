@@ -1,11 +1,12 @@
 """Benchmark: 1,000 jobs through the worker pool and the emulator server, against the ideal.
 
-    python bench/bench_queue.py [--jobs 1000] [--concurrency 100] [--latency 1.0] [--reps 1]
+    python -m bench.bench_queue [--jobs 1000] [--concurrency 100] [--latency 1.0] [--reps 1]
                                 [--prerendered] [--processes 1]
 
 The provider emulator runs as a real HTTP server on 127.0.0.1 in its own process, like a
 remote provider: it answers each edit `latency` seconds after the request arrived, rendering
-included. Jobs (64x64 inputs, quality=low, 1024x640 JPEG outputs) are queued through storage,
+included. Jobs (64x64 inputs, quality=low, 1024x640 JPEG outputs) are queued through the
+real EditService (tests.kit.workers.enqueue_jobs),
 then Workers with `concurrency` claim loops in all (one process, or `--processes` sharing them)
 drain them: claim, provider call over the sharded client, outputs to blobs, versions, settle,
 finish, post to an in-memory chat (status updates included). Measured on SQLite and, when
@@ -37,7 +38,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,66 +45,18 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from bot.core.domain import Place  # noqa: E402
 from bot.core.jobs import JobStatus
-from bot.core.ports import ActionButton, MessageRef, ResultImage  # noqa: E402
-from bot.core.pricing import PriceTable  # noqa: E402
-from bot.jobs.worker import Worker  # noqa: E402
-from bot.providers.transport import pooled_client  # noqa: E402
-from storage.blobs import FileBlobStore  # noqa: E402
-from storage.db import create_engine, session_factory, upgrade  # noqa: E402
-from tests.kit.emulator.server import in_subprocess  # noqa: E402
-from tests.kit.pg import ENV_URL, admin_url, fresh_database, to_async_url  # noqa: E402
-from tests.kit.workers import (  # noqa: E402
-    all_jobs,
-    enqueue_jobs,
-    openai_provider,
-    small_request,
-    worker_settings,
-)
+from bot.providers.transport import pooled_client
+from storage.blobs import FileBlobStore
+from storage.db import create_engine, session_factory, upgrade
+from tests.kit.chat import FakeChat
+from tests.kit.core import openai_provider, real_core
+from tests.kit.emulator.server import in_subprocess
+from tests.kit.pg import ENV_URL, admin_url, fresh_database, to_async_url
+from tests.kit.settings import make_settings
+from tests.kit.workers import all_jobs, enqueue_jobs, small_request
 
 TARGET_RATIO = 1.2
-
-
-class CountingChat:
-    """An in-memory ChatPort that only counts posts (delivery is part of what is measured)."""
-
-    platform = "slack"
-
-    def __init__(self) -> None:
-        self.results = 0
-        self.texts = 0
-
-    async def open_thread(self, place: Place, *, title: str, anchor: str | None = None) -> Place:
-        return place
-
-    async def post_text(
-        self, place: Place, text: str, *, actions: Sequence[ActionButton] = ()
-    ) -> MessageRef:
-        self.texts += 1
-        return MessageRef(place, f"t{self.texts}")
-
-    async def update_text(
-        self, ref: MessageRef, text: str, *, actions: Sequence[ActionButton] = ()
-    ) -> None:
-        self.texts += 1
-
-    async def post_images(
-        self,
-        place: Place,
-        *,
-        images: Sequence[ResultImage],
-        caption: str,
-        alt_text: str,
-        actions: Sequence[ActionButton] = (),
-    ) -> MessageRef:
-        self.results += 1
-        return MessageRef(place, f"r{self.results}")
-
-    async def thread_images(self, place: Place) -> Sequence[object]:
-        return []
 
 
 def client(concurrency: int) -> httpx.AsyncClient:
@@ -116,29 +68,30 @@ def bench_engine(url: str, concurrency: int) -> AsyncEngine:
     return create_engine(url, pool_size=min(concurrency, 20) + 5, max_overflow=10)
 
 
-SETTINGS = {"EDITBOT_DEFAULT_BUDGET_USD": "100000"}
+CAP_USD = "100000"
+"""The channels' default cap: no bench job is ever refused."""
 
 
 async def drain(url: str, base_url: str, *, concurrency: int, blob_dir: Path) -> Drained:
     """One Worker with `concurrency` claim loops drains the queue (in this process)."""
     engine = bench_engine(url, concurrency)
-    settings = worker_settings(**SETTINGS)
-    chat = CountingChat()
+    settings = make_settings(default_budget_usd=CAP_USD)
+    chat = FakeChat(remember=False)  # counts the posts only (delivery is measured)
     try:
         async with client(concurrency) as http:
-            worker = Worker(
+            worker = real_core(
+                settings,
                 sessions=session_factory(engine),
                 blobs=FileBlobStore(blob_dir),
                 chats={"slack": chat},
                 provider=openai_provider(http, base_url, deadline_s=120.0),
-                table=PriceTable.from_settings(settings),
-                settings=settings,
                 owner=f"bench-{os.getpid()}",
                 concurrency=concurrency,
-            )
+            ).worker
             started, cpu = time.time(), time.process_time()
             await worker.drain()
-            return Drained(started, time.time(), time.process_time() - cpu, chat.results)
+            posted = chat.attempts["post_images"]
+            return Drained(started, time.time(), time.process_time() - cpu, posted)
     finally:
         await engine.dispose()
 
@@ -163,7 +116,7 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
     engine = bench_engine(url, args.concurrency)
     sessions = session_factory(engine)
     blobs = FileBlobStore(tmp / "blobs")
-    settings = worker_settings(**SETTINGS)
+    settings = make_settings(default_budget_usd=CAP_USD)
     try:
         for start in range(0, args.jobs, 250):
             count = min(250, args.jobs - start)
@@ -172,7 +125,7 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
                 blobs,
                 count=count,
                 settings=settings,
-                chat=CountingChat(),
+                chat=FakeChat(remember=False),
                 channel=f"C{start}",
             )
         per_process = args.concurrency // args.processes

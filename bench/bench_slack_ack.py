@@ -5,7 +5,7 @@ Slack (the fake Web API and the sender), so the measured process holds only the 
 editbot's listener hands each event to a fake core whose submit does real work after
 the ack (download, intake, Pillow invert in a thread, upload into the thread).
 
-    python bench/bench_slack_ack.py [--events 200] [--rounds 3]
+    python -m bench.bench_slack_ack [--events 200] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -14,34 +14,32 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import statistics
-import sys
 import time
 from multiprocessing.connection import Connection
-from pathlib import Path
+from multiprocessing.process import BaseProcess
+from typing import Any
 
 import aiohttp
 import httpx
 from aiohttp import web
 from slack_bolt.async_app import AsyncApp
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from adapters.slack.app import build_slack_app, build_slack_client  # noqa: E402
-from adapters.slack.chat import SlackChatPort  # noqa: E402
-from adapters.slack.downloads import SlackDownloader, allowed_hosts  # noqa: E402
-from adapters.slack.http import slack_events_handler  # noqa: E402
-from bot.app.web import build_web_app  # noqa: E402
-from bot.core.config import Settings  # noqa: E402
-from bot.core.metrics import Registry  # noqa: E402
-from tests.fakes.fake_service import FakeEditService  # noqa: E402
-from tests.fakes.slack_api import FakeSlackApi  # noqa: E402
-from tests.slack_helpers import (  # noqa: E402
+from adapters.slack.app import build_slack_app, build_slack_client
+from adapters.slack.chat import SlackChatPort
+from adapters.slack.downloads import SlackDownloader, allowed_hosts
+from adapters.slack.http import slack_events_handler
+from bot.app.web import build_web_app
+from bot.core.config import Settings
+from bot.core.metrics import Registry
+from tests.kit.images import split
+from tests.kit.service import FakeEditService
+from tests.kit.slack.api import FakeSlackApi
+from tests.kit.slack.harness import (
     SECRET,
     TOKEN,
     event_callback,
     file_object,
     mention,
-    png_bytes,
     signed_headers,
 )
 
@@ -78,7 +76,7 @@ def slack_side(conn: Connection, events: int) -> None:
     async def run() -> None:
         loop = asyncio.get_running_loop()
         async with FakeSlackApi(token=TOKEN) as api:
-            api.files["photo.png"] = png_bytes((512, 384))
+            api.files["photo.png"] = split((512, 384))
             conn.send((api.api_url, file_object(api, "photo.png")))
             limits = httpx.Limits(max_connections=events, max_keepalive_connections=events)
             async with httpx.AsyncClient(timeout=60, limits=limits) as http:
@@ -97,60 +95,90 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def main(events: int, rounds: int) -> None:
-    loop = asyncio.get_running_loop()
+Latencies = dict[str, list[tuple[float, float]]]
+"""App name -> (p50, p99) ack latency in ms of each round."""
+
+
+async def recv(conn: Connection) -> Any:
+    """The child's next message, without blocking the loop that serves the apps meanwhile."""
+    return await asyncio.get_running_loop().run_in_executor(None, conn.recv)
+
+
+def start_slack_side(events: int) -> tuple[Connection, BaseProcess]:
+    """The child process that plays Slack, and our end of the pipe to it."""
     conn, child_conn = mp.Pipe()
     child = mp.get_context("spawn").Process(target=slack_side, args=(child_conn, events))
     child.start()
-    api_url, photo = await loop.run_in_executor(None, conn.recv)
-    settings = make_settings_for(api_url)
-    async with httpx.AsyncClient(timeout=60) as http, aiohttp.ClientSession() as session:
-        # One pooled session for the Web API, as the composition root should pass it.
-        client = build_slack_client(settings, session=session)
-        downloader = SlackDownloader(
-            http=http,
-            token=TOKEN,
-            max_bytes=settings.max_input_bytes,
-            hosts=allowed_hosts(settings.slack_api_url),
+    return conn, child
+
+
+def build_editbot(
+    settings: Settings, *, http: httpx.AsyncClient, session: aiohttp.ClientSession
+) -> tuple[AsyncApp, FakeEditService]:
+    """editbot's Slack app as the composition root wires it, over a fake core."""
+    # One pooled session for the Web API, as the composition root should pass it.
+    client = build_slack_client(settings, session=session)
+    downloader = SlackDownloader(
+        http=http,
+        token=TOKEN,
+        max_bytes=settings.max_input_bytes,
+        hosts=allowed_hosts(settings.slack_api_url),
+    )
+    service = FakeEditService(chats={"slack": SlackChatPort(client=client, downloader=downloader)})
+    editbot = build_slack_app(
+        settings=settings, client=client, service=service, downloader=downloader
+    )
+    return editbot, service
+
+
+def build_bare(settings: Settings) -> AsyncApp:
+    """The baseline: an AsyncApp that acks app_mention and does nothing else."""
+    bare = AsyncApp(client=build_slack_client(settings), signing_secret=SECRET)
+
+    @bare.event("app_mention")
+    async def noop() -> None:
+        return None
+
+    return bare
+
+
+def mention_bodies(round_: int, name: str, *, events: int, photo: dict[str, Any]) -> list[str]:
+    """`events` app_mention callbacks with the photo; ts and event ids unique per round and app."""
+    return [
+        event_callback(
+            mention("bench", ts=f"17{round_}{len(name)}.{i:06d}", files=[photo]),
+            event_id=f"Ev{round_}{name}{i}",
         )
-        service = FakeEditService(chat=SlackChatPort(client=client, downloader=downloader))
-        editbot = build_slack_app(
-            settings=settings, client=client, service=service, downloader=downloader
-        )
-        bare = AsyncApp(client=build_slack_client(settings), signing_secret=SECRET)
+        for i in range(events)
+    ]
 
-        @bare.event("app_mention")
-        async def noop() -> None:
-            return None
 
-        runners = []
-        results: dict[str, list[tuple[float, float]]] = {"bare": [], "editbot": []}
-        urls = {}
-        for name, app in (("bare", bare), ("editbot", editbot)):
-            runner, urls[name] = await serve(app)
-            runners.append(runner)
-        for r in range(rounds):
-            for name in ("bare", "editbot"):
-                bodies = [
-                    event_callback(
-                        mention("bench", ts=f"17{r}{len(name)}.{i:06d}", files=[photo]),
-                        event_id=f"Ev{r}{name}{i}",
-                    )
-                    for i in range(events)
-                ]
-                done_before = len(service.finished)
-                conn.send((urls[name], bodies))
-                lat = await loop.run_in_executor(None, conn.recv)
-                results[name].append((pct(lat, 0.5), pct(lat, 0.99)))
-                if name == "editbot":
-                    # Let the work after the ack finish before the next round measures.
-                    while len(service.finished) < done_before + events:
-                        await asyncio.sleep(0.05)
-        for runner in runners:
-            await runner.cleanup()
-    conn.send(None)
-    child.join()
+async def measure(
+    conn: Connection,
+    *,
+    urls: dict[str, str],
+    photo: dict[str, Any],
+    service: FakeEditService,
+    events: int,
+    rounds: int,
+) -> Latencies:
+    """Each round, the child fires `events` mentions at bare, then at editbot."""
+    results: Latencies = {"bare": [], "editbot": []}
+    for r in range(rounds):
+        for name in ("bare", "editbot"):
+            bodies = mention_bodies(r, name, events=events, photo=photo)
+            done_before = len(service.finished)
+            conn.send((urls[name], bodies))
+            lat = await recv(conn)
+            results[name].append((pct(lat, 0.5), pct(lat, 0.99)))
+            if name == "editbot":
+                # Let the work after the ack finish before the next round measures.
+                while len(service.finished) < done_before + events:
+                    await asyncio.sleep(0.05)
+    return results
 
+
+def report(results: Latencies, *, events: int, rounds: int, finished: int) -> None:
     med = {
         n: (statistics.median(p[0] for p in v), statistics.median(p[1] for p in v))
         for n, v in results.items()
@@ -160,7 +188,29 @@ async def main(events: int, rounds: int) -> None:
         print(f"  {name:8s} ack p50 {p50:7.1f} ms   p99 {p99:7.1f} ms")
     ratio = med["editbot"][1] / med["bare"][1]
     print(f"  p99 ratio editbot/bare: {ratio:.2f} (target <= 1.5)")
-    print(f"  edits finished after the ack: {len(service.finished)}")
+    print(f"  edits finished after the ack: {finished}")
+
+
+async def main(events: int, rounds: int) -> None:
+    conn, child = start_slack_side(events)
+    api_url, photo = await recv(conn)
+    settings = make_settings_for(api_url)
+    async with httpx.AsyncClient(timeout=60) as http, aiohttp.ClientSession() as session:
+        editbot, service = build_editbot(settings, http=http, session=session)
+        bare = build_bare(settings)
+        runners = []
+        urls = {}
+        for name, app in (("bare", bare), ("editbot", editbot)):
+            runner, urls[name] = await serve(app)
+            runners.append(runner)
+        results = await measure(
+            conn, urls=urls, photo=photo, service=service, events=events, rounds=rounds
+        )
+        for runner in runners:
+            await runner.cleanup()
+    conn.send(None)
+    child.join()
+    report(results, events=events, rounds=rounds, finished=len(service.finished))
 
 
 def make_settings_for(api_url: str) -> Settings:

@@ -47,12 +47,17 @@ class FakeChat:
         down: the calls that raise ConnectionError while listed (the platform is down).
         fail_next: how many of the next calls of each kind raise.
         after_post: awaited after each post_text has been recorded.
-    `attempts` counts every call, failed or not.
+    `attempts` counts every call, failed or not. `remember=False` keeps only the counts (a
+    benchmark's thousands of results must not weigh on its memory figures).
     """
 
-    def __init__(self, platform: str = "slack", *, journal: Path | None = None) -> None:
+    def __init__(
+        self, platform: str = "slack", *, journal: Path | None = None, remember: bool = True
+    ) -> None:
         self.platform = platform
         self.messages: list[Posted] = []
+        self._by_id: dict[str, Posted] = {}
+        self._remember = remember
         self.threads_opened: list[tuple[str | None, str]] = []
         self.thread_files: dict[str | None, list[Attachment]] = {}
         self.down: set[Call] = set()
@@ -93,7 +98,7 @@ class FakeChat:
         self, place: Place, text: str, *, actions: Sequence[ActionButton] = ()
     ) -> MessageRef:
         ref = MessageRef(place=place, message_id=self._call("post_text", text=text))
-        self.messages.append(Posted(ref=ref, text=text, actions=tuple(actions), history=[text]))
+        self._keep(Posted(ref=ref, text=text, actions=tuple(actions), history=[text]))
         if self.after_post is not None:
             await self.after_post(ref)
         return ref
@@ -102,13 +107,12 @@ class FakeChat:
         self, ref: MessageRef, text: str, *, actions: Sequence[ActionButton] = ()
     ) -> None:
         self._call("update_text", new_id=False, ref=ref.message_id, text=text)
-        for message in self.messages:
-            if message.ref.message_id == ref.message_id:
-                message.text = text
-                message.actions = tuple(actions)
-                message.history.append(text)
-                return
-        if self._journal is None:  # journaled ids may come from another process
+        message = self._by_id.get(ref.message_id)
+        if message is not None:
+            message.text = text
+            message.actions = tuple(actions)
+            message.history.append(text)
+        elif self._remember and self._journal is None:  # journaled ids may be another's
             raise KeyError(f"no message {ref.message_id}")
 
     async def post_images(
@@ -120,15 +124,17 @@ class FakeChat:
         alt_text: str,
         actions: Sequence[ActionButton] = (),
     ) -> MessageRef:
-        message_id = self._call(
-            "post_images",
-            job=actions[0].job_id if actions else None,
-            caption=caption,
-            alt=alt_text,
-            sha=[hashlib.sha256(im.data).hexdigest() for im in images],
-        )
+        record: dict[str, Any] = {}
+        if self._journal is not None:
+            record = {
+                "job": actions[0].job_id if actions else None,
+                "caption": caption,
+                "alt": alt_text,
+                "sha": [hashlib.sha256(im.data).hexdigest() for im in images],
+            }
+        message_id = self._call("post_images", **record)
         ref = MessageRef(place=place, message_id=message_id)
-        self.messages.append(
+        self._keep(
             Posted(
                 ref=ref,
                 text=caption,
@@ -139,6 +145,11 @@ class FakeChat:
             )
         )
         return ref
+
+    def _keep(self, message: Posted) -> None:
+        if self._remember:
+            self.messages.append(message)
+            self._by_id[message.ref.message_id] = message
 
     async def thread_images(self, place: Place) -> Sequence[Attachment]:
         return list(self.thread_files.get(place.thread, []))

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from tests.kit.paths import REPO
+
 if TYPE_CHECKING:
     from tests.kit.emulator.images import Renderer
     from tests.kit.emulator.provider import ProviderEmulator
@@ -108,8 +110,7 @@ def in_subprocess(*, latency_s: float = 0.0, prerender: Path | None = None) -> I
     cmd = [sys.executable, "-m", "tests.kit.emulator", "--latency", str(latency_s)]
     if prerender is not None:
         cmd += ["--prerender", str(prerender)]
-    root = Path(__file__).resolve().parents[2]
-    child = subprocess.Popen(cmd, cwd=root, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    child = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     try:
         assert child.stdout is not None
         line = child.stdout.readline().decode().strip()
