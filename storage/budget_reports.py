@@ -10,9 +10,10 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.budgets import BudgetDefaults, Policy, period_key, user_scope, workspace_scope
-from storage.budgets import Closed, effective_policy
+from storage.budgets import Closed
 from storage.columns import utcnow
 from storage.models import LedgerEntry, LedgerKind, Usage
+from storage.policies import effective_policy
 from storage.sql import table_of
 
 _usage = table_of(Usage)

@@ -1,4 +1,4 @@
-"""Budgets: policies, periods, and reserving / settling money in single conditional UPDATEs.
+"""Budgets: reserving, settling and refunding money in single conditional UPDATEs.
 
 The functions that change money take a session inside `write_session`; the caller commits, so
 a reservation and the job it pays for can be written in one transaction. A refusal leaves the
@@ -18,8 +18,6 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.budgets import (
-    DEFAULT_WARN_PERCENT,
-    PERIODS,
     BudgetDefaults,
     Policy,
     Refusal,
@@ -30,74 +28,9 @@ from bot.core.budgets import (
 )
 from storage.columns import utcnow
 from storage.db import is_postgres
-from storage.models import BudgetPolicy, LedgerEntry, LedgerKind, Usage
-from storage.sql import insert_ignore, rowcount, run, table_of, upsert
-
-_policies = table_of(BudgetPolicy)
-_POLICIES = select(
-    _policies.c.scope,
-    _policies.c.period,
-    _policies.c.cap_micros,
-    _policies.c.user_cap_micros,
-    _policies.c.warn_percent,
-).where(_policies.c.scope.in_(bindparam("scopes", expanding=True)))
-
-
-async def effective_policy(
-    session: AsyncSession,
-    *,
-    scope: str,
-    workspace_scope: str,
-    default_cap_micros: int,
-    default_period: str,
-) -> Policy:
-    """The channel's policy, else the workspace default, else the configured default."""
-    rows = (await run(session, _POLICIES, {"scopes": [scope, workspace_scope]})).all()
-    by_scope = {row.scope: row for row in rows}
-    for key, source in ((scope, "channel"), (workspace_scope, "workspace")):
-        row = by_scope.get(key)
-        if row is not None:
-            return Policy(
-                scope=row.scope,
-                period=row.period,
-                cap_micros=row.cap_micros,
-                user_cap_micros=row.user_cap_micros,
-                warn_percent=row.warn_percent,
-                source=source,  # type: ignore[arg-type]
-            )
-    return Policy(scope=workspace_scope, period=default_period, cap_micros=default_cap_micros)
-
-
-async def set_policy(
-    session: AsyncSession,
-    *,
-    scope: str,
-    period: str,
-    cap_micros: int,
-    user_cap_micros: int | None = None,
-    warn_percent: int = DEFAULT_WARN_PERCENT,
-    updated_by: str | None = None,
-    now: datetime | None = None,
-) -> None:
-    """Create or replace the policy of a channel scope or a workspace default (`...:*`)."""
-    if period not in PERIODS:
-        raise ValueError(f"unknown budget period {period!r}")
-    if cap_micros < 0 or (user_cap_micros is not None and user_cap_micros < 0):
-        raise ValueError("caps cannot be negative")
-    await upsert(
-        session,
-        model=BudgetPolicy,
-        values={
-            "scope": scope,
-            "period": period,
-            "cap_micros": cap_micros,
-            "user_cap_micros": user_cap_micros,
-            "warn_percent": warn_percent,
-            "updated_by": updated_by,
-            "updated_at": now or utcnow(),
-        },
-        conflict=["scope"],
-    )
+from storage.models import LedgerEntry, LedgerKind, Usage
+from storage.policies import effective_policy
+from storage.sql import insert_ignore, rowcount, run, table_of
 
 
 async def reserve_many(

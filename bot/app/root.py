@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -162,11 +162,6 @@ def build_core(
         clock=clock,
     )
 
-    def enqueued() -> None:
-        worker.wake()
-        if on_enqueued is not None:
-            on_enqueued()
-
     service = EditService(
         sessions=sessions,
         blobs=blobs,
@@ -174,15 +169,11 @@ def build_core(
         settings=settings,
         table=table,
         provider=settings.provider,
-        on_enqueued=enqueued,
+        on_enqueued=_then(worker.wake, on_enqueued),
         clock=clock,
     )
-
-    async def sweep() -> None:
-        await service.sweep_expired()
-
     # Unconfirmed edits expire on the workers' periodic tick (any process may do it).
-    worker.periodic = sweep
+    worker.periodic = _sweep_of(service)
     return Core(
         settings=settings,
         sessions=sessions,
@@ -192,3 +183,21 @@ def build_core(
         service=service,
         chats=chats,
     )
+
+
+def _then(first: Callable[[], None], then: Callable[[], None] | None) -> Callable[[], None]:
+    """`first`, then `then` when there is one."""
+
+    def both() -> None:
+        first()
+        if then is not None:
+            then()
+
+    return both
+
+
+def _sweep_of(service: EditService) -> Callable[[], Awaitable[None]]:
+    async def sweep() -> None:
+        await service.sweep_expired()
+
+    return sweep

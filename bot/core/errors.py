@@ -9,8 +9,7 @@ EditbotError
 │   │   ├── OptionError       unknown key, bad value, conflicting options
 │   │   ├── PromptError       empty prompt, prompt too long
 │   │   └── ImageRejected     not an image, too large, corrupt, decompression bomb, bad mask
-│   ├── ContentRejected       the provider's safety system refused the edit
-│   └── BudgetExceeded        the channel's (or user's) cap would be passed
+│   └── ContentRejected       the provider's safety system refused the edit
 ├── ConfigError               editbot is set up wrong (missing token, bad setting): for the operator
 └── ExternalError             logged, summarised to the user
     ├── ProviderError         the image provider failed
@@ -49,10 +48,6 @@ class ImageRejected(UserInputError):
 
 class ContentRejected(UserError):
     """The provider's safety system refused the request; final, never retried."""
-
-
-class BudgetExceeded(UserError):
-    """Running the edit would pass a spending cap; nothing was reserved."""
 
 
 class ConfigError(EditbotError):

@@ -20,8 +20,8 @@ from bot.core.messages import budget_set_done, budget_show, not_admin
 from bot.core.ports import BudgetReply
 from bot.images.render import spend_chart
 from storage.budget_reports import daily_spend, ledger_csv_rows, ledger_since, usage_summary
-from storage.budgets import effective_policy, set_policy
 from storage.db import Sessions, write_session
+from storage.policies import effective_policy, set_policy
 
 USAGE = (
     "Usage: `/edit-budget show`, `/edit-budget set <usd> [day|week|month|none] [user=<usd>] "

@@ -195,6 +195,18 @@ def size_of(data: bytes) -> tuple[int, int]:
         return im.size
 
 
+def decoded(image: NormalizedImage) -> Image.Image:
+    """A normalized image decoded (loaded) for pixel checks."""
+    im = Image.open(io.BytesIO(image.data))
+    im.load()
+    return im
+
+
+def small_scene() -> Image.Image:
+    """A small photographic-like scene without noise (same pixels on every call)."""
+    return photo_like((96, 64), seed=3, noise=0)
+
+
 def pixel_at(data: bytes, fx: float = 0.0, fy: float = 0.0) -> tuple[int, int, int]:
     """The RGB pixel of encoded bytes at a fraction of the width and height."""
     with Image.open(io.BytesIO(data)) as im:

@@ -22,10 +22,10 @@ from bot.core.jobs import StoredImage
 from bot.core.ports import Action, ActionPress, Provider
 from bot.jobs.worker import Worker
 from bot.service.edit_service import EditService
-from storage.budgets import set_policy
 from storage.db import Sessions, write_session
 from storage.images import job_images
 from storage.models import EditThread, ImageRole, Job, JobImage, LedgerEntry
+from storage.policies import set_policy
 from storage.threads import add_versions, find_thread
 from tests.kit.chat import FakeChat, attachment
 from tests.kit.core import real_core

@@ -19,10 +19,11 @@ from storage.budget_reports import (
     ledger_since,
     usage_summary,
 )
-from storage.budgets import refund, reserve_many, set_policy, settle_usage
+from storage.budgets import refund, reserve_many, settle_usage
 from storage.columns import utcnow
 from storage.db import Sessions, create_engine, session_factory, write_session
 from storage.models import LedgerEntry, LedgerKind, Usage
+from storage.policies import set_policy
 from storage.sql import table_of
 from tests.kit.paths import REPO as REPO_ROOT
 

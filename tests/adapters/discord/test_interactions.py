@@ -100,6 +100,22 @@ async def test_edit_command_without_image_in_edit_thread_has_no_inputs(rig: Rig)
     assert (edit.place.thread, edit.place.channel) == (str(thread.id), str(rig.channel.id))
 
 
+def _message_menu(rig: Rig, target: discord.Message) -> dict[str, Any]:
+    """The `data` of an "Edit image" message-menu interaction on `target`."""
+    message = facts.dict_from_message(target) | {
+        "channel_id": rig.channel.id,
+        "timestamp": target.created_at.isoformat(),
+        "tts": False,
+    }
+    return {
+        "id": str(next_id()),
+        "name": "Edit image",
+        "type": 3,
+        "target_id": str(target.id),
+        "resolved": {"messages": {str(target.id): message}},
+    }
+
+
 async def test_context_menu_opens_modal_and_submission_edits_that_messages_images(
     rig: Rig, tmp_path: pathlib.Path
 ) -> None:
@@ -111,25 +127,7 @@ async def test_context_menu_opens_modal_and_submission_edits_that_messages_image
     )
     await settle()
     menu = interaction_payload(
-        kind=2,
-        channel=rig.channel,
-        member=rig.member,
-        data={
-            "id": str(next_id()),
-            "name": "Edit image",
-            "type": 3,
-            "target_id": str(target.id),
-            "resolved": {
-                "messages": {
-                    str(target.id): facts.dict_from_message(target)
-                    | {
-                        "channel_id": rig.channel.id,
-                        "timestamp": target.created_at.isoformat(),
-                        "tts": False,
-                    }
-                }
-            },
-        },
+        kind=2, channel=rig.channel, member=rig.member, data=_message_menu(rig, target)
     )
     adapter = RecordingWebhookAdapter(rig.channel)
     await dispatch_interaction(menu, adapter)

@@ -23,10 +23,11 @@ from bot.jobs.sweep import SWEEP_WINDOW, deliver_pending
 from bot.jobs.worker import Worker
 from storage.blobs import FileBlobStore
 from storage.budget_reports import standing
-from storage.budgets import Closed, set_policy
+from storage.budgets import Closed
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
 from storage.models import Job, Usage
+from storage.policies import set_policy
 from storage.queue import undelivered as undelivered_ids
 from storage.sql import table_of
 from tests.kit.chat import FakeChat

@@ -16,8 +16,9 @@ from bot.core.budgets import Policy
 from bot.core.domain import Place
 from bot.core.messages import not_admin
 from bot.service.budget import USAGE
-from storage.budgets import effective_policy, settle_usage
+from storage.budgets import settle_usage
 from storage.db import Sessions, create_engine, session_factory, upgrade, write_session
+from storage.policies import effective_policy
 from tests.kit.rig import CHANNEL, Rig, images, make_rig
 
 OTHER = replace(CHANNEL, channel="C10")  # shares the prefix "slack:T1:C1"
