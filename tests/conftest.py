@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from storage.blobs import FileBlobStore
 from storage.db import Sessions, create_engine, session_factory, upgrade
 from tests.kit.pg import ENV_URL, admin_url, fresh_database, postgres_required, to_async_url
 
@@ -95,3 +96,9 @@ async def engine(db_url: str) -> AsyncIterator[AsyncEngine]:
 def sessions(engine: AsyncEngine) -> Sessions:
     """A session factory on `engine`."""
     return session_factory(engine)
+
+
+@pytest.fixture
+def blobs(tmp_path: Path) -> FileBlobStore:
+    """A blob store in the test's tmp_path."""
+    return FileBlobStore(tmp_path / "blobs")

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func
@@ -32,6 +33,7 @@ from bot.core.domain import (
 from bot.core.edits import EditRequest
 from bot.core.jobs import JobStatus
 from bot.core.ports import BlobStore, ChatPort, Provider
+from bot.jobs.worker import Worker
 from storage.blobs import FileBlobStore
 from storage.db import Sessions, create_engine, session_factory
 from storage.models import Job, LedgerEntry, LedgerKind, Usage
@@ -112,6 +114,23 @@ async def enqueue_jobs(
         assert job.status is JobStatus.QUEUED, (job.status, job.error)
         queued.append(Queued(job.id, place, job.estimate_micros))
     return queued
+
+
+def worker_for(
+    sessions: Sessions,
+    blobs: BlobStore,
+    chats: dict[str, ChatPort],
+    provider: Provider,
+    *,
+    owner: str = "w1",
+    **kw: Any,
+) -> Worker:
+    """The Worker the composition root builds, on a test's resources (WORKER_CAP_USD caps)."""
+    settings = make_settings(default_budget_usd=WORKER_CAP_USD)
+    core = real_core(
+        settings, sessions=sessions, blobs=blobs, chats=chats, provider=provider, owner=owner, **kw
+    )
+    return core.worker
 
 
 @dataclass(frozen=True)

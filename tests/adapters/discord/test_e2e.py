@@ -21,20 +21,20 @@ from storage.job_rows import spec_of_row
 from storage.models import Job
 from tests.kit.discord.backend import (
     RecordingWebhookAdapter,
+    attachment_dict,
     dispatch_interaction,
     image_attachment,
     interaction_payload,
     post_message,
     settle,
+    slash,
 )
 from tests.kit.discord.e2e import (
     CHEAP,
     Core,
     Instance,
-    attachment_dict,
     drain_sent,
     file_bytes,
-    slash,
     start_instance,
     thread_create,
 )

@@ -15,30 +15,18 @@ from bot.core.options import parse_options
 from bot.core.ports import Action
 from tests.kit.discord.backend import (
     RecordingWebhookAdapter,
+    attachment_dict,
     dispatch_interaction,
     interaction_payload,
     make_thread,
     next_id,
     post_message,
     settle,
+    slash,
 )
 from tests.kit.discord.rig import Rig, rig_fixture, start_rig  # noqa: F401
 from tests.kit.images import pixel_at, solid, write
 from tests.kit.settings import make_settings
-
-
-def attachment_dict(path: pathlib.Path) -> dict[str, Any]:
-    url = f"https://cdn.discordapp.com{path.resolve()}"
-    return facts.make_attachment_dict(
-        path.name, path.stat().st_size, url, url, next_id(), content_type="image/png"
-    )
-
-
-def slash(name: str, options: list[dict[str, Any]], **resolved: Any) -> dict[str, Any]:
-    data: dict[str, Any] = {"id": str(next_id()), "name": name, "type": 1, "options": options}
-    if resolved:
-        data["resolved"] = resolved
-    return data
 
 
 async def test_edit_command_defers_then_submits_with_options(

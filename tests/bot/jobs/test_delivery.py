@@ -7,10 +7,8 @@ leaves it to the sweep, which posts it exactly once. Also the caption's spent / 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
-import pytest
 from sqlalchemy import update
 
 from bot.core.budgets import BudgetDefaults
@@ -31,18 +29,13 @@ from storage.policies import set_policy
 from storage.queue import undelivered as undelivered_ids
 from storage.sql import table_of
 from tests.kit.chat import FakeChat
-from tests.kit.core import openai_provider, real_core
+from tests.kit.core import openai_provider
 from tests.kit.emulator import ProviderEmulator
 from tests.kit.settings import make_settings
-from tests.kit.workers import WORKER_CAP_USD, enqueue_jobs, read_ledger
+from tests.kit.workers import enqueue_jobs, read_ledger, worker_for
 
 BASE = "http://emulator"
 SCOPE = "slack:W1:C1"
-
-
-@pytest.fixture
-def blobs(tmp_path: Path) -> FileBlobStore:
-    return FileBlobStore(tmp_path / "blobs")
 
 
 def make_worker(
@@ -53,15 +46,8 @@ def make_worker(
     *,
     owner: str = "w1",
 ) -> Worker:
-    return real_core(
-        make_settings(default_budget_usd=WORKER_CAP_USD),
-        sessions=sessions,
-        blobs=blobs,
-        chats=chats,
-        provider=openai_provider(client, BASE),
-        owner=owner,
-        concurrency=1,
-    ).worker
+    provider = openai_provider(client, BASE)
+    return worker_for(sessions, blobs, chats, provider, owner=owner, concurrency=1)
 
 
 async def job_row(sessions: Sessions, job_id: str) -> Job:

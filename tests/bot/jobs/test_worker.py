@@ -7,11 +7,9 @@ EditService: from "a queued job row exists" to "the result is delivered once".
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import httpx
-import pytest
 
 from bot.core.domain import ProviderName
 from bot.core.jobs import JobStatus
@@ -25,46 +23,16 @@ from tests.kit.chat import FakeChat
 from tests.kit.core import openai_provider, real_core, wavespeed_provider
 from tests.kit.emulator import ProviderEmulator
 from tests.kit.settings import make_settings
-from tests.kit.workers import WORKER_CAP_USD, all_jobs, enqueue_jobs, read_ledger
+from tests.kit.workers import WORKER_CAP_USD, all_jobs, enqueue_jobs, read_ledger, worker_for
 
 BASE = "http://emulator"
 SCOPE = "slack:W1:C1"
 
 
-@pytest.fixture
-def emu() -> ProviderEmulator:
-    return ProviderEmulator()
-
-
-@pytest.fixture
-async def client(emu: ProviderEmulator) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(transport=httpx.MockTransport(emu.handler)) as c:
-        yield c
-
-
-@pytest.fixture
-def blobs(tmp_path: Path) -> FileBlobStore:
-    return FileBlobStore(tmp_path / "blobs")
-
-
 def make_worker(
-    sessions: Sessions,
-    blobs: FileBlobStore,
-    chat: FakeChat,
-    provider: Provider,
-    *,
-    owner: str = "w1",
-    **kw: object,
+    sessions: Sessions, blobs: FileBlobStore, chat: FakeChat, provider: Provider, **kw: Any
 ) -> Worker:
-    return real_core(
-        make_settings(default_budget_usd=WORKER_CAP_USD),
-        sessions=sessions,
-        blobs=blobs,
-        chats={"slack": chat},
-        provider=provider,
-        owner=owner,
-        **kw,
-    ).worker
+    return worker_for(sessions, blobs, {"slack": chat}, provider, **kw)
 
 
 def edits_for(emu: ProviderEmulator, prompt: str) -> int:

@@ -46,11 +46,6 @@ async def pg_sessions(pg_url: str) -> AsyncIterator[Sessions]:
 
 
 @pytest.fixture
-def emu() -> ProviderEmulator:
-    return ProviderEmulator()
-
-
-@pytest.fixture
 def base_url(emu: ProviderEmulator) -> Iterator[str]:
     with EmulatorServer(emu).in_thread() as url:
         yield url

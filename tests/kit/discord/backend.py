@@ -360,3 +360,19 @@ async def settle() -> None:
             await asyncio.sleep(0)
             return
         await asyncio.wait(pending, timeout=5)
+
+
+def attachment_dict(path: pathlib.Path) -> dict[str, Any]:
+    """An app command's resolved attachment on Discord's CDN (dpytest reads the URL's path)."""
+    url = f"https://cdn.discordapp.com{path.resolve()}"
+    return facts.make_attachment_dict(
+        path.name, path.stat().st_size, url, url, next_id(), content_type="image/png"
+    )
+
+
+def slash(name: str, options: list[dict[str, Any]], **resolved: Any) -> dict[str, Any]:
+    """The `data` of a chat-input command interaction."""
+    data: dict[str, Any] = {"id": str(next_id()), "name": name, "type": 1, "options": options}
+    if resolved:
+        data["resolved"] = resolved
+    return data

@@ -153,19 +153,3 @@ async def drain_sent() -> list[discord.Message]:
 def file_bytes(message: discord.Message, index: int = 0) -> bytes:
     """The bytes of a file the bot uploaded (dpytest keeps them at a file:// URL)."""
     return pathlib.Path(message.attachments[index].url.removeprefix("file://")).read_bytes()
-
-
-def attachment_dict(path: pathlib.Path) -> dict[str, Any]:
-    """An app command's resolved attachment on Discord's CDN (dpytest reads the URL's path)."""
-    url = f"https://cdn.discordapp.com{path.resolve()}"
-    return facts.make_attachment_dict(
-        path.name, path.stat().st_size, url, url, next_id(), content_type="image/png"
-    )
-
-
-def slash(name: str, options: list[dict[str, Any]], **resolved: Any) -> dict[str, Any]:
-    """The `data` of a chat-input command interaction."""
-    data: dict[str, Any] = {"id": str(next_id()), "name": name, "type": 1, "options": options}
-    if resolved:
-        data["resolved"] = resolved
-    return data
