@@ -33,6 +33,7 @@ from bot.core.config import Settings
 from bot.core.metrics import Registry
 from tests.kit.images import split
 from tests.kit.service import FakeEditService
+from tests.kit.settings import make_settings
 from tests.kit.slack.api import FakeSlackApi
 from tests.kit.slack.harness import (
     SECRET,
@@ -214,7 +215,7 @@ async def main(events: int, rounds: int) -> None:
 
 
 def make_settings_for(api_url: str) -> Settings:
-    return Settings(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=api_url)
+    return make_settings(SLACK_BOT_TOKEN=TOKEN, SLACK_SIGNING_SECRET=SECRET, SLACK_API_URL=api_url)
 
 
 if __name__ == "__main__":

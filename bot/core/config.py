@@ -45,7 +45,7 @@ class Settings(BaseSettings):
     max_input_side: int = Field(2048, alias="EDITBOT_MAX_INPUT_SIDE", ge=256)
     max_input_pixels: int = Field(89_478_485, alias="EDITBOT_MAX_INPUT_PIXELS", gt=0)
 
-    # Prices: overrides of bot.pricing's table, e.g. {"openai.output_per_mtok": 30000000}.
+    # Prices: overrides of bot.core.pricing's table, e.g. {"openai.output_per_mtok": 30000000}.
     prices: dict[str, int] = Field(default_factory=dict, alias="EDITBOT_PRICES")
 
     # State.

@@ -1,7 +1,7 @@
 """What people read: every text editbot posts about edits and budgets, in plain words.
 
 Pure functions from numbers to short strings. Money arrives as integer micro-dollars and leaves
-through bot.domain.format_usd. Markup is kept to what Slack and Discord both show the same way
+through bot.core.domain.format_usd. Markup is kept to what Slack and Discord both show the same way
 (`code` only). Every text is cut to MAX_CHARS: Discord refuses messages over 2,000 characters,
 Slack sections over 3,000. Mentions in strings passed in (labels, provider messages) are the
 adapter's to neutralise when it posts.

@@ -118,7 +118,7 @@ class Provider(Protocol):
         on_progress: OnProgress | None = None,
         on_task_id: OnTaskId | None = None,
     ) -> EditResult:
-        """Run the edit to the end (or raise a bot.errors error).
+        """Run the edit to the end (or raise a bot.core.errors error).
 
         `on_task_id` is awaited with the provider's task id before polling starts, where the
         provider has task ids, so a restarted process can `resume` instead of paying twice.

@@ -1,4 +1,4 @@
-"""EditService: the platform-neutral heart of editbot (implements bot.ports.EditServicePort).
+"""EditService: the platform-neutral heart of editbot (implements bot.core.ports.EditServicePort).
 
 submit: dedupe -> thread command or edit: options -> inputs -> prepare -> confirm or reserve ->
 enqueue -> "queued" status message. The worker (bot/jobs/worker.py) takes it from there. press:

@@ -63,7 +63,7 @@ async def test_mention_with_image_gets_inverted_result_in_its_thread() -> None:
 
 async def test_app_mention_and_file_share_for_one_post_make_one_edit() -> None:
     async with slack_harness() as h:
-        h.api.files["photo.png"] = split()
+        h.api.files["photo.png"] = split((64, 48))
         files = [file_object(h.api, "photo.png")]
         share = file_share(f"<@{BOT_USER_ID}> brighter", files=files)
 
@@ -79,7 +79,7 @@ async def test_app_mention_and_file_share_for_one_post_make_one_edit() -> None:
 
 async def test_file_share_without_mention_is_ignored() -> None:
     async with slack_harness() as h:
-        h.api.files["photo.png"] = split()
+        h.api.files["photo.png"] = split((64, 48))
         share = file_share("just a photo", files=[file_object(h.api, "photo.png")])
         resp = await h.post(event_callback(share))
         assert resp.status_code == 200
@@ -91,7 +91,7 @@ async def test_file_share_without_mention_is_ignored() -> None:
 
 async def test_retry_storm_makes_one_edit() -> None:
     async with slack_harness() as h:
-        h.api.files["photo.png"] = split()
+        h.api.files["photo.png"] = split((64, 48))
         body = event_callback(mention("again", files=[file_object(h.api, "photo.png")]))
         for n in range(3):
             headers = {"x-slack-retry-num": str(n), "x-slack-retry-reason": "http_timeout"}
@@ -160,7 +160,7 @@ async def test_pdf_gets_the_cores_message_in_the_thread() -> None:
 
 async def test_html_login_page_names_the_files_read_scope() -> None:
     async with slack_harness() as h:
-        h.api.files["photo.png"] = split()
+        h.api.files["photo.png"] = split((64, 48))
         f = file_object(h.api, "photo.png")
         h.api.files_read_scope = False
         await h.post(event_callback(mention("edit", files=[f])))

@@ -203,7 +203,7 @@ async def test_budget_chart_goes_to_the_channel_and_usage_csv_is_uploaded() -> N
 async def test_commands_and_events_are_acked_before_the_core_finishes() -> None:
     async with slack_harness() as h:
         h.service.gate = asyncio.Event()  # the core's work cannot finish until released
-        h.api.files["p.png"] = split()
+        h.api.files["p.png"] = split((64, 48))
 
         cmd = await h.command("/edit-budget", "show")
         ev = await h.post(event_callback(mention("x", files=[file_object(h.api, "p.png")])))

@@ -27,13 +27,13 @@ from adapters.slack.app import build_slack_app, build_slack_client
 from adapters.slack.chat import SlackChatPort
 from adapters.slack.downloads import SlackDownloader, allowed_hosts
 from adapters.slack.socket import socket_mode_handler, uses_socket_mode
-from bot.core.config import Settings
 from bot.core.ports import Action
 from tests.bot.app.cli.test_run import editbot_run
 from tests.kit.emulator import ProviderEmulator
 from tests.kit.emulator.server import EmulatorServer
 from tests.kit.images import split
 from tests.kit.service import FakeEditService
+from tests.kit.settings import make_settings
 from tests.kit.slack.api import TEAM_ID
 from tests.kit.slack.harness import CHANNEL, TOKEN, USER, event_callback, file_object, mention
 from tests.kit.slack.socket import FakeSocketMode, SocketSlackApi, wait_until
@@ -60,8 +60,7 @@ async def socket_rig(*, gate: asyncio.Event | None = None) -> AsyncIterator[Sock
         httpx.AsyncClient(timeout=10) as http,
     ):
         # No signing secret: Socket Mode alone must be enough to build and run the app.
-        settings = Settings(
-            _env_file=None,  # type: ignore[call-arg]
+        settings = make_settings(
             SLACK_BOT_TOKEN=SecretStr(TOKEN),
             SLACK_APP_TOKEN=SecretStr(APP_TOKEN),
             SLACK_API_URL=api.api_url,
@@ -153,7 +152,7 @@ async def test_mention_envelope_is_acked_first_then_edited_into_its_thread() -> 
 
 async def test_redelivered_envelope_is_acked_again_but_edited_once() -> None:
     async with socket_rig() as rig:
-        rig.api.files["photo.png"] = split()
+        rig.api.files["photo.png"] = split((64, 48))
         payload = events_payload(
             mention("again", files=[file_object(rig.api, "photo.png")]), event_id="EvS2"
         )
@@ -264,15 +263,6 @@ async def test_disconnect_request_reconnects_and_keeps_serving() -> None:
 # ---- the real process
 
 
-def _photo(size: tuple[int, int] = (320, 240)) -> bytes:
-    """Left half red, right half blue: the emulator's output keeps that layout."""
-    im = Image.new("RGB", size, (220, 30, 30))
-    im.paste((30, 30, 220), (size[0] // 2, 0, size[0], size[1]))
-    buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=90)
-    return buf.getvalue()
-
-
 async def test_editbot_run_in_socket_mode_edits_a_mention_end_to_end(tmp_path: Path) -> None:
     emu = ProviderEmulator(openai_key=OPENAI_KEY)
     async with (
@@ -280,7 +270,7 @@ async def test_editbot_run_in_socket_mode_edits_a_mention_end_to_end(tmp_path: P
         FakeSocketMode() as sm,
         SocketSlackApi(token=TOKEN, app_token=APP_TOKEN, socket=sm) as api,
     ):
-        api.files["photo.jpg"] = _photo()
+        api.files["photo.jpg"] = split((320, 240), fmt="JPEG")
         env = {
             "SLACK_BOT_TOKEN": TOKEN,
             "SLACK_APP_TOKEN": APP_TOKEN,  # and no SLACK_SIGNING_SECRET

@@ -5,12 +5,12 @@ from __future__ import annotations
 from adapters.discord.bot import EditBot
 from bot.app.platforms import wire_platforms
 from bot.app.root import open_app
-from bot.core.config import Settings
 from tests.kit.emulator import ProviderEmulator
+from tests.kit.settings import make_settings
 
 
 async def test_both_tokens_give_both_adapters_on_one_edit_service(tmp_path):
-    settings = Settings(
+    settings = make_settings(
         SLACK_BOT_TOKEN="xoxb-wiring",
         SLACK_SIGNING_SECRET="secret",
         DISCORD_TOKEN="discord-wiring",
@@ -33,7 +33,7 @@ async def test_both_tokens_give_both_adapters_on_one_edit_service(tmp_path):
 
 
 async def test_slack_only_serves_slack_and_the_web_endpoints(tmp_path):
-    settings = Settings(
+    settings = make_settings(
         SLACK_BOT_TOKEN="xoxb-wiring",
         SLACK_SIGNING_SECRET="secret",
         OPENAI_API_KEY="sk-wiring",

@@ -5,7 +5,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.config import Settings
 from bot.core.domain import ASPECTS, EditOptions, NormalizedImage, ProviderName, Quality, Resolution
 from bot.core.edits import EditRequest, EditResult, OutputImage, Usage
 from bot.core.errors import ConfigError
@@ -26,6 +25,7 @@ from bot.service.prepare import InputFile, prepare_edit
 from tests.kit.emulator import ProviderEmulator
 from tests.kit.emulator import images as emulator_images
 from tests.kit.images import solid
+from tests.kit.settings import make_settings
 
 
 def image(width: int, height: int) -> NormalizedImage:
@@ -79,7 +79,7 @@ def test_micros_for_tokens_rounds_up_to_a_whole_micro_dollar():
 
 def test_from_settings_applies_overrides_and_keeps_other_defaults():
     table = PriceTable.from_settings(
-        Settings(prices={"openai.output_per_mtok": 40_000_000, "wavespeed.high.2k": 500_000})
+        make_settings(prices={"openai.output_per_mtok": 40_000_000, "wavespeed.high.2k": 500_000})
     )
     assert table.openai_output_per_mtok == 40_000_000
     assert table.openai_image_input_per_mtok == 8_000_000
@@ -89,18 +89,18 @@ def test_from_settings_applies_overrides_and_keeps_other_defaults():
 
 def test_from_settings_reads_the_environment_variable(monkeypatch):
     monkeypatch.setenv("EDITBOT_PRICES", '{"openai.text_input_per_mtok": 6000000}')
-    assert PriceTable.from_settings(Settings()).openai_text_input_per_mtok == 6_000_000
+    assert PriceTable.from_settings(make_settings()).openai_text_input_per_mtok == 6_000_000
 
 
 @pytest.mark.parametrize("key", ["openai.output", "wavespeed.ultra.1k", "output_per_mtok"])
 def test_unknown_price_key_is_a_config_error_naming_it(key):
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        PriceTable.from_settings(Settings(prices={key: 1}))
+        PriceTable.from_settings(make_settings(prices={key: 1}))
 
 
 def test_negative_price_is_a_config_error():
     with pytest.raises(ConfigError, match="openai.output_per_mtok"):
-        PriceTable.from_settings(Settings(prices={"openai.output_per_mtok": -1}))
+        PriceTable.from_settings(make_settings(prices={"openai.output_per_mtok": -1}))
 
 
 def test_wavespeed_defaults_match_the_reference_table():
@@ -300,7 +300,7 @@ def test_estimate_bounds_what_settle_charges_for_the_emulators_answer(req, provi
 @pytest.mark.parametrize("provider", list(ProviderName))
 async def test_settle_on_a_real_round_trip_through_the_emulator(provider):
     emu = ProviderEmulator()
-    settings_ = Settings(
+    settings_ = make_settings(
         OPENAI_API_KEY=emu.openai_key,
         OPENAI_BASE_URL="http://emulator.test/v1",
         WAVESPEED_API_KEY=emu.wavespeed_key,

@@ -11,7 +11,6 @@ import warnings
 import pytest
 from PIL import Image, ImageDraw, JpegImagePlugin
 
-from bot.core.config import Settings
 from bot.core.domain import NormalizedImage
 from bot.images.intake import (
     ImageLimits,
@@ -30,6 +29,7 @@ from tests.kit.images import (
     psnr,
     small_scene,
 )
+from tests.kit.settings import make_settings
 
 LIMITS = ImageLimits()
 
@@ -193,7 +193,7 @@ def test_small_images_are_not_upscaled():
 
 def test_limits_come_from_settings():
     limits = ImageLimits.from_settings(
-        Settings(
+        make_settings(
             EDITBOT_MAX_INPUT_SIDE=1024, EDITBOT_MAX_INPUT_BYTES=1000, EDITBOT_MAX_INPUT_PIXELS=7
         )
     )

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from PIL import Image, ImageChops, UnidentifiedImageError
 
 from bot.images import render
+from tests.kit.images import solid
 
 Colour = tuple[int, int, int]
 Box = tuple[int, int, int, int]
@@ -28,10 +29,8 @@ COLOURS: list[Colour] = [
 ]
 
 
-def solid(colour: Colour, size: tuple[int, int] = (120, 120), fmt: str = "PNG") -> bytes:
-    buf = io.BytesIO()
-    Image.new("RGB", size, colour).save(buf, format=fmt)
-    return buf.getvalue()
+SIZE = (120, 120)
+"""The inputs' size unless a test says another."""
 
 
 def decode(png: bytes) -> Image.Image:
@@ -75,7 +74,7 @@ def test_sheet_grows_with_the_number_of_versions() -> None:
     sizes = [
         decode(
             render.contact_sheet(
-                [(i, solid(COLOURS[0])) for i in range(1, n + 1)], current=None, cell=64
+                [(i, solid(COLOURS[0], SIZE)) for i in range(1, n + 1)], current=None, cell=64
             )
         ).size
         for n in range(1, 10)
@@ -87,7 +86,7 @@ def test_sheet_grows_with_the_number_of_versions() -> None:
 
 
 def test_each_thumbnail_shows_its_version_in_reading_order() -> None:
-    versions = [(i + 1, solid(colour)) for i, colour in enumerate(COLOURS[:6])]
+    versions = [(i + 1, solid(colour, SIZE)) for i, colour in enumerate(COLOURS[:6])]
     sheet = decode(render.contact_sheet(versions, current=None, cell=96))
     boxes = []
     for colour in COLOURS[:6]:
@@ -125,14 +124,14 @@ def test_thumbnails_keep_aspect_ratio_and_fill_the_cell(
 
 def test_large_jpeg_is_decoded_to_its_colour() -> None:
     sheet = decode(
-        render.contact_sheet([(1, solid(COLOURS[4], (2000, 1000), "JPEG"))], current=1, cell=64)
+        render.contact_sheet([(1, solid(COLOURS[4], (2000, 1000), fmt="JPEG"))], current=1, cell=64)
     )
     box = colour_box(sheet, COLOURS[4], tol=8)
     assert box is not None and abs((box[2] - box[0]) - 64) <= 1 and abs((box[3] - box[1]) - 32) <= 1
 
 
 def test_current_version_is_framed_and_only_it() -> None:
-    versions = [(i + 1, solid(colour)) for i, colour in enumerate(COLOURS[:3])]
+    versions = [(i + 1, solid(colour, SIZE)) for i, colour in enumerate(COLOURS[:3])]
     plain = decode(render.contact_sheet(versions, current=None, cell=128))
     marked = decode(render.contact_sheet(versions, current=2, cell=128))
     assert colour_count(plain, render.CURRENT_COLOUR, tol=0) == 0
@@ -152,7 +151,11 @@ def label_ink(sheet: Image.Image, thumb: Box) -> int:
 
 
 def test_every_thumbnail_has_a_label_that_depends_on_its_number() -> None:
-    versions = [(1, solid(COLOURS[0])), (2, solid(COLOURS[1])), (188, solid(COLOURS[2]))]
+    versions = [
+        (1, solid(COLOURS[0], SIZE)),
+        (2, solid(COLOURS[1], SIZE)),
+        (188, solid(COLOURS[2], SIZE)),
+    ]
     sheet = decode(render.contact_sheet(versions, current=None, cell=128))
     thumbs = [colour_box(sheet, c) for c in COLOURS[:3]]
     inks = [label_ink(sheet, t) for t in thumbs if t is not None]
@@ -173,7 +176,7 @@ def test_bad_input_is_refused() -> None:
     with pytest.raises(ValueError):
         render.contact_sheet([], current=None)
     with pytest.raises(ValueError):
-        render.contact_sheet([(1, solid(COLOURS[0]))], current=None, cell=8)
+        render.contact_sheet([(1, solid(COLOURS[0], SIZE))], current=None, cell=8)
     with pytest.raises(UnidentifiedImageError):
         render.contact_sheet([(1, b"not an image at all")], current=None)
 
@@ -182,7 +185,7 @@ def test_bad_input_is_refused() -> None:
 
 
 def test_compare_puts_before_left_and_after_right_at_the_same_height() -> None:
-    out = decode(render.compare(solid(COLOURS[0]), solid(COLOURS[2]), height=200))
+    out = decode(render.compare(solid(COLOURS[0], SIZE), solid(COLOURS[2], SIZE), height=200))
     left, right = colour_box(out, COLOURS[0]), colour_box(out, COLOURS[2])
     assert left is not None and right is not None
     assert left[3] - left[1] == right[3] - right[1] == 200
@@ -205,11 +208,16 @@ def test_compare_keeps_each_aspect_ratio() -> None:
 
 def test_compare_labels_are_drawn_above_each_side() -> None:
     short = decode(
-        render.compare(solid(COLOURS[0]), solid(COLOURS[2]), labels=("a", "b"), height=128)
+        render.compare(
+            solid(COLOURS[0], SIZE), solid(COLOURS[2], SIZE), labels=("a", "b"), height=128
+        )
     )
     long = decode(
         render.compare(
-            solid(COLOURS[0]), solid(COLOURS[2]), labels=("v1", "v2 (current)"), height=128
+            solid(COLOURS[0], SIZE),
+            solid(COLOURS[2], SIZE),
+            labels=("v1", "v2 (current)"),
+            height=128,
         )
     )
     right_box = colour_box(long, COLOURS[2])

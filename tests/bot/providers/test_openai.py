@@ -9,7 +9,6 @@ import time
 import httpx
 import pytest
 
-from bot.core.config import Settings
 from bot.core.domain import ProviderName
 from bot.core.errors import (
     ConfigError,
@@ -33,6 +32,7 @@ from tests.kit.emulator.fixtures import (
     request,
     solid_png,
 )
+from tests.kit.settings import make_settings
 
 
 def provider(
@@ -262,12 +262,14 @@ async def test_real_server_timeout_is_bounded_by_the_deadline(emu):
 
 def test_factory_builds_each_provider_and_names_a_missing_key():
     client = httpx.AsyncClient()
-    settings = Settings(OPENAI_API_KEY="sk-a", WAVESPEED_API_KEY="ws-b", EDITBOT_PROVIDER="openai")
+    settings = make_settings(
+        OPENAI_API_KEY="sk-a", WAVESPEED_API_KEY="ws-b", EDITBOT_PROVIDER="openai"
+    )
     assert isinstance(build_provider(settings, client), OpenAIProvider)
     assert isinstance(
         build_provider(settings, client, name=ProviderName.WAVESPEED), WaveSpeedProvider
     )
-    bare = Settings(EDITBOT_PROVIDER="wavespeed")
+    bare = make_settings(EDITBOT_PROVIDER="wavespeed")
     with pytest.raises(ConfigError, match="WAVESPEED_API_KEY"):
         build_provider(bare, client)
     with pytest.raises(ConfigError, match="OPENAI_API_KEY"):

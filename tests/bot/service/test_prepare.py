@@ -3,7 +3,6 @@ import io
 import pytest
 from PIL import Image
 
-from bot.core.config import Settings
 from bot.core.domain import Mode, ProviderName, Quality
 from bot.core.errors import ImageRejected, OptionError, UserInputError
 from bot.core.options import parse_options
@@ -11,6 +10,7 @@ from bot.core.pricing import PriceTable, estimate
 from bot.images.intake import ImageLimits
 from bot.service.prepare import MAX_INPUTS, InputFile, prepare_edit, prepare_from_images
 from tests.kit.images import mask, solid
+from tests.kit.settings import make_settings
 
 
 def stems(images) -> list[str]:
@@ -18,7 +18,7 @@ def stems(images) -> list[str]:
     return [im.name.rsplit(".", 1)[0] for im in images]
 
 
-SETTINGS = Settings()
+SETTINGS = make_settings()
 TABLE = PriceTable()
 
 
@@ -162,7 +162,7 @@ async def test_bad_options_surface_as_user_input_errors():
 async def test_n_is_capped_by_settings():
     files = [InputFile("a.png", solid((200, 30, 30), (64, 64)))]
     with pytest.raises(OptionError):
-        await prepare("edit n=3", files, settings=Settings(EDITBOT_MAX_N=2))
+        await prepare("edit n=3", files, settings=make_settings(EDITBOT_MAX_N=2))
 
 
 async def test_prepare_from_images_reuses_normalized_versions():

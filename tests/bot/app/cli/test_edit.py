@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from bot.core.config import Settings
 from bot.core.domain import Resolution
 from bot.core.sizes import size_for
 from bot.images.intake import ImageLimits, normalize_image
 from tests.kit.emulator import EmulatorServer, ProviderEmulator
 from tests.kit.paths import REPO as REPO_ROOT
+from tests.kit.settings import make_settings
 
 REPO = REPO_ROOT
 RED, BLUE = (220, 20, 20), (20, 20, 220)
@@ -147,7 +147,7 @@ def test_dry_run_sends_nothing_and_shows_inputs_request_and_estimate(
     assert emu.requests == []
     out = result.stdout
     # The normalized input as the core makes it: name, size, mime, bytes, sha256 prefix.
-    limits = ImageLimits.from_settings(Settings())
+    limits = ImageLimits.from_settings(make_settings())
     norm = asyncio.run(normalize_image(photo.read_bytes(), name=photo.name, limits=limits))
     expected = (
         f"1. {norm.name}  {norm.width}x{norm.height}  {norm.mime}  {len(norm.data):,} bytes  "

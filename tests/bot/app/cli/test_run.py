@@ -22,6 +22,7 @@ from PIL import Image
 
 from tests.kit.emulator import ProviderEmulator
 from tests.kit.emulator.server import EmulatorServer
+from tests.kit.images import split
 from tests.kit.paths import REPO as REPO_ROOT
 from tests.kit.slack.api import FakeSlackApi
 from tests.kit.slack.harness import (
@@ -42,15 +43,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def _photo(size: tuple[int, int] = (320, 240)) -> bytes:
-    """Left half red, right half blue: the emulator's output keeps that layout."""
-    im = Image.new("RGB", size, (220, 30, 30))
-    im.paste((30, 30, 220), (size[0] // 2, 0, size[0], size[1]))
-    buf = io.BytesIO()
-    im.save(buf, format="JPEG", quality=90)
-    return buf.getvalue()
 
 
 class Bot:
@@ -131,7 +123,7 @@ def _results(api: FakeSlackApi, thread: str) -> list:
 async def test_a_mention_with_a_photo_gets_its_edit_in_the_thread(tmp_path):
     emu = ProviderEmulator(openai_key=OPENAI_KEY)
     async with EmulatorServer(emu) as emulator_url, FakeSlackApi(token=TOKEN) as api:
-        api.files["photo.jpg"] = _photo()
+        api.files["photo.jpg"] = split((320, 240), fmt="JPEG")
         async with editbot_run(_env(api, emulator_url, tmp_path), tmp_path, "run") as bot:
             ts = "1700000001.000100"
             await _send_mention(bot, api, ts=ts, text="make it blue quality=low")
@@ -158,7 +150,7 @@ async def test_a_mention_with_a_photo_gets_its_edit_in_the_thread(tmp_path):
 async def test_a_restart_mid_job_still_answers_in_the_right_thread_once(tmp_path):
     emu = ProviderEmulator(openai_key=OPENAI_KEY, latency_s=3.0)
     async with EmulatorServer(emu) as emulator_url, FakeSlackApi(token=TOKEN) as api:
-        api.files["photo.jpg"] = _photo()
+        api.files["photo.jpg"] = split((320, 240), fmt="JPEG")
         env = _env(api, emulator_url, tmp_path)
         ts = "1700000002.000100"
         async with editbot_run(env, tmp_path, "first") as first:
