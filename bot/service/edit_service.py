@@ -1,9 +1,10 @@
 """EditService: the platform-neutral heart of editbot (implements bot.core.ports.EditServicePort).
 
-submit: dedupe -> thread command or edit: options -> inputs -> prepare -> confirm or reserve ->
-enqueue -> "queued" status message. The worker (bot/jobs/worker.py) takes it from there. press:
-the buttons. budget: `/edit-budget`. Every answer goes through the ChatPort of the place's
-platform; only UserError texts are shown verbatim.
+submit: dedupe -> route (a free thread command, or an edit) -> options, parsed once -> inputs
+-> prepare (intake, priced once) -> confirm or reserve -> enqueue -> the "queued" status
+message. The workers (bot.jobs) take it from there. press: the buttons. budget:
+`/edit-budget`. Every answer goes through the ChatPort of the place's platform; only UserError
+texts are shown verbatim.
 """
 
 from __future__ import annotations

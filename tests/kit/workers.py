@@ -97,10 +97,10 @@ async def enqueue_jobs(
     core = real_core(settings, sessions=sessions, blobs=blobs, chats={"slack": chat or FakeChat()})
     place = Place(platform="slack", workspace="W1", channel=channel, user="U1", thread=thread)
     queued = []
+    seen = await _job_ids(sessions)
     for i in range(count):
         prompt = prompts[i] if prompts else f"{channel} edit {i}"
         options = f"quality=low size={SMALL_SIZE[0]}x{SMALL_SIZE[1]} format=jpeg n={n}"
-        before = {job.id for job in await all_jobs(sessions)}
         await core.service.submit(
             IncomingEdit(
                 place=place,
@@ -110,8 +110,11 @@ async def enqueue_jobs(
                 message_id=f"msg-{uuid.uuid4().hex[:12]}",
             )
         )
-        [job] = [job for job in await all_jobs(sessions) if job.id not in before]
-        assert job.status is JobStatus.QUEUED, (job.status, job.error)
+        [new] = await _job_ids(sessions) - seen
+        seen.add(new)
+        async with sessions() as session:
+            job = await session.get(Job, new)
+        assert job is not None and job.status is JobStatus.QUEUED, job and job.status
         queued.append(Queued(job.id, place, job.estimate_micros))
     return queued
 
@@ -163,6 +166,11 @@ async def read_ledger(sessions: Sessions, scope: str) -> Ledger:
         settled={e.job_id: e.amount_micros for e in entries if e.kind is LedgerKind.SETTLE},
         refunded={e.job_id for e in entries if e.kind is LedgerKind.REFUND},
     )
+
+
+async def _job_ids(sessions: Sessions) -> set[str]:
+    async with sessions() as session:
+        return set((await session.exec(select(table_of(Job).c.id))).all())
 
 
 async def all_jobs(sessions: Sessions) -> list[Job]:
