@@ -180,7 +180,7 @@ def alembic_config() -> Config:
     return cfg
 
 
-async def upgrade(target: AsyncEngine | str, revision: str = "head") -> None:
+async def upgrade(target: AsyncEngine | str, revision: str = "heads") -> None:
     """Run the Alembic migrations up to `revision` on an engine or a URL."""
     engine = create_engine(target) if isinstance(target, str) else target
     try:
