@@ -7,6 +7,7 @@ from enum import StrEnum
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlmodel import Field, SQLModel
 
@@ -49,6 +51,9 @@ class LedgerKind(StrEnum):
     """The job succeeded: its reservation was replaced by its actual cost."""
     REFUND = "refund"
     """The job failed or was cancelled: its reservation was released."""
+    LOST = "lost"
+    """An attempt that reached the provider died before its answer was kept (its process was
+    killed): charged at the job's estimate, since the provider bills it."""
 
 
 def _dt(*, nullable: bool = True, index: bool = False) -> Column[datetime]:
@@ -176,10 +181,12 @@ class EditThread(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=_dt(nullable=False))
 
 
-# One output image of a thread, numbered 1, 2, ... in the order they were produced.
+# One output image of a thread. Versions are numbered 1, 2, ... in the order jobs produced
+# them; a batch (n=2..4) is ONE version with an image per `position`, and the `chosen` one is
+# what refinements, undo and compare use.
 class ThreadVersion(SQLModel, table=True):
     __tablename__ = "thread_versions"
-    __table_args__ = (UniqueConstraint("thread_id", "version"),)
+    __table_args__ = (UniqueConstraint("thread_id", "version", "position"),)
 
     id: int | None = Field(default=None, primary_key=True)
     thread_id: int = Field(
@@ -194,6 +201,11 @@ class ThreadVersion(SQLModel, table=True):
     height: int
     prompt: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=_dt(nullable=False))
+    chosen: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
+    )
+    # The platform user id of who asked for the job (None for versions made before batches).
+    author: str | None = Field(default=None, max_length=64)
 
 
 # Platform event keys already handled: a second delivery of the same event does nothing.
@@ -202,3 +214,40 @@ class ProcessedEvent(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_dt(nullable=False))
+
+
+# An acknowledged request not handled yet (storage.inbox): written before the platform's ack,
+# deleted with the jobs it made; a process that finds one of a dead owner handles it.
+class InboxEntry(SQLModel, table=True):
+    __tablename__ = "inbox"
+
+    key: str = Field(primary_key=True, max_length=200)
+    platform: str = Field(max_length=32)
+    payload: str = Field(sa_column=Column(Text, nullable=False))
+    owner: str = Field(max_length=100, index=True)
+    attempts: int = 0
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_dt(nullable=False))
+
+
+# One row per live process (storage.heartbeats): leases and inbox entries of an owner whose
+# beat went stale are taken over by the others.
+class Heartbeat(SQLModel, table=True):
+    __tablename__ = "heartbeats"
+
+    owner: str = Field(primary_key=True, max_length=100)
+    host: str = Field(max_length=100)
+    pid: int
+    started_at: datetime = Field(default_factory=utcnow, sa_column=_dt(nullable=False))
+    beat_at: datetime = Field(default_factory=utcnow, sa_column=_dt(nullable=False))
+
+
+# Slack's OAuth tables (installs, bot tokens, install states) live on the same metadata.
+from storage import slack_installs as slack_installs  # noqa: E402
+
+
+# The last press of one button by one person: a second press within seconds does nothing.
+class ButtonPress(SQLModel, table=True):
+    __tablename__ = "button_presses"
+
+    key: str = Field(primary_key=True, max_length=200)
+    pressed_at: datetime = Field(default_factory=utcnow, sa_column=_dt(nullable=False))
