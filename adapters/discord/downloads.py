@@ -1,70 +1,128 @@
-"""Attachment downloaders: Discord CDN hosts only, size checked before a byte is read."""
+"""Attachment downloaders: Discord's CDN only, size checked before a byte is read.
+
+A URL is downloaded only from an exact origin (https, port 443, cdn.discordapp.com or
+media.discordapp.net; `extra_hosts` adds others for tests and proxies). With an httpx client
+(what `editbot run` gives it) the download follows a redirect only onto those origins and stops
+reading past the size limit; without one it goes through discord.py's own CDN read. Whatever
+stops a download is said in plain words as ImageRejected, naming whose problem it is, with one
+WARNING line in the log; nothing has been charged yet.
+"""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import discord
+import httpx
 
 from bot.core.domain import Attachment
-from bot.core.errors import ImageRejected, PlatformError
+from bot.core.errors import ImageRejected
+
+log = logging.getLogger(__name__)
 
 DISCORD_CDN_HOSTS: frozenset[str] = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
+MAX_REDIRECTS = 3
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+Origin = tuple[str, str, int]
+"""(scheme, host, port) of a URL, ports made explicit."""
+
+
+def origin(url: str) -> Origin | None:
+    """The URL's origin, or None when it has no usable scheme or host."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return (scheme, host, port if port is not None else _DEFAULT_PORTS[scheme])
+
+
+def _origins(extra: Iterable[str]) -> frozenset[Origin]:
+    """Discord's CDN origins, plus `extra`: host names (https) or whole origins (a test's)."""
+    found = {("https", host, 443) for host in DISCORD_CDN_HOSTS}
+    for entry in extra:
+        where = origin(entry) if "://" in entry else ("https", entry.lower(), 443)
+        if where is not None:
+            found.add(where)
+    return frozenset(found)
 
 
 def _megabytes(size: int) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
+def _too_large(name: str, size: int, limit: int) -> ImageRejected:
+    return ImageRejected(f"{name} is {_megabytes(size)}; the limit is {_megabytes(limit)}.")
+
+
+def _off_cdn(name: str, why: str) -> ImageRejected:
+    log.warning("discord: refused to download %r: %s", name, why)
+    return ImageRejected(
+        f"{name} isn't on Discord's CDN, so editbot won't download it. Nothing was charged. "
+        "Attach the image to your message itself and try again."
+    )
+
+
+def _answered(name: str, status: int) -> ImageRejected:
+    """What Discord's answer means for the person, in plain words."""
+    log.warning("discord: download of %r answered HTTP %d", name, status)
+    if status in (404, 410):
+        return ImageRejected(
+            f"{name} is no longer on Discord (the message or the file was deleted). "
+            "Nothing was charged. Attach the image again and try again."
+        )
+    return ImageRejected(
+        f"Discord refused to hand over {name} (HTTP {status}); that is Discord's side. "
+        "Nothing was charged. Try again in a minute."
+    )
+
+
 @dataclass(frozen=True)
 class CdnDownloads:
-    """Turns discord.Attachment objects into core Attachments whose fetch enforces host and size.
+    """Turns discord.Attachment objects into core Attachments whose fetch enforces origin and size.
 
     `extra_hosts` exists for tests and proxies; production uses Discord's two CDN hosts.
     """
 
     max_bytes: int
     extra_hosts: frozenset[str] = frozenset()
+    http: httpx.AsyncClient | None = None
 
     @classmethod
-    def create(cls, *, max_bytes: int, extra_hosts: Iterable[str] = ()) -> CdnDownloads:
-        return cls(max_bytes=max_bytes, extra_hosts=frozenset(extra_hosts))
+    def create(
+        cls,
+        *,
+        max_bytes: int,
+        extra_hosts: Iterable[str] = (),
+        http: httpx.AsyncClient | None = None,
+    ) -> CdnDownloads:
+        return cls(max_bytes=max_bytes, extra_hosts=frozenset(extra_hosts), http=http)
 
     def allowed(self, url: str) -> bool:
-        """True when `url` is on a host editbot downloads from."""
-        host = (urlsplit(url).hostname or "").lower()
-        return host in DISCORD_CDN_HOSTS or host in self.extra_hosts
+        """True when `url` is on an origin editbot downloads from."""
+        return origin(url) in _origins(self.extra_hosts)
 
     def attachment(self, source: discord.Attachment) -> Attachment:
         """A core Attachment for `source`; nothing is downloaded until `fetch` is awaited."""
-        max_bytes = self.max_bytes
         url = source.url
-        allowed = self.allowed(url)
 
         async def fetch() -> bytes:
-            if not allowed:
-                raise ImageRejected(
-                    f"{source.filename} isn't on Discord's CDN, so editbot won't download it."
-                )
+            if not self.allowed(url):
+                raise _off_cdn(source.filename, f"{origin(url) or url!r} is not an allowed origin")
             # Attachment.size comes with the event: refuse before reading a single byte.
-            if source.size > max_bytes:
-                raise ImageRejected(
-                    f"{source.filename} is {_megabytes(source.size)}; "
-                    f"the limit is {_megabytes(max_bytes)}."
-                )
-            try:
-                data = await source.read()
-            except discord.HTTPException as exc:
-                raise PlatformError(
-                    f"Discord refused the download of an attachment: {exc}"
-                ) from exc
-            if len(data) > max_bytes:
-                raise ImageRejected(
-                    f"{source.filename} is {_megabytes(len(data))}; "
-                    f"the limit is {_megabytes(max_bytes)}."
-                )
+            if source.size > self.max_bytes:
+                raise _too_large(source.filename, source.size, self.max_bytes)
+            data = await self._read(source)
+            if len(data) > self.max_bytes:
+                raise _too_large(source.filename, len(data), self.max_bytes)
             return data
 
         return Attachment(
@@ -77,3 +135,41 @@ class CdnDownloads:
 
     def attachments(self, sources: Iterable[discord.Attachment]) -> tuple[Attachment, ...]:
         return tuple(self.attachment(source) for source in sources)
+
+    async def _read(self, source: discord.Attachment) -> bytes:
+        name = source.filename
+        try:
+            if self.http is not None:
+                return await self.fetch(source.url, name=name)
+            return await source.read()
+        except discord.HTTPException as exc:
+            raise _answered(name, exc.status) from exc
+        except httpx.HTTPError as exc:
+            log.warning("discord: download of %r failed: %s", name, type(exc).__name__)
+            raise ImageRejected(
+                f"Discord's CDN could not be reached to download {name}; that is the network's "
+                "or Discord's side. Nothing was charged. Try again in a minute."
+            ) from exc
+
+    async def fetch(self, url: str, *, name: str = "file") -> bytes:
+        """GET `url` with the httpx client: allowed origins only, redirects too, capped."""
+        assert self.http is not None
+        allowed = _origins(self.extra_hosts)
+        for _ in range(MAX_REDIRECTS + 1):
+            if origin(url) not in allowed:
+                raise _off_cdn(name, f"{origin(url) or url!r} is not an allowed origin")
+            async with self.http.stream("GET", url, follow_redirects=False) as resp:
+                if resp.is_redirect and resp.headers.get("location"):
+                    url = urljoin(url, resp.headers["location"])
+                    continue
+                if resp.status_code != 200:
+                    raise _answered(name, resp.status_code)
+                chunks: list[bytes] = []
+                total = 0
+                async for chunk in resp.aiter_bytes():
+                    total += len(chunk)
+                    if total > self.max_bytes:
+                        raise _too_large(name, total, self.max_bytes)
+                    chunks.append(chunk)
+                return b"".join(chunks)
+        raise _off_cdn(name, f"more than {MAX_REDIRECTS} redirects")

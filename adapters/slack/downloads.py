@@ -1,34 +1,89 @@
-"""Download private Slack files: only from Slack's file host, with the bot token, capped."""
+"""Download private Slack files: only from Slack's file server, with the bot token, capped.
+
+The bot token goes only to an exact origin (scheme, host and port): `https://files.slack.com`,
+or the configured SLACK_API_URL's own origin when it is overridden (a proxy, or a test's local
+server). A redirect is followed only onto those origins. Whatever else goes wrong is said in
+plain words, as ImageRejected, naming whose problem it is; nothing has been charged yet.
+"""
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from adapters.slack.payloads import SlackFile
 from bot.core.domain import Attachment
-from bot.core.errors import ImageRejected, PlatformError
+from bot.core.errors import ImageRejected
+
+log = logging.getLogger(__name__)
 
 SLACK_FILE_HOST = "files.slack.com"
 MAX_REDIRECTS = 3
+_DEFAULT_PORTS = {"https": 443, "http": 80}
+
+Origin = tuple[str, str, int]
+"""(scheme, host, port) of a URL, ports made explicit."""
 
 
-def allowed_hosts(api_url: str) -> frozenset[str]:
-    """files.slack.com, plus the host of SLACK_API_URL when it points somewhere else."""
-    hosts = {SLACK_FILE_HOST}
-    host = urlsplit(api_url).hostname
-    if host and host != "slack.com":
-        hosts.add(host)
-    return frozenset(hosts)
+def origin(url: str) -> Origin | None:
+    """The URL's origin, or None when it has no usable scheme or host."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if scheme not in _DEFAULT_PORTS or not host:
+        return None
+    return (scheme, host, port if port is not None else _DEFAULT_PORTS[scheme])
+
+
+def allowed_hosts(api_url: str) -> frozenset[Origin]:
+    """https://files.slack.com, plus SLACK_API_URL's own origin when it points elsewhere."""
+    origins: set[Origin] = {("https", SLACK_FILE_HOST, 443)}
+    api = origin(api_url)
+    if api is not None and api != ("https", "slack.com", 443):
+        origins.add(api)
+    return frozenset(origins)
 
 
 def _mb(n: int) -> str:
     return f"{n / (1024 * 1024):.0f} MB"
 
 
+def _refused(name: str, why: str) -> ImageRejected:
+    """A download editbot will not make; the token stayed home. One WARNING line, no traceback."""
+    log.warning("slack: refused to download %r: %s", name, why)
+    return ImageRejected(
+        f"editbot won't download {name}: its link does not point at Slack's file server. "
+        "Nothing was charged. Upload the image to Slack itself and try again."
+    )
+
+
+def _answered(name: str, status: int) -> ImageRejected:
+    """What Slack's answer means for the person, in plain words."""
+    log.warning("slack: download of %r answered HTTP %d", name, status)
+    if status in (404, 410):
+        return ImageRejected(
+            f"{name} is no longer on Slack (it was deleted, or editbot cannot see it). "
+            "Nothing was charged. Attach the image again and try again."
+        )
+    if status in (401, 403):
+        return ImageRejected(
+            f"Slack refused to hand {name} to editbot (HTTP {status}). Nothing was charged. "
+            "Whoever runs editbot should check that the app has the files:read scope."
+        )
+    return ImageRejected(
+        f"Slack did not hand over {name} (HTTP {status}); that is Slack's side. "
+        "Nothing was charged. Try again in a minute."
+    )
+
+
 class SlackDownloader:
-    """Fetches `url_private_download` with the bot token; never follows a redirect off-host."""
+    """Fetches `url_private_download` with the bot token; never follows a redirect off-origin."""
 
     def __init__(
         self,
@@ -36,12 +91,12 @@ class SlackDownloader:
         http: httpx.AsyncClient,
         token: str,
         max_bytes: int,
-        hosts: frozenset[str],
+        hosts: frozenset[Origin],
     ) -> None:
         self._http = http
         self._token = token
         self._max_bytes = max_bytes
-        self._hosts = hosts
+        self._origins = hosts
 
     def attachment(self, file: SlackFile) -> Attachment | None:
         """An Attachment for a Slack file object, or None when it has no downloadable URL."""
@@ -58,11 +113,24 @@ class SlackDownloader:
         return Attachment(name=name, fetch=fetch, size=size, mime=file.get("mimetype"), url=url)
 
     async def fetch(self, url: str, *, name: str = "file", size: int | None = None) -> bytes:
-        """The file's bytes; raises ImageRejected when too large, PlatformError when off-host."""
+        """The file's bytes; ImageRejected (in plain words) for anything that stops it."""
         if size is not None and size > self._max_bytes:
             raise ImageRejected(f"{name} is {_mb(size)}; the limit is {_mb(self._max_bytes)}.")
+        try:
+            return await self._follow(url, name)
+        except httpx.HTTPError as exc:
+            log.warning("slack: download of %r failed: %s", name, type(exc).__name__)
+            raise ImageRejected(
+                f"Slack could not be reached to download {name}; that is the network's or "
+                "Slack's side. Nothing was charged. Try again in a minute."
+            ) from exc
+
+    async def _follow(self, url: str, name: str) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
-            self._check_host(url)
+            where = origin(url)
+            if where not in self._origins:
+                # Never send the bot token anywhere but Slack's own file server.
+                raise _refused(name, f"{where or url!r} is not an allowed origin")
             headers = {"Authorization": f"Bearer {self._token}"}
             async with self._http.stream(
                 "GET", url, headers=headers, follow_redirects=False
@@ -70,19 +138,13 @@ class SlackDownloader:
                 if resp.is_redirect:
                     location = resp.headers.get("location")
                     if not location:
-                        raise PlatformError(f"Slack redirected the download of {name} nowhere")
+                        raise _refused(name, "a redirect without a location")
                     url = urljoin(url, location)
                     continue
                 if resp.status_code != 200:
-                    raise PlatformError(f"Slack answered {resp.status_code} for {name}")
+                    raise _answered(name, resp.status_code)
                 return await self._read_capped(resp, name)
-        raise PlatformError(f"too many redirects downloading {name}")
-
-    def _check_host(self, url: str) -> None:
-        parts = urlsplit(url)
-        if parts.hostname not in self._hosts or parts.scheme not in ("https", "http"):
-            # Never send the bot token anywhere but Slack's own file host.
-            raise PlatformError(f"refusing to download from {parts.hostname!r}")
+        raise _refused(name, f"more than {MAX_REDIRECTS} redirects")
 
     async def _read_capped(self, resp: httpx.Response, name: str) -> bytes:
         declared = resp.headers.get("content-length")

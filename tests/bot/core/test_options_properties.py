@@ -14,6 +14,7 @@ from bot.core.domain import (
     Resolution,
 )
 from bot.core.errors import UserInputError
+from bot.core.invisible import visible
 from bot.core.options import KEY_ALIASES, KEYS, parse_options
 
 # --- properties -----------------------------------------------------------------------------
@@ -30,6 +31,7 @@ _VALUE_SPELLINGS: dict[str, list[tuple[str, object]]] = {
     "background": [(b.value, b) for b in Background],
     "mask": [("1", 1), ("2", 2), ("12", 12)],
     "mode": [(m.value, m) for m in Mode],
+    "region": [("top", "top"), ("centre", "center"), ("10,20,30,40", "10,20,30,40")],
 }
 _ALIASES_OF = {key: [a for a, k in KEY_ALIASES.items() if k == key] for key in KEYS}
 _CASINGS = st.sampled_from([str.lower, str.upper, str.title])
@@ -41,6 +43,8 @@ def _option_tokens(draw):
     keys = draw(st.sets(st.sampled_from(KEYS)))
     if "size" in keys:
         keys -= {"aspect", "resolution"}
+    if "region" in keys:  # region builds the mask: not with mask= or mode=
+        keys -= {"mask", "mode"}
     tokens: list[str] = []
     expected: dict[str, object] = {}
     for key in sorted(keys):
@@ -66,7 +70,7 @@ _WORD = st.text(
     ),
     min_size=1,
     max_size=8,
-).filter(lambda w: not w.startswith("-"))
+).filter(lambda w: not w.startswith("-") and visible(w) == w)
 
 
 @_SETTINGS
