@@ -222,12 +222,18 @@ async def finish(
 
 
 async def release(
-    session: AsyncSession, *, job_id: str, owner: str, now: datetime | None = None
+    session: AsyncSession,
+    *,
+    job_id: str,
+    owner: str,
+    keep_attempt: bool = False,
+    now: datetime | None = None,
 ) -> bool:
     """Give a running job back to the queue (graceful shutdown); False if the lease was lost.
 
     The claim is taken back too: only claims that ended without a release (the worker died)
-    count towards the job's attempts.
+    count towards the job's attempts, unless `keep_attempt` (it was cut short at the provider,
+    which bills it: a lost attempt, see storage.lost).
     """
     now = now or utcnow()
     result = await session.exec(
@@ -237,11 +243,31 @@ async def release(
             status=JobStatus.QUEUED,
             lease_owner=None,
             lease_expires_at=None,
-            attempts=_jobs.c.attempts - 1,
+            attempts=_jobs.c.attempts - (0 if keep_attempt else 1),
             updated_at=now,
         )
     )
     return rowcount(result) == 1
+
+
+async def expire_leases_of(
+    session: AsyncSession, *, owners: Sequence[str], now: datetime | None = None
+) -> int:
+    """End the leases `owners` (dead processes) hold, so the next claim takes their jobs at
+    once instead of when the leases run out; how many jobs were freed."""
+    if not owners:
+        return 0
+    now = now or utcnow()
+    result = await session.exec(
+        update(_jobs)
+        .where(
+            _jobs.c.status == JobStatus.RUNNING,
+            _jobs.c.lease_owner.in_(list(owners)),
+            _jobs.c.lease_expires_at >= now,
+        )
+        .values(lease_expires_at=now - timedelta(seconds=1), updated_at=now)
+    )
+    return rowcount(result)
 
 
 async def mark_delivered(

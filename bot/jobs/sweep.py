@@ -7,6 +7,8 @@ it. See bot.jobs.delivery for why the mark comes before the post.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -24,6 +26,8 @@ from storage.queue import get_job, mark_delivered, undelivered, unmark_delivered
 
 log = logging.getLogger(__name__)
 
+POST_FINISH_S = 5.0
+"""How long a post in flight may still take once its task is cancelled (a stop)."""
 SWEEP_WINDOW = timedelta(days=1)
 """Undelivered jobs finished longer ago than this are left alone (their channel may be gone)."""
 
@@ -38,9 +42,21 @@ class Delivered:
 
 
 async def post_once(sessions: Sessions, chat: ChatPort, delivery: Delivery) -> Delivered:
-    """Post a delivery whose job is marked delivered; if posting fails, take the mark back."""
+    """Post a delivery whose job is marked delivered; if posting fails, take the mark back.
+
+    A post is not cut by cancellation (a stop whose grace ran out): it gets up to
+    POST_FINISH_S more to end, since a half-made post could show twice. One that still has
+    not ended is cancelled and its mark taken back before the cancellation goes on, so the
+    next sweep (a restart's first) posts it: a paid result is never left marked and unposted.
+    """
+    posting = asyncio.ensure_future(post(chat, delivery))
     try:
-        await post(chat, delivery)
+        await asyncio.shield(posting)
+    except asyncio.CancelledError:
+        if not await _finish_despite_cancel(posting, POST_FINISH_S):
+            log.warning("job %s: post cut short by a stop; a sweep posts it", delivery.job_id)
+            await _unmark_despite_cancel(sessions, delivery.job_id)
+        raise
     except Exception:
         log.exception("job %s: posting to %s failed; will retry", delivery.job_id, chat.platform)
         await _unmark(sessions, delivery.job_id)
@@ -70,6 +86,9 @@ async def deliver(
             return Delivered(job_id, False, "already delivered")
     try:
         delivery = await _read_back(sessions, blobs, job, defaults)
+    except asyncio.CancelledError:
+        await _unmark_despite_cancel(sessions, job_id)
+        raise
     except Exception:
         log.exception("job %s: reading its result failed; will retry", job_id)
         await _unmark(sessions, job_id)
@@ -115,3 +134,32 @@ async def deliver_pending(
 async def _unmark(sessions: Sessions, job_id: str) -> None:
     async with write_session(sessions) as session:
         await unmark_delivered(session, job_id=job_id)
+
+
+async def _unmark_despite_cancel(sessions: Sessions, job_id: str) -> None:
+    """Take the mark back even while this task is being cancelled (again): the write runs
+    in its own task, which a second cancellation does not stop."""
+    write = asyncio.ensure_future(_unmark(sessions, job_id))
+    while not write.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(write)
+    if not write.cancelled() and write.exception() is not None:
+        log.error("job %s: could not take its delivery mark back", job_id)
+
+
+async def _finish_despite_cancel(posting: asyncio.Future[None], timeout: float) -> bool:
+    """Wait up to `timeout` for `posting` though this task is being cancelled; True when it
+    posted. Still running then: it is cancelled (and False)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not posting.done() and loop.time() < deadline:
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait({posting}, timeout=deadline - loop.time())
+    if not posting.done():
+        posting.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.shield(posting)
+        return False
+    if posting.cancelled() or posting.exception() is not None:
+        return False
+    return True

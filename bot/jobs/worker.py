@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 
 from bot.core.config import Settings, budget_defaults
-from bot.core.jobs import JobWithInputs
+from bot.core.jobs import JobSpec, JobWithInputs
 from bot.core.ports import BlobStore, ChatPort, Provider
 from bot.core.pricing import PriceTable
 from bot.jobs.outcome import Outcome
@@ -24,6 +24,7 @@ from bot.jobs.runner import MAX_ATTEMPTS, JobRunner
 from bot.jobs.sweep import deliver_pending, post_once
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
+from storage.lost import record_lost
 from storage.queue import claim, release
 
 log = logging.getLogger(__name__)
@@ -162,7 +163,7 @@ class Worker:
             # stop() cancelled the job, or this loop was cancelled (which cancels the job too):
             # either way the job goes back to the queue for another worker (or a restart).
             if task.cancelled():
-                await self._release(job_id)
+                await self._release(claimed.spec)
             me = asyncio.current_task()
             if me is not None and me.cancelling():
                 raise
@@ -180,12 +181,18 @@ class Worker:
         except Exception:  # taking the mark back failed too; the result stays in `versions`
             log.exception("job %s: delivery failed", outcome.job_id)
 
-    async def _release(self, job_id: str) -> None:
+    async def _release(self, job: JobSpec) -> None:
+        # Cut short mid-call: the provider bills the call, so it is recorded as lost and its
+        # claim stays counted (storage.lost); else the claim is taken back.
+        lost = job.id in self.runner.cut_short
+        self.runner.cut_short.discard(job.id)
         try:
             async with write_session(self.sessions) as session:
-                await release(session, job_id=job_id, owner=self.owner)
+                if lost:
+                    await record_lost(session, job_id=job.id, attempts=job.attempts)
+                await release(session, job_id=job.id, owner=self.owner, keep_attempt=lost)
         except Exception:  # the lease runs out on its own; another worker takes the job then
-            log.warning("job %s: release failed", job_id, exc_info=True)
+            log.warning("job %s: release failed", job.id, exc_info=True)
 
     async def _deliver_pending(self) -> None:
         try:

@@ -144,6 +144,8 @@ class Ledger:
     spent: int
     settled: dict[str, int]
     refunded: set[str]
+    lost: int = 0
+    """Attempts lost with their process (storage.lost), in micro-dollars."""
 
 
 async def read_ledger(sessions: Sessions, scope: str) -> Ledger:
@@ -165,6 +167,7 @@ async def read_ledger(sessions: Sessions, scope: str) -> Ledger:
         spent=int(row[1]),
         settled={e.job_id: e.amount_micros for e in entries if e.kind is LedgerKind.SETTLE},
         refunded={e.job_id for e in entries if e.kind is LedgerKind.REFUND},
+        lost=sum(e.amount_micros for e in entries if e.kind is LedgerKind.LOST),
     )
 
 

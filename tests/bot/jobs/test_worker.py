@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 
 from bot.core.domain import ProviderName
-from bot.core.jobs import JobStatus
+from bot.core.jobs import JobStatus, short_ref
 from bot.core.ports import Action, Provider
 from bot.jobs.worker import Worker
 from storage.blobs import FileBlobStore
@@ -58,16 +58,18 @@ async def test_drain_runs_each_job_once_and_delivers_it_with_caption_and_buttons
     ledger = await read_ledger(sessions, SCOPE)
     for r in results:
         job = jobs[r.actions[0].job_id]
-        assert r.text.startswith(f"v{job.version} - quality=low")
-        assert "cost $" in r.text and "of $1000.00 this month" in r.text
-        assert [b.action for b in r.actions] == [Action.RETRY, Action.UNDO, Action.HIGH_QUALITY]
+        assert r.text.startswith(f"v{job.version} · ") and " low · $" in r.text
+        assert "left this month" in r.text
+        # Undo only where there is a version before this one.
+        undo = [Action.UNDO] if (job.version or 0) > 1 else []
+        assert [b.action for b in r.actions] == [Action.RETRY, *undo, Action.HIGH_QUALITY]
         assert r.alt_text == job.prompt
         assert r.images[0].mime == "image/jpeg" and r.images[0].width == 1024
         assert job.cost_micros == ledger.settled[job.id] and 0 < job.cost_micros
         assert job.cost_micros <= next(q.estimate_micros for q in queued if q.job_id == job.id)
-    # Status messages end on the done line; money: nothing held, spent = sum of settles.
-    statuses = [m for m in chat.messages if not m.images]
-    assert sorted(m.text for m in statuses) == sorted(f"Done: v{n} is below." for n in range(1, 7))
+    # Each result replaced its status message; money: nothing held, spent = sum of settles.
+    assert [m for m in chat.messages if not m.images] == []
+    assert len(chat.removed) == 6
     assert ledger.reserved == 0 and ledger.spent == sum(ledger.settled.values())
     async with sessions() as session:
         thread = await find_thread(
@@ -98,14 +100,18 @@ async def test_faults_end_every_job_succeeded_or_failed_and_only_successes_are_c
     assert ledger.reserved == 0 and ledger.spent == sum(j.cost_micros or 0 for j in ok)
     # Every job delivered exactly once: a result for successes, a message for failures.
     assert sorted(r.actions[0].job_id for r in chat.results()) == sorted(j.id for j in ok)
-    status_texts = {m.ref.message_id: m.text for m in chat.messages if not m.images}
-    assert len(status_texts) == len(queued)
+    # Each status message was replaced by its job's one message (a failure's names the job).
+    assert sorted(chat.removed) == sorted(j.status_message_id for j in (*ok, *failed))
+    assert len(chat.removed) == len(queued)
+    failures = {m.actions[0].job_id: m.text for m in chat.messages if not m.images}
+    assert len(failures) == len(failed)
     for job in failed:
         assert job.error and job.delivered_at is not None
-        assert status_texts[job.status_message_id or ""] == job.error
+        assert failures[job.id] == job.error
         assert "Traceback" not in job.error
         refused = "safety system refused" in job.error  # a user error: the provider's words
-        assert refused or ("nothing was charged" in job.error and f"(job {job.id})" in job.error)
+        ref = f"(reference {short_ref(job.id)})"
+        assert refused or ("nothing was charged" in job.error and ref in job.error)
     assert any("safety system refused" in (j.error or "") for j in failed)
 
 
@@ -229,7 +235,9 @@ async def test_a_job_that_keeps_killing_its_worker_fails_for_good(
     assert emu.routes("openai_edit") == []
     assert "went wrong on editbot's side" in chat.messages[0].text
     ledger = await read_ledger(sessions, SCOPE)
-    assert (ledger.reserved, ledger.spent, ledger.refunded) == (0, 0, {q.job_id})
+    # Each dead claim may have reached the provider, which bills it: charged as lost.
+    lost = 3 * q.estimate_micros
+    assert (ledger.reserved, ledger.spent, ledger.refunded) == (0, lost, {q.job_id})
 
 
 async def test_stop_releases_running_jobs_back_to_the_queue(

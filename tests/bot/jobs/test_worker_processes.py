@@ -16,6 +16,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from subprocess import Popen
 
 import pytest
 
@@ -27,7 +28,7 @@ from tests.kit.chat import read_journal
 from tests.kit.core import OPENAI_KEY
 from tests.kit.emulator import EmulatorServer, ProviderEmulator
 from tests.kit.paths import REPO as REPO_ROOT
-from tests.kit.slack.api import FakeSlackApi
+from tests.kit.slack.api import FakeSlackApi, Upload
 from tests.kit.workers import all_jobs, enqueue_jobs, read_ledger
 
 SLACK_TOKEN = "xoxb-worker-test-0001"
@@ -69,7 +70,7 @@ def posted_jobs(tmp: Path, *names: str) -> Counter[str]:
     counts: Counter[str] = Counter()
     for name in names:
         for record in read_journal(tmp / f"{name}.jsonl"):
-            if record["call"] == "post_images":
+            if record["call"] == "post_result" and record["sha"]:  # results, not failures
                 counts[record["job"]] += 1
     return counts
 
@@ -140,12 +141,16 @@ async def test_a_worker_killed_mid_job_loses_nothing_after_a_restart(
     assert sum(1 for q in queued if q.job_id not in posts) <= 8
     ledger = await read_ledger(pg_sessions, SCOPE)
     assert ledger.reserved == 0
-    assert (
-        ledger.spent
-        == sum(ledger.settled.values())
-        == sum(j.cost_micros or 0 for j in jobs.values())
-    )
+    assert sum(ledger.settled.values()) == sum(j.cost_micros or 0 for j in jobs.values())
     assert set(ledger.settled) == set(jobs) and not ledger.refunded
+    # The calls in flight at the kill were billed by the provider: charged as lost, at their
+    # estimates, one per request the emulator served beyond one per job.
+    estimates = {q.job_id: q.estimate_micros for q in queued}
+    rerun = Counter(r.fields["prompt"] for r in emu.routes("openai_edit"))
+    by_prompt = {j.prompt: j.id for j in jobs.values()}
+    extra = sum(estimates[by_prompt[p]] * (n - 1) for p, n in rerun.items())
+    assert ledger.lost >= extra
+    assert ledger.spent == sum(ledger.settled.values()) + ledger.lost
 
 
 @pytest.mark.slow
@@ -179,26 +184,96 @@ async def test_editbot_worker_runs_jobs_and_delivers_them_through_slack(
                 stderr=subprocess.PIPE,
                 text=True,
             )
-            deadline = time.monotonic() + 60
-            while True:
-                jobs = await all_jobs(sessions)
-                if all(j.delivered_at is not None for j in jobs):
-                    break
-                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr
-                await asyncio.sleep(0.05)  # the fake Slack API serves from this loop
-            # A job is marked delivered before it is posted (bot.jobs.delivery), so posts may
-            # still be in flight. The fake Slack API answers them from this event loop: wait for
-            # the process in a thread, or the loop stops serving the very posts the grace
-            # period waits for (it ran out, and a marked result was never posted).
+            # What a person sees is the result in the thread: wait for those five posts (a job
+            # is marked delivered before it is posted, so the marks alone say nothing yet).
+            # The fake Slack API serves from this event loop, so the process is waited for in
+            # a thread.
+            await slack.wait_for(lambda: len(thread_uploads(slack)) >= 5, timeout=120)
+            assert proc.poll() is None
             proc.send_signal(signal.SIGTERM)
-            _, err = await asyncio.to_thread(proc.communicate, timeout=30)
+            _, err = await asyncio.to_thread(proc.communicate, timeout=60)
             assert proc.returncode == 0, err[-3000:]
+            jobs = await all_jobs(sessions)
+            assert all(j.delivered_at is not None for j in jobs)
             assert sorted(j.id for j in jobs) == sorted(q.job_id for q in queued)
             assert {j.status for j in jobs} == {JobStatus.SUCCEEDED}
             # Delivered through Slack's REST API into each job's thread, once each.
-            uploads = [u for u in slack.uploads if u.channel == "C1" and u.thread_ts == "T1"]
+            uploads = thread_uploads(slack)
             assert len(uploads) == len(jobs) == 5
             assert len({u.data for u in uploads}) == 5  # five different inputs, five results
             assert OPENAI_KEY not in err and SLACK_TOKEN not in err
+    finally:
+        await engine.dispose()
+
+
+def thread_uploads(slack: FakeSlackApi) -> list[Upload]:
+    """Results shared into the thread the kit's jobs live in."""
+    return [u for u in slack.uploads if u.channel == "C1" and u.thread_ts == "T1"]
+
+
+def editbot_worker(data: Path, base_url: str, slack: FakeSlackApi, *, grace: float) -> Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("EDITBOT_", "SLACK_"))}
+    env |= {
+        "EDITBOT_DATA_DIR": str(data),
+        "EDITBOT_PROVIDER": "openai",
+        "OPENAI_API_KEY": OPENAI_KEY,
+        "OPENAI_BASE_URL": f"{base_url}/v1",
+        "EDITBOT_WORKERS": "2",
+        "EDITBOT_PREVIEWS": "0",
+        "SLACK_BOT_TOKEN": SLACK_TOKEN,
+        "SLACK_API_URL": slack.api_url,
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot.app.cli", "worker", "--grace", str(grace)],
+        cwd=data.parent,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.slow
+async def test_a_stop_whose_grace_runs_out_mid_post_leaves_the_result_to_the_restart(
+    emu: ProviderEmulator, base_url: str, tmp_path: Path
+) -> None:
+    data = tmp_path / "data"
+    url = f"sqlite+aiosqlite:///{data / 'editbot.db'}"
+    data.mkdir()
+    await upgrade(url)
+    engine = create_engine(url)
+    sessions = session_factory(engine)
+    try:
+        async with FakeSlackApi(token=SLACK_TOKEN) as slack:
+            slack.upload_gate = asyncio.Event()  # Slack takes the file and does not answer
+            [q] = await enqueue_jobs(sessions, FileBlobStore(data / "blobs"), count=1)
+            first = editbot_worker(data, base_url, slack, grace=1)
+            # No previews (EDITBOT_PREVIEWS=0): the one file uploaded is the result's.
+            await slack.wait_for(lambda: bool(slack.named("upload")), timeout=120)
+            assert first.poll() is None
+            # The job is done and charged; its result is on its way to the thread when the
+            # stop comes, and stays stuck past the grace period.
+            first.send_signal(signal.SIGTERM)
+            _, err = await asyncio.to_thread(first.communicate, timeout=60)
+            assert first.returncode == 0, err[-3000:]
+            [job] = await all_jobs(sessions)
+            assert job.status is JobStatus.SUCCEEDED and job.cost_micros
+            assert job.delivered_at is None, "marked delivered with nothing in the thread"
+            assert thread_uploads(slack) == []
+
+            # Slack is well again: the next process posts the paid result, once.
+            slack.upload_gate.set()
+            slack.upload_gate = None
+            second = editbot_worker(data, base_url, slack, grace=5)
+            await slack.wait_for(lambda: bool(thread_uploads(slack)), timeout=120)
+            second.send_signal(signal.SIGTERM)
+            _, err = await asyncio.to_thread(second.communicate, timeout=60)
+            assert second.returncode == 0, err[-3000:]
+            assert len(thread_uploads(slack)) == 1
+            [job] = await all_jobs(sessions)
+            assert job.id == q.job_id and job.delivered_at is not None
+            assert len(emu.routes("openai_edit")) == 1  # paid once
+            ledger = await read_ledger(sessions, SCOPE)
+            assert ledger.spent == job.cost_micros and ledger.reserved == 0
     finally:
         await engine.dispose()
