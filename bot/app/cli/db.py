@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
+from bot.app.cli.checks import writable_data_dir
 from bot.app.cli.spine import command
 from bot.core.config import Settings
 
@@ -15,7 +16,7 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("db", help="database maintenance")
     actions = parser.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = actions.add_parser("upgrade", help="apply the schema migrations up to the newest")
-    upgrade.set_defaults(func=command("db upgrade", run_upgrade))
+    upgrade.set_defaults(func=command("db upgrade", run_upgrade, checks=[writable_data_dir]))
 
 
 def run_upgrade(args: argparse.Namespace, settings: Settings) -> None:

@@ -18,6 +18,7 @@ from typing import Any, TextIO
 import httpx
 from pydantic import SecretStr
 
+from bot.app.cli.checks import provider_key
 from bot.app.cli.spine import command
 from bot.core.config import Settings
 from bot.core.domain import Cost, NormalizedImage, ProviderName, format_usd
@@ -54,6 +55,9 @@ def register(subparsers: Any) -> None:
         help="output file (several results: PATH-1.png, PATH-2.png...) or an existing directory",
     )
     parser.add_argument(
+        "--force", action="store_true", help="overwrite --out when the file exists already"
+    )
+    parser.add_argument(
         "--provider",
         choices=[p.value for p in ProviderName],
         help="provider to use (default: EDITBOT_PROVIDER)",
@@ -64,7 +68,7 @@ def register(subparsers: Any) -> None:
         help="show the normalized inputs, the request and the estimate; send nothing",
     )
     parser.add_argument("--verbose", action="store_true", help="tracebacks for internal errors")
-    parser.set_defaults(func=command("edit", run))
+    parser.set_defaults(func=command("edit", run, checks=[provider_key]))
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -86,6 +90,8 @@ async def _edit(args: argparse.Namespace, settings: Settings, *, out: TextIO, er
         provider=provider_name,
         table=table,
     )
+    if not args.dry_run and not args.force:
+        _refuse_overwrite(args.out, count=len(prepared.requests) * prepared.options.n)
     if args.dry_run:
         # Nothing is sent, so no key is needed: a placeholder lets the provider be built.
         settings = _with_placeholder_keys(settings)
@@ -114,6 +120,16 @@ def _check_out(out_path: Path | None) -> None:
         return
     if not out_path.parent.is_dir():
         raise UserError(f"--out {out_path}: the folder {out_path.parent} does not exist.")
+
+
+def _refuse_overwrite(out_path: Path | None, *, count: int) -> None:
+    # A file someone has is never replaced by surprise; the stamped default names are new.
+    if out_path is None or out_path.is_dir():
+        return
+    for index in range(1, count + 1):
+        path = _output_path(out_path, index=index, count=count, image=None, stamp="")
+        if path.exists():
+            raise UserError(f"--out {path} exists already: add --force to overwrite it.")
 
 
 def _with_placeholder_keys(settings: Settings) -> Settings:
@@ -229,10 +245,10 @@ async def _run_requests(
 
 
 def _output_path(
-    out_path: Path | None, *, index: int, count: int, image: OutputImage, stamp: str
+    out_path: Path | None, *, index: int, count: int, image: OutputImage | None, stamp: str
 ) -> Path:
-    """Where result `index` (1-based) of `count` goes."""
-    ext = _EXTENSIONS.get(image.mime, "png")
+    """Where result `index` (1-based) of `count` goes (the extension from the image, if any)."""
+    ext = _EXTENSIONS.get(image.mime, "png") if image is not None else "png"
     suffix = f"-{index}" if count > 1 else ""
     if out_path is None or out_path.is_dir():
         directory = out_path or Path(".")

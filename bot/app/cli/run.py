@@ -6,6 +6,7 @@ import argparse
 import asyncio
 from typing import Any
 
+from bot.app.cli.checks import chat_platform, free_port, provider_key, writable_data_dir
 from bot.app.cli.spine import add_log_level, command, setup_logging
 from bot.core.config import Settings
 
@@ -16,7 +17,8 @@ def register(subparsers: Any) -> None:
         "run", help="run the Slack and/or Discord bot with its workers (the main job)"
     )
     add_log_level(parser)
-    parser.set_defaults(func=command("run", run))
+    checks = [chat_platform, provider_key, writable_data_dir, free_port]
+    parser.set_defaults(func=command("run", run, checks=checks))
 
 
 def run(args: argparse.Namespace, settings: Settings) -> None:

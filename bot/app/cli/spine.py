@@ -1,10 +1,12 @@
 """What every `editbot` command shares: settings read one way, one line per failure, and one
 set of exit codes.
 
-Exit codes everywhere: 0 ok, 2 the user's or the configuration's mistake (a UserError or a
-ConfigError: the message says what to change), 1 anything else (the provider or a platform
-failed, a bug), 130 interrupted. A failure is one line on stderr, `editbot <command>: ...`;
-the settings' values (secrets) never appear in it.
+Exit codes everywhere: 0 ok, 2 the user's or the configuration's mistake (a UserError, a
+ConfigError, a failed check of bot.app.cli.checks, or a resource the settings name that
+cannot be used at start: the message says what to change), 1 anything else (the provider or
+a platform failed, a bug), 130 interrupted. A failure is one line on stderr, `editbot
+<command>: ...`, one per problem when the configuration has several (all of them, in one
+run); the settings' values (secrets) never appear in it.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import argparse
 import logging
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from bot.core.config import Settings, load_settings
+from bot.app.cli.checks import LOG_LEVELS, Check, log_level, start_failure
+from bot.core.config import Settings, read_settings
 from bot.core.errors import ConfigError, ProviderError, UserError
 
 EXIT_OK = 0
@@ -30,15 +33,23 @@ CommandFunc = Callable[[argparse.Namespace], int]
 _NOISY_LOGGERS = ("httpx", "httpcore", "aiohttp.access", "discord.gateway", "sqlalchemy")
 
 
-def command(name: str, action: Action) -> CommandFunc:
-    """`action` as an argparse `func`: settings loaded, errors mapped to exit codes."""
+def command(name: str, action: Action, *, checks: Sequence[Check] = ()) -> CommandFunc:
+    """`action` as an argparse `func`: settings loaded and checked, errors mapped to exit codes.
+
+    Args:
+        checks: what the command needs (bot.app.cli.checks); `--log-level` is always checked
+            where the command has it. Every problem is reported before anything runs.
+    """
     prog = f"editbot {name}"
 
     def run(args: argparse.Namespace) -> int:
+        settings: Settings | None = None
         try:
-            code = action(args, load_settings())
+            settings = checked_settings(args, [log_level, *checks])
+            code = action(args, settings)
         except ConfigError as exc:
-            fail(prog, f"configuration: {exc}")
+            for line in str(exc).splitlines():
+                fail(prog, f"configuration: {line}")
             return EXIT_MISTAKE
         except UserError as exc:
             fail(prog, str(exc))
@@ -51,6 +62,10 @@ def command(name: str, action: Action) -> CommandFunc:
             fail(prog, "interrupted")
             return EXIT_INTERRUPTED
         except Exception as exc:  # the operator sees the cause; never the settings' secrets
+            problem = start_failure(exc, settings) if settings is not None else None
+            if problem is not None:
+                fail(prog, f"configuration: {problem}")
+                return EXIT_MISTAKE
             verbose = getattr(args, "verbose", None)
             if verbose:
                 traceback.print_exc(file=sys.stderr)
@@ -62,6 +77,16 @@ def command(name: str, action: Action) -> CommandFunc:
     return run
 
 
+def checked_settings(args: argparse.Namespace, checks: Sequence[Check]) -> Settings:
+    """The settings, or one ConfigError listing every bad setting and every failed check."""
+    settings, problems = read_settings()
+    for check in checks:
+        problems.extend(check(args, settings))
+    if problems:
+        raise ConfigError("\n".join(problems))
+    return settings
+
+
 def fail(prog: str, message: str) -> None:
     """One line on stderr: `editbot <command>: <message>`."""
     print(f"{prog}: {' '.join(message.split())}", file=sys.stderr)
@@ -69,7 +94,9 @@ def fail(prog: str, message: str) -> None:
 
 def add_log_level(parser: argparse.ArgumentParser) -> None:
     """The `--log-level` option of the long-running commands."""
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING (default INFO)")
+    parser.add_argument(
+        "--log-level", default="INFO", help=f"{', '.join(LOG_LEVELS)} (default INFO)"
+    )
 
 
 def setup_logging(level: str) -> None:

@@ -10,6 +10,7 @@ import argparse
 import asyncio
 from typing import Any
 
+from bot.app.cli.checks import provider_key, worker_options, writable_data_dir
 from bot.app.cli.spine import add_log_level, command, setup_logging
 from bot.core.config import Settings
 
@@ -24,12 +25,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--concurrency", type=int, help="jobs at once in this process (default: EDITBOT_WORKERS)"
     )
-    parser.add_argument("--lease", type=float, default=60.0, help="lease seconds (default 60)")
+    parser.add_argument("--lease", type=float, help="lease seconds (default: EDITBOT_LEASE_S, 60)")
     parser.add_argument(
         "--grace", type=float, default=30.0, help="seconds running jobs get on stop (default 30)"
     )
     add_log_level(parser)
-    parser.set_defaults(func=command("worker", work))
+    checks = [provider_key, worker_options, writable_data_dir]
+    parser.set_defaults(func=command("worker", work, checks=checks))
 
 
 def work(args: argparse.Namespace, settings: Settings) -> None:

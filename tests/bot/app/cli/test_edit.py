@@ -104,7 +104,7 @@ def test_openai_edit_writes_the_result_and_prints_cost_and_progress(tmp_path, ph
     im = decoded(out)
     assert im.size == size_for("16:9", Resolution.R1K)
     assert_derived_from_photo(im)
-    assert re.search(r"^cost: \$0\.\d{4} \(.*output tokens", result.stdout, re.M)
+    assert re.search(r"^cost: \$0\.\d{3} \(.*output tokens", result.stdout, re.M)
     assert re.search(r"^estimate was: \$", result.stdout, re.M)
     assert re.search(r"running.*\.\.\. \d+s", result.stderr), result.stderr
     (sent,) = emu.routes("openai_edit")
@@ -126,7 +126,7 @@ def test_wavespeed_edit_writes_numbered_files(tmp_path, photo, emu, base_url):
         assert im.size == (1024, 1024)
         assert_derived_from_photo(im)
     assert images[0].tobytes() != images[1].tobytes()  # two samples, not one file twice
-    assert "cost: $0.06 (2 x low 1k at $0.03)" in result.stdout
+    assert "cost: $0.060 (2 x low 1k at $0.030)" in result.stdout
     assert re.search(r"running.*\.\.\. \d+s", result.stderr), result.stderr
     assert len(emu.routes("submit")) == 2
 
@@ -192,6 +192,21 @@ def test_an_out_folder_that_does_not_exist_exits_2_before_sending(tmp_path, phot
     assert result.returncode == 2
     assert "does not exist" in one_line_error(result)
     assert emu.requests == []
+
+
+def test_an_existing_out_file_is_kept_unless_force(tmp_path, photo, emu, base_url):
+    out = tmp_path / "keep.png"
+    out.write_bytes(b"the operator's own file")
+    args = ("--prompt", "x quality=low", str(photo), "--out", str(out))
+    result = editbot(*args, cwd=tmp_path, base_url=base_url, emu=emu)
+    assert result.returncode == 2
+    expected = f"editbot edit: --out {out} exists already: add --force to overwrite it."
+    assert one_line_error(result) == expected
+    assert out.read_bytes() == b"the operator's own file" and emu.requests == []
+
+    result = editbot(*args, "--force", cwd=tmp_path, base_url=base_url, emu=emu)
+    assert result.returncode == 0, result.stderr
+    assert decoded(out).size != (0, 0) and len(emu.routes("openai_edit")) == 1
 
 
 @pytest.mark.parametrize("provider", ["openai", "wavespeed"])
