@@ -29,11 +29,15 @@ class EditBudget(
         super().__init__()
         self._service = service
 
-    @app_commands.command(
-        name="show", description="Spent, cap and period, with a chart of daily spend"
-    )
+    @app_commands.command(name="show", description="Spent, cap and period (only you see it)")
     async def show(self, interaction: discord.Interaction) -> None:
         await self._answer(interaction, "show")
+
+    @app_commands.command(
+        name="chart", description="Post a chart of this channel's daily spend in the channel"
+    )
+    async def chart(self, interaction: discord.Interaction) -> None:
+        await self._answer(interaction, "chart")
 
     @app_commands.command(name="set", description="Set this channel's cap (needs Manage Server)")
     @app_commands.describe(
@@ -56,7 +60,9 @@ class EditBudget(
             parts.append(f"user={user_cap_usd.strip()}")
         await self._answer(interaction, " ".join(parts))
 
-    @app_commands.command(name="usage", description="Usage of this channel as a CSV file")
+    @app_commands.command(
+        name="usage", description="Admins: this channel's usage as a CSV only you get"
+    )
     @app_commands.describe(since="First day, YYYY-MM-DD")
     async def usage(
         self,
@@ -78,11 +84,13 @@ class EditBudget(
             await interaction.followup.send(BUDGET_FAILED, ephemeral=True)
             return
         if reply.csv is not None:
-            csv_file = discord.File(io.BytesIO(reply.csv), filename="editbot-usage.csv")
+            csv_file = discord.File(io.BytesIO(reply.csv), filename=reply.csv_name)
             await interaction.followup.send(reply.text, file=csv_file, ephemeral=True)
         else:
-            await interaction.followup.send(reply.text, ephemeral=True)
+            await interaction.followup.send(reply.text, ephemeral=reply.private)
         if reply.chart_png is not None:
-            # The chart is for the channel: a non-ephemeral followup.
+            # Only `/edit-budget chart` makes one: it is for the channel, a public followup.
             chart = discord.File(io.BytesIO(reply.chart_png), filename="editbot-budget.png")
-            await interaction.followup.send(file=chart)
+            await interaction.followup.send(
+                reply.chart_text, file=chart, allowed_mentions=discord.AllowedMentions.none()
+            )

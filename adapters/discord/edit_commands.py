@@ -48,10 +48,17 @@ class EditCommands(commands.Cog):
         tree: app_commands.CommandTree[Any],
         downloads: CdnDownloads,
         submit: SubmitEdit,
+        max_n: int = 10,
+        remember: Callable[[discord.Interaction], None] | None = None,
     ) -> None:
         self._tree = tree
         self._downloads = downloads
         self._submit = submit
+        self._remember = remember
+        # `n` offers exactly 1..EDITBOT_MAX_N: a choice Discord shows is one editbot takes.
+        n = self.edit._params["n"]
+        n.choices = [Choice(name=str(i), value=i) for i in range(1, max(1, max_n) + 1)]
+        n.min_value = n.max_value = None
         self._edit_image_menu = app_commands.ContextMenu(
             name="Edit image", callback=self.edit_image
         )
@@ -110,11 +117,15 @@ class EditCommands(commands.Cog):
         """Defer, repeat the prompt as the response (the thread's anchor), then submit."""
         # The 3-second window: defer before anything else, then do the slow part.
         await interaction.response.defer(thinking=True)
+        if self._remember is not None:
+            self._remember(interaction)  # a mistake is answered to this person only
         attachments = self._downloads.attachments(sources)
         anchor: int | None = None
         try:
             shown = text if len(text) <= SHOWN_PROMPT_MAX else text[: SHOWN_PROMPT_MAX - 1] + "…"
-            original = await interaction.edit_original_response(content=f"Editing: {shown}")
+            original = await interaction.edit_original_response(
+                content=f"Editing: {shown}", allowed_mentions=discord.AllowedMentions.none()
+            )
             anchor = original.id
         except discord.HTTPException:
             log.warning("could not edit the deferred response of interaction %s", interaction.id)

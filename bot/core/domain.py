@@ -95,6 +95,9 @@ class EditOptions:
     background: Background = Background.AUTO
     mask: int | None = None
     mode: Mode = Mode.COMPOSE
+    region: str | None = None
+    """`region=`: `top`, `bottom`, `left`, `right`, `center` or `x,y,w,h` in percent of the
+    first image; the mask is built from it (bot.core.options.region_box)."""
 
     def describe(self) -> str:
         """Short human summary, for captions: `quality=high aspect=4:5 1k n=2`."""
@@ -110,6 +113,8 @@ class EditOptions:
             parts.append(f"format={self.format.value}")
         if self.background is not Background.AUTO:
             parts.append(f"background={self.background.value}")
+        if self.region:
+            parts.append(f"region={self.region}")
         return " ".join(parts)
 
 
@@ -215,14 +220,18 @@ class Cost:
 
 
 def format_usd(micros: int) -> str:
-    """Micro-dollars as dollars for people: 7024 -> `$0.0070`, 1_500_000 -> `$1.50`.
+    """Micro-dollars as dollars for people, one way everywhere: whole cents from $1 up
+    (4_850_000 -> `$4.85`), three decimals below (44_000 -> `$0.044`); zero is `$0.00`.
 
-    Amounts of a dollar or more, and round cents, show two decimals; smaller ones four.
+    Rounds half up; a positive amount under half a tenth of a cent shows as `$0.001`, so a
+    charge never reads as nothing.
     """
     sign = "-" if micros < 0 else ""
     micros = abs(micros)
-    ten_thousandths = (micros + 50) // 100
-    if micros >= 1_000_000 or ten_thousandths % 100 == 0:
+    thousandths = (micros + 500) // 1000
+    if micros == 0:
+        return "$0.00"
+    if thousandths >= 1000:
         cents = (micros + 5_000) // 10_000
-        return f"{sign}${cents // 100}.{cents % 100:02d}"
-    return f"{sign}${ten_thousandths // 10_000}.{ten_thousandths % 10_000:04d}"
+        return f"{sign}${cents // 100:,}.{cents % 100:02d}"
+    return f"{sign}$0.{max(thousandths, 1):03d}"

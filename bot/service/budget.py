@@ -1,4 +1,5 @@
-"""The budget command: `show`, `set <usd> [period] [user=<usd>] [warn=<percent>]`, `usage`.
+"""The budget command: `show`, `chart`, `set <usd> [period] [user=<usd>] [warn=<percent>]`,
+`usage`.
 
 Parsing is pure; the actions take the session factory, so `/edit-budget` in chat and
 `editbot budget` / `editbot usage` on the command line run the same code.
@@ -6,9 +7,9 @@ Parsing is pure; the actions take the session factory, so `/edit-budget` in chat
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -16,22 +17,22 @@ from decimal import Decimal, InvalidOperation
 from bot.core.budgets import PERIODS, BudgetDefaults, workspace_scope
 from bot.core.domain import Place
 from bot.core.errors import UserInputError
-from bot.core.messages import budget_set_done, budget_show, not_admin
-from bot.core.ports import BudgetReply
-from bot.images.render import spend_chart
-from storage.budget_reports import daily_spend, ledger_csv_rows, ledger_since, usage_summary
+from bot.core.messages import budget_set_done, not_admin
+from bot.core.ports import BudgetReply, ChatPort
+from bot.service.budget_views import chart_reply, show_reply, usage_reply, who_can_raise
+from storage.budget_reports import ledger_csv_rows, ledger_since
 from storage.db import Sessions, write_session
 from storage.policies import effective_policy, set_policy
 
 USAGE = (
-    "Usage: `/edit-budget show`, `/edit-budget set <usd> [day|week|month|none] [user=<usd>] "
-    "[warn=<percent>]` (e.g. `/edit-budget set 50 month user=10`), "
-    "`/edit-budget usage [since YYYY-MM-DD]`."
+    "Usage: `/edit-budget show` (only you see it), `/edit-budget chart` (posts a chart here), "
+    "and for admins `/edit-budget set <usd> [day|week|month|none] [user=<usd>] "
+    "[warn=<percent>]` (e.g. `/edit-budget set 50 month user=10`) and "
+    "`/edit-budget usage [since YYYY-MM-DD]` (a CSV only you get)."
 )
 USAGE_DAYS = 30
 """`usage` without a date exports this many days."""
 MAX_USD = Decimal(1_000_000)
-TOP_USERS = 10
 
 
 @dataclass(frozen=True)
@@ -109,42 +110,16 @@ def parse_since(words: list[str], *, today: date) -> date:
 async def show_budget(
     sessions: Sessions, *, scope: str, defaults: BudgetDefaults, now: datetime, title: str
 ) -> BudgetReply:
-    """Spent, held, cap, period and top spenders as text; daily spend as a PNG chart."""
-    async with sessions() as session:
-        summary = await usage_summary(
-            session, scope=scope, defaults=defaults, now=now, top=TOP_USERS + 1
-        )
-        today = now.astimezone(UTC).date()
-        since = period_start(summary.policy.period, today)
-        days = await daily_spend(session, scope=scope, since=since, until=today)
-    text = budget_show(
-        spent_micros=summary.spent_micros,
-        reserved_micros=summary.reserved_micros,
-        cap_micros=summary.cap_micros,
-        period=summary.policy.period,
-        per_user_cap_micros=summary.policy.user_cap_micros,
-        top_users=[(f"<@{user}>", micros) for user, micros in summary.top_users],
-        source=summary.policy.source,
+    """For operators (`editbot budget show`): the summary with ids, and the daily chart."""
+    platform, workspace, channel = (scope.split(":", 2) + ["", ""])[:3]
+    place = Place(platform=platform, workspace=workspace, channel=channel, user="cli")
+    shown = await show_reply(sessions, chat=None, place=place, defaults=defaults, now=now)
+    chart = await chart_reply(
+        sessions, chat=None, place=place, defaults=defaults, now=now, is_admin=True
     )
-    daily_cap = summary.cap_micros if summary.policy.period == "day" else None
-    chart = await asyncio.to_thread(
-        spend_chart,
-        days,
-        cap_micros=summary.cap_micros,
-        title=title,
-        daily_cap_micros=daily_cap,
+    return BudgetReply(
+        text=shown.text.split("\n`/edit-budget chart`")[0], chart_png=chart.chart_png
     )
-    # The text goes to the asker only; adapters post the chart in the channel.
-    return BudgetReply(text=text, private=True, chart_png=chart)
-
-
-def period_start(period: str, today: date) -> date:
-    """First day the chart shows: the period's start, or a recent window for day / none."""
-    if period == "month":
-        return today.replace(day=1)
-    if period == "week":
-        return today - timedelta(days=today.weekday())
-    return today - timedelta(days=13 if period == "day" else 29)
 
 
 async def set_budget(
@@ -211,19 +186,30 @@ async def budget_command(
     is_admin: bool,
     defaults: BudgetDefaults,
     now: datetime,
+    chat: ChatPort | None = None,
+    admin_ids: Collection[str] = (),
 ) -> BudgetReply:
-    """`/edit-budget ARGS` for the channel of `place`; bad input gets the usage line."""
+    """`/edit-budget ARGS` for the channel of `place`; bad input gets the usage line.
+
+    Args:
+        chat: the platform's ChatPort, for people's and channels' names (never mentions).
+        admin_ids: EDITBOT_ADMINS, named to non-admins as the people who can change things.
+    """
     words = args.split()
     verb = words[0].lower() if words else "show"
     try:
         if verb == "show":
-            title = f"{place.platform} channel {place.channel} - budget"
-            return await show_budget(
-                sessions, scope=place.scope, defaults=defaults, now=now, title=title
+            return await show_reply(sessions, chat=chat, place=place, defaults=defaults, now=now)
+        if verb == "chart":
+            return await chart_reply(
+                sessions, chat=chat, place=place, defaults=defaults, now=now, is_admin=is_admin
             )
+        if verb in ("help", "?"):
+            return BudgetReply(text=USAGE)
+        if verb in ("set", "usage") and not is_admin:
+            who = await who_can_raise(chat, place, admin_ids)
+            return BudgetReply(text=not_admin(who, verb))
         if verb == "set":
-            if not is_admin:
-                return BudgetReply(text=not_admin())
             change = parse_budget_set(words[1:])
             text = await set_budget(
                 sessions,
@@ -236,11 +222,7 @@ async def budget_command(
             return BudgetReply(text=text)
         if verb == "usage":
             since = parse_since(words[1:], today=now.astimezone(UTC).date())
-            data, count = await usage_csv(
-                sessions, scope_prefix=place.scope, since=since, exact=True
-            )
-            text = f"Ledger of this channel since {since.isoformat()}: {count} rows (CSV)."
-            return BudgetReply(text=text, csv=data)
+            return await usage_reply(sessions, chat=chat, place=place, since=since)
     except UserInputError as exc:
         return BudgetReply(text=str(exc))
     return BudgetReply(text=f"Unknown budget command `{verb[:20]}`. {USAGE}")

@@ -1,4 +1,5 @@
-"""The buttons: retry, high quality, undo, confirm and cancel, each acting on a job id."""
+"""The buttons: retry, high quality, undo, confirm, cancel, use N and vary N, each acting on a
+job id."""
 
 from __future__ import annotations
 
@@ -11,12 +12,16 @@ from bot.core.jobs import FINISHED, JobSpec, JobStatus, JobWithInputs
 from bot.core.messages import thread_title
 from bot.core.ports import Action, ActionPress
 from bot.images.stored import load_request
+from bot.service.batches import use_image, vary_image
 from bot.service.confirm import NOT_WAITING, cancel_edit, confirm_edit
 from bot.service.context import Conversation, ServiceContext
 from bot.service.enqueue import JobOrigin, queue_edit
 from bot.service.prepare import prepare_from_images
 from bot.service.versions import undo_thread
+from storage.db import write_session
 from storage.images import job_inputs
+from storage.models import EditThread
+from storage.presses import claim_press
 from storage.queue import get_job
 
 log = logging.getLogger(__name__)
@@ -30,8 +35,40 @@ NO_THREAD = "That edit has no versions to undo."
 
 
 def only_requester(requester: str, verb: str) -> str:
-    """Said when someone else presses Confirm or Cancel."""
-    return f"Only <@{requester}> (who asked for this edit) or an admin can {verb} it."
+    """Said (privately) when someone else presses Confirm or Cancel; `requester` is a name."""
+    return f"Only {requester} (who asked for this edit) or an admin can {verb} it."
+
+
+async def _first_press(ctx: ServiceContext, press: ActionPress) -> bool:
+    """Whether to act: a repeat of this person's press of this button within seconds is not.
+
+    In the database, so two processes receiving the two presses agree."""
+    async with write_session(ctx.sessions) as session:
+        return await claim_press(
+            session,
+            job_id=press.job_id,
+            # Use 1 and Use 2 are different buttons: the image is part of what was pressed.
+            action=press.action.value + (f":{press.index}" if press.index is not None else ""),
+            user=press.place.user,
+            now=ctx.clock(),
+        )
+
+
+async def undo_result(ctx: ServiceContext, *, job: JobSpec) -> str:
+    """Undo under a result acts on that result: the version before it becomes current.
+
+    Under a result that is no longer current, nothing changes and the answer says so."""
+    assert job.edit_thread_id is not None
+    async with ctx.sessions() as session:
+        thread = await session.get(EditThread, job.edit_thread_id, populate_existing=True)
+    if thread is None:
+        return NO_THREAD
+    if job.version is not None and thread.current_version != job.version:
+        return (
+            f"v{job.version} is not the current version (v{thread.current_version} is), so "
+            f"nothing changed. Say `use v{job.version}` to go back to it."
+        )
+    return await undo_thread(ctx, thread_id=job.edit_thread_id)
 
 
 async def handle_press(ctx: ServiceContext, press: ActionPress) -> None:
@@ -40,8 +77,10 @@ async def handle_press(ctx: ServiceContext, press: ActionPress) -> None:
         job = await get_job(session, press.job_id)
     chat = ctx.chat(press.place.platform)
     if job is None or job.scope != press.place.scope:
-        await chat.post_text(press.place, UNKNOWN_JOB)
+        await chat.post_private(press.place, UNKNOWN_JOB)
         return
+    if not await _first_press(ctx, press):
+        return  # the same person pressed the same button seconds ago: that press is acting
     # Answers go to the job's thread, from the person who pressed.
     place = replace(job.place, user=press.place.user)
     convo = Conversation(chat, place, title=thread_title(job.prompt), anchor=None)
@@ -51,9 +90,13 @@ async def handle_press(ctx: ServiceContext, press: ActionPress) -> None:
         if job.edit_thread_id is None:
             await convo.say(NO_THREAD)
         else:
-            await convo.say(await undo_thread(ctx, thread_id=job.edit_thread_id))
+            await convo.say(await undo_result(ctx, job=job))
     elif press.action in (Action.CONFIRM, Action.CANCEL):
         await _answer(ctx, convo, job=job, press=press)
+    elif press.action is Action.USE:
+        await use_image(ctx, convo, job=job, index=press.index)
+    elif press.action is Action.VARY:
+        await vary_image(ctx, convo, job=job, index=press.index)
     else:
         raise ValueError(f"unknown action {press.action!r}")
 
@@ -70,7 +113,9 @@ async def _answer(
         platform_admin=press.platform_admin,
         admin_ids=ctx.settings.admin_ids,
     ):
-        await convo.say(only_requester(requester, verb))
+        # Only the presser reads this, and nobody is pinged.
+        names = await convo.chat.display_names(press.place, [requester])
+        await convo.chat.post_private(press.place, only_requester(names[requester], verb))
     elif job.status is not JobStatus.AWAITING_CONFIRM:
         await convo.say(NOT_WAITING)
     elif press.action is Action.CONFIRM:
@@ -107,4 +152,19 @@ async def _rerun(ctx: ServiceContext, convo: Conversation, *, job: JobSpec, high
         base_version=job.base_version,
         parent_job_id=job.id,
     )
-    await queue_edit(ctx, convo, prepared=prepared, origin=origin)
+    queued = await queue_edit(ctx, convo, prepared=prepared, origin=origin)
+    if queued.status is JobStatus.QUEUED:
+        # The presser hears what the press did (once: a repeat press never gets here).
+        await convo.chat.post_private(place, await _rerun_note(ctx, job, high=high))
+
+
+async def _rerun_note(ctx: ServiceContext, job: JobSpec, *, high: bool) -> str:
+    """`Retrying as v7...`: the version the new job will most likely become."""
+    what = "Running it again at quality=high" if high else "Retrying"
+    if job.edit_thread_id is None:
+        return f"{what}..."
+    async with ctx.sessions() as session:
+        thread = await session.get(EditThread, job.edit_thread_id, populate_existing=True)
+    if thread is None:
+        return f"{what}..."
+    return f"{what} as v{thread.last_version + 1}..."

@@ -12,8 +12,8 @@ from bot.core.budgets import Refusal, Reservation
 from bot.core.jobs import JobSpec
 from bot.core.messages import cancelled, confirm_expired, status_queued
 from bot.core.ports import MessageRef
+from bot.service.budget_alerts import announce_warning, refusal_message
 from bot.service.context import Conversation, ServiceContext
-from bot.service.enqueue import refusal_text, warning_text
 from storage.budgets import reserve_many
 from storage.db import Session, write_session
 from storage.queue import (
@@ -79,11 +79,11 @@ async def confirm_edit(ctx: ServiceContext, convo: Conversation, *, job: JobSpec
     if outcome is None:
         await _update_or_say(convo, job, confirm_expired())
     elif isinstance(outcome, Refusal):
-        await _update_or_say(convo, job, refusal_text(outcome))
+        await _update_or_say(convo, job, await refusal_message(ctx, job.place, outcome))
     else:
         await _update_or_say(convo, job, status_queued(ahead))
         if outcome.warn:
-            await convo.say(warning_text(outcome))
+            await announce_warning(ctx, job.place, outcome)
         ctx.wake_workers()
 
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.core.thread_commands import ThreadCommand, ThreadCommandKind, parse_thread_command
+from bot.core.thread_commands import (
+    ThreadCommand,
+    ThreadCommandKind,
+    near_miss,
+    parse_thread_command,
+)
 
 
 @dataclass(frozen=True)
@@ -16,6 +21,18 @@ class FreeCommand:
     """`undo`, `versions` or `compare` in an edit thread: answered for free."""
 
     command: ThreadCommand
+
+
+@dataclass(frozen=True)
+class Help:
+    """`help` anywhere (`@editbot help`, `/edit help`, in a thread): the commands, for free."""
+
+
+@dataclass(frozen=True)
+class DidYouMean:
+    """A short message close to a command (`hlep`): asked about, never run as a paid edit."""
+
+    suggestion: str
 
 
 @dataclass(frozen=True)
@@ -31,7 +48,7 @@ class Edit:
     from_version: int | None = None
 
 
-Route = FreeCommand | NoVersionsYet | Edit
+Route = FreeCommand | Help | DidYouMean | NoVersionsYet | Edit
 
 
 def route(*, text: str, in_thread: bool, edit_thread: bool, attachments: bool) -> Route:
@@ -42,9 +59,14 @@ def route(*, text: str, in_thread: bool, edit_thread: bool, attachments: bool) -
         edit_thread: that thread is one editbot keeps versions for.
         attachments: the request carries files (they always make it an edit).
     """
-    command = parse_thread_command(text) if in_thread else None
+    command = parse_thread_command(text)
+    if command is not None and command.kind is ThreadCommandKind.HELP and not attachments:
+        return Help()
+    if not in_thread:
+        command = None
     if command is None:
-        return Edit(text)
+        suggestion = near_miss(text) if edit_thread and not attachments else None
+        return DidYouMean(suggestion) if suggestion else Edit(text)
     if command.kind is ThreadCommandKind.FROM_VERSION:
         # `v2 make it blue` edits from v2 where there are versions; elsewhere it is a prompt.
         return Edit(command.rest, command.version) if edit_thread else Edit(text)

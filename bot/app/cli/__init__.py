@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.app.cli.doctor",
     "bot.app.cli.budget",
     "bot.app.cli.usage",
+    "bot.app.cli.job",
     "bot.app.cli.db",
     "bot.app.cli.prune",
     "bot.app.cli.slack_manifest",

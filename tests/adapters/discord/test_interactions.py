@@ -216,21 +216,23 @@ async def test_admin_ids_are_the_cores_rule_not_the_adapters(rig: Rig) -> None:
     assert [call[1:] for call in rig.service.budget_calls] == [("set 5", False), ("set 5", False)]
 
 
-async def test_budget_show_posts_chart_in_channel_and_usage_csv_ephemeral(rig: Rig) -> None:
+async def test_budget_show_is_ephemeral_chart_public_and_usage_csv_ephemeral(rig: Rig) -> None:
     adapter = RecordingWebhookAdapter(rig.channel)
-    for sub in ("show", "usage"):
+    for sub in ("show", "chart", "usage"):
         payload = interaction_payload(
             kind=2, channel=rig.channel, member=rig.member, data=_budget(sub)
         )
         await dispatch_interaction(payload, adapter)
     followups = [c for c in adapter.calls if not c.path.endswith("/callback")]
-    show_text, show_chart, usage = followups
+    show_text, chart_note, chart, usage = followups
     scope = f"discord:{rig.channel.guild.id}:{rig.channel.id}"
     assert show_text.payload["content"] == "cap 20000000"
-    assert [place.scope for place, _, _ in rig.service.budget_calls] == [scope, scope]
-    assert show_text.payload.get("flags", 0) & 64
-    assert [name for name, _ in show_chart.files] == ["editbot-budget.png"]
-    assert not show_chart.payload.get("flags", 0) & 64  # the chart is for the channel
+    assert [place.scope for place, _, _ in rig.service.budget_calls] == [scope] * 3
+    assert show_text.payload.get("flags", 0) & 64 and not show_text.files  # no chart on show
+    assert chart_note.payload.get("flags", 0) & 64
+    assert [name for name, _ in chart.files] == ["editbot-budget.png"]
+    assert not chart.payload.get("flags", 0) & 64  # the chart is for the channel
+    assert chart.payload["allowed_mentions"]["parse"] == []
     assert usage.payload.get("flags", 0) & 64
     [(name, csv)] = usage.files
     assert name == "editbot-usage.csv" and scope.encode() in csv

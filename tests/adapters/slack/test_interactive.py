@@ -88,6 +88,7 @@ async def test_message_shortcut_opens_a_modal_and_edits_in_the_message_thread() 
 
 async def test_edit_command_opens_a_prefilled_modal_and_posts_the_request_as_thread_root() -> None:
     async with slack_harness() as h:
+        # No image in the channel: the modal (adapters.slack.edit_command).
         resp = await h.command("/edit", "a beige studio wall")
         assert resp.status_code == 200
         view = await opened_view(h)
@@ -109,7 +110,7 @@ async def test_edit_command_opens_a_prefilled_modal_and_posts_the_request_as_thr
         assert request["channel"] == CHANNEL and "thread_ts" not in request
         assert "a beige studio wall" in request["text"]
         [edit] = h.service.accepted
-        assert edit.place.thread is None  # the core opens the thread on the request message
+        assert edit.place.thread == edit.message_id  # the request message's thread
         root = h.api.threads[(CHANNEL, edit.message_id)][0]["ts"]
         [up] = h.api.uploads
         assert up.thread_ts == edit.message_id == root
@@ -184,20 +185,25 @@ async def test_budget_command_reports_only_what_slack_says_of_the_user() -> None
         assert [c["user"] for c in h.api.named("users.info")] == [USER]
 
 
-async def test_budget_chart_goes_to_the_channel_and_usage_csv_is_uploaded() -> None:
+async def test_budget_chart_goes_to_the_channel_and_usage_csv_to_a_direct_message() -> None:
     async with slack_harness() as h:
-        await h.command("/edit-budget", "show chart")
+        await h.command("/edit-budget", "chart")
         await h.api.wait_for(lambda: len(h.api.uploads) == 1)
         chart = h.api.uploads[0]
         assert chart.channel == CHANNEL and chart.data.startswith(b"\x89PNG")
         assert chart.initial_comment == "cap 20000000"
-        assert h.api.named("chat.postEphemeral") == []
+        await h.api.wait_calls("chat.postEphemeral")
+        assert h.api.named("chat.postEphemeral")[0]["text"] == "Posted the chart."
 
         await h.command("/edit-budget", "usage")
         await h.api.wait_for(lambda: len(h.api.uploads) == 2)
         csv = h.api.uploads[1]
-        assert csv.filename == "usage.csv" and csv.data.startswith(b"scope,cap\nslack:")
-        assert h.api.named("chat.postEphemeral")[0]["text"] == "Usage attached."
+        # Only the asker gets it: in their DM (conversations.open with them), never the channel.
+        assert h.api.named("conversations.open") == [{"users": USER}]
+        assert csv.channel == "D" + USER
+        assert csv.filename == "editbot-usage.csv" and csv.data.startswith(b"scope,cap\nslack:")
+        await h.api.wait_calls("chat.postEphemeral", 2)
+        assert h.api.named("chat.postEphemeral")[1]["text"].startswith("Usage attached.")
 
 
 async def test_commands_and_events_are_acked_before_the_core_finishes() -> None:

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core import messages as m
-from bot.core.domain import EditOptions, Quality, format_usd
+from bot.core.domain import format_usd
+from bot.core.jobs import short_ref
 
 MICROS_RE = re.compile(r"\d{6,}")
 """Six or more digits in a row: a raw micro-dollar amount (format_usd never prints one)."""
@@ -64,38 +65,44 @@ def test_expired_and_cancelled_say_nothing_was_charged() -> None:
 # --- results and failures ------------------------------------------------------------------
 
 
-def test_result_caption_matches_the_documented_shape() -> None:
-    options = EditOptions(quality=Quality.HIGH, aspect="4:5")
+def test_result_caption_is_the_sentence_people_read_at_a_glance() -> None:
     text = m.result_caption(
         version=3,
-        options=options,
-        cost_micros=210_000,
-        spent_micros=4_350_000,
+        prompt="sunset glow over the bay",
+        requester="<@U1>",
+        size=(1808, 1024),
+        quality="high",
+        cost_micros=150_000,
+        spent_micros=15_150_000,
         cap_micros=20_000_000,
         period="month",
-        n_images=1,
     )
     assert text == (
-        "v3 - quality=high aspect=4:5 resolution=1k - cost $0.21 - "
-        "channel budget: $4.35 of $20.00 this month"
+        f'v3 · "sunset glow over the bay" for <@U1> · 1808x1024 high · {format_usd(150_000)} · '
+        "$4.85 left this month"
     )
 
 
-def test_result_caption_with_several_images_no_cap_and_a_note() -> None:
+def test_result_caption_of_a_batch_a_region_no_cap_and_a_note() -> None:
+    long_prompt = "make the sky a deep purple with thin orange clouds " * 4
     text = m.result_caption(
         version=12,
-        options=EditOptions(n=2),
-        cost_micros=7_024,
+        prompt=long_prompt,
+        requester=None,
+        size=(1024, 1536),
+        quality="medium",
+        cost_micros=44_000,
         spent_micros=1_500_000,
         cap_micros=None,
         period="week",
-        n_images=2,
+        n_images=4,
+        region="the top half",
         note="The mask was\n  resized to match the image.",
     )
     first, second = text.split("\n")
-    assert first.startswith("v12 - 2 images - quality=medium")
-    assert "n=2" in first and "cost $0.0070" in first
-    assert "$1.50 this week (no cap)" in first
+    assert first.startswith('v12 · "make the sky a deep purple')
+    assert '..." · 4 images to choose from · 1024x1536 medium' in first  # the prompt is cut
+    assert "only the top half edited · $0.044 · $1.50 spent this week (no cap)" in first
     assert second == "The mask was resized to match the image."
     assert_plain(text)
 
@@ -109,17 +116,19 @@ def test_result_caption_with_several_images_no_cap_and_a_note() -> None:
         ("something new", "went wrong on editbot's side"),
     ],
 )
-def test_failures_are_plain_and_carry_the_job_id(kind: str, words: str) -> None:
-    text = m.failure_for_user(kind, "abc123")
-    assert words in text and "nothing was charged" in text and text.endswith("(job abc123)")
+def test_failures_are_plain_and_carry_a_short_reference(kind: str, words: str) -> None:
+    text = m.failure_for_user(kind, "3f9a2c1bd0e4a5b6c7d8e9fa0b1c2d3e")
+    assert words in text and "nothing was charged" in text
+    assert text.endswith("(reference 3f9a-2c1b)")
+    assert "3f9a2c1bd0e4a5b6c7d8e9fa0b1c2d3e" not in text  # never the 32-character job id
     assert "Traceback" not in text and "Error" not in text
     assert_plain(text)
 
 
 def test_the_provider_down_text_is_the_one_promised() -> None:
-    assert m.failure_for_user(m.FailureKind.PROVIDER_DOWN, "abc123") == (
+    assert m.failure_for_user(m.FailureKind.PROVIDER_DOWN, "3f9a2c1bd0e4a5b6c7d8e9fa0b1c2d3e") == (
         "The image service is not answering right now; nothing was charged. "
-        "Try again in a few minutes. (job abc123)"
+        "Try again in a few minutes. (reference 3f9a-2c1b)"
     )
 
 
@@ -127,7 +136,7 @@ def test_rejected_shows_the_providers_message_trimmed() -> None:
     text = m.failure_for_user("rejected", "j1", detail="Invalid mask: size differs.\n")
     assert "refused this edit: Invalid mask: size differs. Nothing was charged." in text
     long = m.failure_for_user("rejected", "j1", detail="word " * 2000)
-    assert len(long) < 500 and long.endswith("(job j1)")
+    assert len(long) < 500 and long.endswith(f"(reference {short_ref('j1')})")
     assert "without saying why" in m.failure_for_user("rejected", "j1", detail=None)
 
 
@@ -156,13 +165,25 @@ def test_refusal_says_spent_cap_estimate_no_charge_and_who_can_raise() -> None:
         who_can_raise="a workspace admin",
         per_user=False,
     )
-    for needle in ("$4.35", "$20.00", "$0.84", "$0.65 left this month", "$15.00 is held"):
+    for needle in ("$4.35", "$20.00", "$0.840", "$0.650 left this month", "$15.00 is held"):
         assert needle in text
     assert "Nothing was charged" in text
-    assert "a workspace admin can run `/edit-budget set`" in text
-    assert "`/edit-budget set 50`" in text
-    assert "this channel's budget" in text and "cheaper edit" in text
+    assert text.endswith("To raise the cap, ask a workspace admin.")
+    assert "/edit-budget set" not in text  # the admin command is the admin's business
+    assert "this channel's budget" in text and "fit" not in text  # no cheaper edit was given
     assert_plain(text)
+    cheaper = m.budget_refused(
+        spent_micros=4_350_000,
+        reserved_micros=15_000_000,
+        cap_micros=20_000_000,
+        estimate_micros=840_000,
+        period="month",
+        who_can_raise="Ada or a workspace admin",
+        per_user=False,
+        cheaper=[("quality=low", 44_000)],
+    )
+    assert "It would fit with `quality=low` (up to $0.044)" in cheaper
+    assert cheaper.endswith("ask Ada or a workspace admin.")
 
 
 def test_per_user_refusal_names_the_persons_own_cap() -> None:
@@ -175,8 +196,8 @@ def test_per_user_refusal_names_the_persons_own_cap() -> None:
         who_can_raise="a workspace admin",
         per_user=True,
     )
-    assert "your own budget" in text and "$0.00 left today" in text and "user=" in text
-    assert "held" not in text and "cheaper edit" not in text  # nothing is left to fit into
+    assert "your own budget" in text and "$0.00 left today" in text
+    assert "held" not in text and "fit" not in text  # nothing is left to fit into
 
 
 def test_warning_states_spent_cap_and_threshold() -> None:
@@ -202,7 +223,7 @@ def test_budget_show_lists_numbers_and_top_spenders_in_order() -> None:
     lines = text.split("\n")
     assert lines[0] == "Channel budget: $20.00 a month, the workspace default."
     assert lines[1] == "Spent this month: $4.35 (21%); $15.35 left."
-    assert "Held for edits in progress: $0.30." in lines
+    assert "Held for edits in progress: $0.300." in lines
     assert "Each person may spend up to $5.00 a month." in lines
     ranked = [line for line in lines if re.match(r"\d+\. ", line)]
     assert ranked[0] == "1. userA - $12.00" and ranked[-1] == "10. userJ - $3.00"
@@ -223,8 +244,24 @@ def test_budget_set_done() -> None:
     assert "no spending cap" in m.budget_set_done(cap_micros=None, period="month")
 
 
-def test_not_admin_points_to_an_admin() -> None:
-    assert "admin" in m.not_admin() and "/edit-budget set" in m.not_admin()
+def test_not_admin_names_who_can() -> None:
+    text = m.not_admin("Ada or a workspace admin")
+    assert text.startswith("Only an admin can change the budget: Ada or a workspace admin.")
+    assert "/edit-budget show" in text and "/edit-budget set" not in text
+    assert "usage report" in m.not_admin("Ada", "usage")
+
+
+def test_money_reads_one_way_everywhere() -> None:
+    # Whole cents from a dollar up, three decimals below; never four, never raw micros.
+    assert [format_usd(x) for x in (4_850_000, 1_000_000, 999_500, 44_000, 640_000)] == [
+        "$4.85",
+        "$1.00",
+        "$1.00",
+        "$0.044",
+        "$0.640",
+    ]
+    assert format_usd(0) == "$0.00" and format_usd(1) == "$0.001"  # a charge never reads as $0
+    assert format_usd(-51_200) == "-$0.051"
 
 
 # --- every text, any numbers ---------------------------------------------------------------
@@ -245,7 +282,10 @@ def all_texts(data: st.DataObject) -> list[str]:
         m.status_confirm(d(micros), d(micros)),
         m.result_caption(
             version=d(st.integers(1, 99_999)),
-            options=EditOptions(),
+            prompt=d(words),
+            requester=None,
+            size=(d(st.integers(16, 3840)), d(st.integers(16, 3840))),
+            quality="medium",
             cost_micros=d(micros),
             spent_micros=d(micros),
             cap_micros=d(st.none() | micros),
@@ -295,11 +335,13 @@ def test_amounts_appear_as_format_usd_says(amount: int) -> None:
     assert format_usd(amount) in m.status_confirm(amount, 500_000)
     caption = m.result_caption(
         version=1,
-        options=EditOptions(),
+        prompt="p",
+        requester=None,
+        size=(1024, 1024),
+        quality="low",
         cost_micros=amount,
         spent_micros=0,
         cap_micros=None,
         period="day",
-        n_images=1,
     )
-    assert f"cost {format_usd(amount)}" in caption
+    assert f"high · {format_usd(amount)} ·" in caption.replace("low", "high")

@@ -131,7 +131,7 @@ def test_wavespeed_estimate_is_n_times_the_table_price():
     )
     est = estimate(provider=ProviderName.WAVESPEED, request=req, table=PriceTable())
     assert est.micros == 880_000
-    assert est.detail == "2 x high 2k at $0.44"
+    assert est.detail == "2 x high 2k at $0.440"
 
 
 @pytest.mark.parametrize(
@@ -213,7 +213,7 @@ def test_wavespeed_settle_counts_the_images_that_came_back():
     )
     cost = settle(provider=ProviderName.WAVESPEED, request=req, result=result, table=PriceTable())
     assert cost.micros == 120_000
-    assert cost.detail == "2 x medium 1k at $0.06"
+    assert cost.detail == "2 x medium 1k at $0.060"
 
 
 def test_total_estimate_sums_and_describes():
@@ -221,7 +221,7 @@ def test_total_estimate_sums_and_describes():
     one = estimate(provider=ProviderName.WAVESPEED, request=req, table=PriceTable())
     total = total_estimate([one, one, one])
     assert total.micros == 90_000
-    assert total.detail == "3 edits of 1 x low 1k at $0.03"
+    assert total.detail == "3 edits of 1 x low 1k at $0.030"
     assert total_estimate([one]) == one
 
 
@@ -339,4 +339,4 @@ async def test_settle_on_a_real_round_trip_through_the_emulator(provider):
         )
     else:
         assert len(emu.routes("submit")) == 2
-        assert cost.micros == 2 * 30_000 and cost.detail == "2 x low 1k at $0.03"
+        assert cost.micros == 2 * 30_000 and cost.detail == "2 x low 1k at $0.030"

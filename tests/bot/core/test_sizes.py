@@ -54,7 +54,7 @@ def test_output_size_uses_the_first_input_when_aspect_is_auto():
 
 @pytest.mark.parametrize(
     ("micros", "text"),
-    [(0, "$0.00"), (7_024, "$0.0070"), (1_500_000, "$1.50"), (999_999, "$1.00"), (30_000, "$0.03")],
+    [(0, "$0.00"), (7_024, "$0.007"), (1_500_000, "$1.50"), (999_999, "$1.00"), (30_000, "$0.030")],
 )
 def test_format_usd(micros, text):
     assert format_usd(micros) == text

@@ -3,7 +3,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.core.options import parse_options
-from bot.core.thread_commands import ThreadCommand, ThreadCommandKind, parse_thread_command
+from bot.core.thread_commands import (
+    ThreadCommand,
+    ThreadCommandKind,
+    near_miss,
+    parse_thread_command,
+)
 
 UNDO = ThreadCommand(ThreadCommandKind.UNDO)
 VERSIONS = ThreadCommand(ThreadCommandKind.VERSIONS)
@@ -114,3 +119,47 @@ def test_any_version_and_instruction_round_trip(version, instruction, separator)
     assert command == ThreadCommand(
         ThreadCommandKind.FROM_VERSION, version=version, rest=instruction
     )
+
+
+# --- the natural phrasings (issue 11) -----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "version"),
+    [
+        ("help", ThreadCommandKind.HELP, None),
+        ("?", ThreadCommandKind.HELP, None),
+        ("show versions", ThreadCommandKind.VERSIONS, None),
+        ("history", ThreadCommandKind.VERSIONS, None),
+        ("revert", ThreadCommandKind.UNDO, None),
+        ("go back.", ThreadCommandKind.UNDO, None),
+        ("please undo", ThreadCommandKind.UNDO, None),
+        ("revert to v1", ThreadCommandKind.USE, 1),
+        ("back to v3", ThreadCommandKind.USE, 3),
+        ("use v2", ThreadCommandKind.USE, 2),
+        ("go back to version 4!", ThreadCommandKind.USE, 4),
+        ("redo", ThreadCommandKind.REDO, None),
+        ("cancel", ThreadCommandKind.CANCEL, None),
+    ],
+)
+def test_natural_phrasings_are_free_commands(
+    text: str, kind: ThreadCommandKind, version: int | None
+) -> None:
+    command = parse_thread_command(f"<@UBOT> {text}")
+    assert command is not None and (command.kind, command.version) == (kind, version)
+
+
+@pytest.mark.parametrize(
+    ("text", "meant"),
+    [("hlep", "help"), ("undoo", "undo"), ("verisons", "versions"), ("cancle", "cancel")],
+)
+def test_a_short_near_miss_is_asked_about(text: str, meant: str) -> None:
+    assert parse_thread_command(text) is None
+    assert near_miss(text) == meant
+
+
+@pytest.mark.parametrize(
+    "text", ["make it blue", "blur", "undo", "warmer light quality=low", "go back to the sea"]
+)
+def test_prompts_and_commands_are_not_near_misses(text: str) -> None:
+    assert near_miss(text) is None

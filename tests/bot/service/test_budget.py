@@ -52,21 +52,27 @@ async def _policy(rig: Rig) -> Policy:
         )
 
 
-async def test_show_gives_numbers_privately_and_a_chart(rig: Rig) -> None:
+async def test_show_gives_numbers_privately_by_name_and_chart_is_its_own_command(
+    rig: Rig,
+) -> None:
     await _spend(rig, cost=1_500_000)
+    rig.chat.names["U1"] = "Maya"
     reply = await rig.service.budget(CHANNEL, "show", platform_admin=False)
-    assert reply.private
-    assert "$20.00" in reply.text and "$1.50" in reply.text and "<@U1>" in reply.text
-    assert reply.chart_png is not None
-    with Image.open(io.BytesIO(reply.chart_png)) as chart:
-        assert chart.format == "PNG" and chart.size == (960, 480)
+    assert reply.private and reply.chart_png is None
+    assert "$20.00" in reply.text and "1. Maya - $1.50" in reply.text and "<@" not in reply.text
     # No argument means show.
     assert (await rig.service.budget(CHANNEL, "", platform_admin=False)).text == reply.text
+    chart = await rig.service.budget(CHANNEL, "chart", platform_admin=False)
+    assert chart.chart_png is not None and "Maya" not in chart.chart_text
+    with Image.open(io.BytesIO(chart.chart_png)) as png:
+        assert png.format == "PNG" and png.width > png.height
+    admin = await rig.service.budget(CHANNEL, "chart", platform_admin=True)
+    assert "1. Maya - $1.50" in admin.chart_text
 
 
 async def test_only_admins_may_set(rig: Rig) -> None:
     reply = await rig.service.budget(CHANNEL, "set 50", platform_admin=False)
-    assert reply.text == not_admin()
+    assert reply.text == not_admin("a workspace admin")  # UADMIN has no name here
     assert (await _policy(rig)).source == "default"
     # EDITBOT_ADMINS counts even when the adapter said no.
     admin = replace(CHANNEL, user="UADMIN")
@@ -108,20 +114,23 @@ async def test_bad_input_gets_a_usage_line_and_changes_nothing(rig: Rig, args: s
     assert (await _policy(rig)).source == "default"
 
 
-async def test_usage_is_the_channel_ledger_as_csv(rig: Rig) -> None:
+async def test_usage_is_a_finance_report_of_the_channel_for_admins(rig: Rig) -> None:
     job = await _spend(rig, cost=50_000)
-    other = await _spend(rig, place=OTHER, cost=70_000)
-    reply = await rig.service.budget(CHANNEL, "usage since 2026-05-01", platform_admin=False)
+    await _spend(rig, place=OTHER, cost=70_000)
+    rig.chat.names["U1"] = "Maya"
+    refused = await rig.service.budget(CHANNEL, "usage since 2026-05-01", platform_admin=False)
+    assert refused.csv is None and refused.text.startswith("Only an admin")
+    reply = await rig.service.budget(CHANNEL, "usage since 2026-05-01", platform_admin=True)
     assert reply.csv is not None
     rows = list(csv.reader(io.StringIO(reply.csv.decode())))
-    assert rows[0][:3] == ["created_at", "scope", "user"]
-    body = rows[1:]
-    assert {r[3] for r in body} == {job} and other not in reply.csv.decode()
-    assert sorted((r[4], r[5]) for r in body)[1] == ("settle", "50000")
-    assert "2 rows" in reply.text
-    later = await rig.service.budget(CHANNEL, "usage since 2026-06-01", platform_admin=False)
+    assert rows[0] == ["date", "channel", "user", "prompt", "version", "status", "usd", "link"]
+    [row] = rows[1:]  # one row per edit, not a reserve and a settle; C10 is not C1
+    assert row[1:4] == ["#C1", "Maya", "make it blue"] and row[5:7] == ["charged", "0.050000"]
+    assert job not in reply.csv.decode()
+    assert "1 edit" in reply.text
+    later = await rig.service.budget(CHANNEL, "usage since 2026-06-01", platform_admin=True)
     assert later.csv is not None and len(later.csv.decode().splitlines()) == 1
-    bad = await rig.service.budget(CHANNEL, "usage since yesterday", platform_admin=False)
+    bad = await rig.service.budget(CHANNEL, "usage since yesterday", platform_admin=True)
     assert bad.csv is None and USAGE in bad.text
 
 
@@ -151,12 +160,16 @@ def test_cli_mirrors_set_show_and_usage(
     chart = tmp_path / "chart.png"
     assert cli_main(["budget", "show", "--scope", CHANNEL.scope, "--chart", str(chart)]) == 0
     shown = capsys.readouterr().out
-    assert "$15.50 a day" in shown and "$0.25" in shown
+    assert "$15.50 a day" in shown and "$0.250" in shown
     assert chart.read_bytes().startswith(b"\x89PNG")
 
-    assert cli_main(["usage", "--since", "2000-01-01", "--csv"]) == 0
+    assert cli_main(["usage", "--since", "2000-01-01", "--csv", "--ledger"]) == 0
     rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert [r[4] for r in rows[1:]] == ["reserve", "settle"] and rows[1][3] == job
+    # Without --ledger: the finance report, one row per edit in dollars (ids: no platform here).
+    assert cli_main(["usage", "--since", "2000-01-01", "--csv"]) == 0
+    rows = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert [(r[1], r[2], r[5], r[6]) for r in rows[1:]] == [("C1", "U1", "charged", "0.250000")]
 
     assert cli_main(["budget", "set", "--scope", "nonsense", "5"]) == 2
     assert "--scope" in capsys.readouterr().err

@@ -67,7 +67,11 @@ async def test_requester_confirms_then_it_is_reserved_and_queued(rig: Rig) -> No
     question = rig.chat.messages[0]
     assert question.text == status_queued(0) and question.actions == ()
     assert rig.wakes == [1]
-    # A second press (another event) finds nothing waiting and charges nothing more.
+    # A second press within seconds does nothing at all; a later one finds nothing waiting.
+    said = len(rig.texts())
+    await rig.press(Action.CONFIRM, job_id, thread="msg-1")
+    assert len(rig.texts()) == said
+    rig.advance(timedelta(seconds=10))
     await rig.press(Action.CONFIRM, job_id, thread="msg-1")
     assert rig.texts()[-1] == NOT_WAITING
     assert len(await rig.ledger()) == 1

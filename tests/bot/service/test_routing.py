@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.thread_commands import ThreadCommandKind
-from bot.service.routing import Edit, FreeCommand, NoVersionsYet, route
+from bot.service.routing import DidYouMean, Edit, FreeCommand, Help, NoVersionsYet, route
 
 
 def _route(text: str, *, in_thread: bool = True, edit_thread: bool = True, files: bool = False):
@@ -51,3 +51,11 @@ def test_a_sentence_that_starts_like_a_command_is_a_refinement() -> None:
     assert _route("undo the colour change but keep the crop") == Edit(
         "undo the colour change but keep the crop"
     )
+
+
+def test_help_is_free_anywhere_and_a_near_miss_is_asked_about() -> None:
+    assert _route("help", in_thread=False, edit_thread=False) == Help()
+    assert _route("help") == Help()
+    assert _route("hlep") == DidYouMean("help")
+    assert _route("hlep", files=True) == Edit("hlep")  # files make it an edit
+    assert _route("hlep", edit_thread=False, in_thread=False) == Edit("hlep")

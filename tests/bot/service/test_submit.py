@@ -11,7 +11,7 @@ import pytest
 
 from bot.core.domain import Attachment, format_usd
 from bot.core.errors import ImageRejected
-from bot.core.jobs import JobStatus, JobWithInputs
+from bot.core.jobs import JobStatus, JobWithInputs, short_ref
 from bot.core.messages import status_queued
 from bot.images.stored import load_request
 from bot.service.inputs import ATTACH_AN_IMAGE
@@ -85,7 +85,8 @@ async def test_bad_option_is_explained_nothing_fetched_or_charged(rig: Rig) -> N
     await rig.submit("make it blue qualty=high", file)
     [message] = rig.chat.messages
     assert "qualty" in message.text and "quality" in message.text
-    assert message.thread == "msg-1"
+    # The mistake is the person's own: told to them only, and no thread was opened for it.
+    assert message.to == "U1" and message.thread is None and rig.chat.threads_opened == []
     assert fetches == []
     assert await rig.jobs() == []
     assert await rig.ledger() == []
@@ -114,7 +115,7 @@ async def test_exhausted_budget_refuses_with_numbers_and_makes_no_job(rig: Rig) 
     [message] = rig.texts()
     assert "Not run" in message
     assert "$0.01" in message  # the cap
-    assert "/edit-budget set" in message and "admin" in message
+    assert "To raise the cap, ask" in message and "admin" in message
     assert await rig.jobs() == []
     assert await rig.ledger() == []
     assert rig.wakes == []
@@ -175,7 +176,8 @@ async def test_warning_is_said_once_per_period(rig: Rig) -> None:
     await edit(2)  # 30%: crosses 25%
     await edit(3)  # 40%: already warned this month
     assert sum(heads_up in t for t in rig.texts()) == 1
-    assert any(heads_up in m.text for m in rig.chat.in_thread("w2"))
+    # Said in the channel itself (not only the thread that crossed it).
+    assert any(heads_up in m.text for m in rig.chat.in_thread(None))
     rig.advance(timedelta(days=31))  # June: a new period
     await edit(4)
     await edit(5)
@@ -228,9 +230,11 @@ async def test_internal_failure_is_summarised_never_shown(
     rig = make_rig(sessions=sessions, tmp_path=tmp_path, blobs=BrokenBlobs())
     await rig.submit("make it blue", *images((0, 0, 9)), key="E-broken")
     [message] = rig.texts()
-    assert "Something went wrong" in message and "E-broken" in message
+    # A short reference, also in the log line the operator greps.
+    assert "Something went wrong" in message and f"(reference {short_ref('E-broken')})" in message
     assert "disk on fire" not in message and "Traceback" not in message
     assert "E-broken" in caplog.text and "disk on fire" in caplog.text
+    assert f"ref={short_ref('E-broken')}" in caplog.text
     assert await rig.jobs() == []
     assert await rig.ledger() == []
 

@@ -1,0 +1,94 @@
+"""Trust on Discord through the real EditBot and core: mistakes, help and budget views are
+answered to the person only (ephemeral, flag 64), and /edit offers only the n editbot takes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.adapters.discord import test_e2e
+from tests.adapters.discord.test_e2e import edit_v1, input_file, job_rows
+from tests.kit.discord.backend import (
+    RecordingWebhookAdapter,
+    attachment_dict,
+    dispatch_interaction,
+    interaction_payload,
+    slash,
+)
+from tests.kit.discord.e2e import Core, drain_sent, start_instance
+from tests.kit.settings import make_settings
+
+core = test_e2e.core  # the fixture: the real core on SQLite and the emulator
+
+
+async def test_a_mistake_in_edit_is_answered_privately_without_a_thread(
+    core: Core, tmp_path: Path
+) -> None:
+    bot = await start_instance(core)
+    att = attachment_dict(input_file(tmp_path, "bag.png"))
+    payload = interaction_payload(
+        kind=2,
+        channel=bot.channel,
+        member=bot.alice,
+        data=slash(
+            "edit",
+            [
+                {"name": "prompt", "type": 3, "value": "beige wall qualty=high"},
+                {"name": "image", "type": 11, "value": str(att["id"])},
+            ],
+            attachments={str(att["id"]): att},
+        ),
+    )
+    adapter = RecordingWebhookAdapter(bot.channel)
+    await dispatch_interaction(payload, adapter)
+    # The public "Editing: ..." reply is taken back and the mistake told to Alice only.
+    assert [c.method for c in adapter.calls if c.path.endswith("/messages/@original")] == [
+        "PATCH",
+        "DELETE",
+    ]
+    [told] = [c for c in adapter.calls if c.path.endswith("/webhooks/{webhook_id}/{webhook_token}")]
+    assert told.payload["flags"] & 64 and "quality" in told.payload["content"]
+    assert bot.threads_opened == [] and await drain_sent() == []
+    assert await job_rows(core) == [] and core.emu.requests == []
+
+
+async def test_edit_offers_only_the_n_editbot_takes(core: Core, tmp_path: Path) -> None:
+    bot = await start_instance(core, settings=make_settings(tmp_path, EDITBOT_MAX_N=3))
+    await bot.bot.setup_hook()
+    [(_, commands)] = bot.http.synced[-1:]
+    [edit] = [c for c in commands if c["name"] == "edit"]
+    [n] = [o for o in edit["options"] if o["name"] == "n"]
+    assert [c["value"] for c in n["choices"]] == [1, 2, 3]
+    assert "max_value" not in n or n["max_value"] is None
+
+
+async def test_help_by_edit_command_is_private_and_free(core: Core, tmp_path: Path) -> None:
+    bot = await start_instance(core)
+    payload = interaction_payload(
+        kind=2,
+        channel=bot.channel,
+        member=bot.alice,
+        data=slash("edit", [{"name": "prompt", "type": 3, "value": "help"}]),
+    )
+    adapter = RecordingWebhookAdapter(bot.channel)
+    await dispatch_interaction(payload, adapter)
+    [told] = [c for c in adapter.calls if c.path.endswith("/webhooks/{webhook_id}/{webhook_token}")]
+    assert told.payload["flags"] & 64 and "`undo`" in told.payload["content"]
+    assert bot.threads_opened == [] and await drain_sent() == []
+    assert await job_rows(core) == []
+
+
+async def test_budget_show_is_ephemeral_and_names_people_without_pings(
+    core: Core, tmp_path: Path
+) -> None:
+    bot = await start_instance(core)
+    await edit_v1(core, bot, tmp_path)
+    adapter = RecordingWebhookAdapter(bot.channel)
+    data = slash("edit-budget", [{"name": "show", "type": 1, "options": []}])
+    payload = interaction_payload(kind=2, channel=bot.channel, member=bot.bob, data=data)
+    await dispatch_interaction(payload, adapter)
+    deferral, shown = adapter.calls
+    assert deferral.payload["data"]["flags"] & 64  # deferred ephemeral: only Bob sees it
+    text = shown.payload["content"]
+    assert f"1. {bot.alice.display_name} - $0." in text
+    assert "<@" not in text and not shown.files  # no chart unless asked with `chart`
+    assert await drain_sent() == []
