@@ -74,11 +74,18 @@ class Stage(StrEnum):
 
 @dataclass(frozen=True)
 class Progress:
-    """One progress event: the stage, seconds since the edit started, and a short detail."""
+    """One progress event: the stage, seconds since the edit started, and a short detail
+    (plus a preview image, or the retry's numbers, where the stage has them)."""
 
     stage: Stage
     elapsed_s: float
     detail: str = ""
+    preview: bytes | None = field(default=None, repr=False)
+    """A partial image (encoded, full size) when the provider streamed one."""
+    retry: int = 0
+    """With RETRYING: which retry this is (from 1), of `max_retries`, after `wait_s`."""
+    max_retries: int = 0
+    wait_s: float = 0.0
 
 
 OnProgress = Callable[[Progress], Awaitable[None]]

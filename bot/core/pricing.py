@@ -62,12 +62,15 @@ class PriceTable:
     wavespeed: Mapping[str, int] = field(
         default_factory=lambda: MappingProxyType(dict(_WAVESPEED_DEFAULTS))
     )
+    # Partial images an OpenAI edit of one output streams (EDITBOT_PREVIEWS, not a price).
+    previews: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> PriceTable:
         """The default table with `settings.prices` applied; an unknown key is a ConfigError."""
         openai_fields = {f.name.removeprefix("openai_"): f.name for f in fields(cls)}
         openai_fields.pop("wavespeed")
+        openai_fields.pop("previews")
         overrides: dict[str, int] = {}
         wavespeed = dict(_WAVESPEED_DEFAULTS)
         for key, value in settings.prices.items():
@@ -88,7 +91,7 @@ class PriceTable:
                 raise ConfigError(
                     f"EDITBOT_PRICES has an unknown key {key!r}; known keys: {', '.join(known)}."
                 )
-        return cls(**overrides, wavespeed=MappingProxyType(wavespeed))
+        return cls(**overrides, wavespeed=MappingProxyType(wavespeed), previews=settings.previews)
 
     def wavespeed_image_price(self, quality: Quality, resolution: Resolution) -> int:
         """Micro-dollars for one WaveSpeed output image at this quality and resolution."""
@@ -157,6 +160,15 @@ def _rate(per_mtok: int) -> str:
     return f"{format_usd(per_mtok)}/M"
 
 
+PARTIAL_IMAGE_TOKENS = 100
+"""Extra output tokens OpenAI bills per streamed partial image (its image generation guide)."""
+
+
+def streamed_previews(request: EditRequest, previews: int) -> int:
+    """Partial images an OpenAI edit streams: `previews` for one output, none for several."""
+    return previews if request.options.n == 1 else 0
+
+
 def estimate(*, provider: ProviderName, request: EditRequest, table: PriceTable) -> Estimate:
     """Upper bound of what running `request` on `provider` will cost."""
     n = request.options.n
@@ -169,17 +181,22 @@ def estimate(*, provider: ProviderName, request: EditRequest, table: PriceTable)
             detail=f"{n} x {quality.value} {resolution.value} at {format_usd(each)}",
         )
     output = openai_output_tokens(request.options.quality, *request.size)
+    previews = streamed_previews(request, table.previews)
     inputs = list(request.images) + ([request.mask] if request.mask else [])
     image_tokens = sum(input_image_tokens_bound(im.width, im.height) for im in inputs)
     text_tokens = text_tokens_bound(request.prompt)
     micros = (
-        micros_for_tokens(n * output, table.openai_output_per_mtok)
+        micros_for_tokens(
+            n * output + previews * PARTIAL_IMAGE_TOKENS, table.openai_output_per_mtok
+        )
         + micros_for_tokens(image_tokens, table.openai_image_input_per_mtok)
         + micros_for_tokens(text_tokens, table.openai_text_input_per_mtok)
     )
     return Estimate(
         micros=micros,
-        detail=f"{n} x {output:,} output tokens at {_rate(table.openai_output_per_mtok)} + inputs",
+        detail=f"{n} x {output:,} output tokens at {_rate(table.openai_output_per_mtok)}"
+        + (f" + {previews} previews" if previews else "")
+        + " + inputs",
     )
 
 

@@ -30,6 +30,7 @@ def build_provider(
             model=settings.openai_model,
             retry=retry,
             deadline_s=settings.job_deadline_s,
+            partial_images=settings.previews,
         )
     return WaveSpeedProvider(
         client=client,

@@ -6,6 +6,10 @@ serves 1..16 inputs; never `response_format` (GPT image models always answer b64
 `background` is sent only when it is not `auto`: auto is the endpoint's default, and leaving it
 out keeps the request the documented minimal one. `output_compression` is not sent: the
 default (100) is what we want, and it only applies to jpeg/webp.
+
+With `partial_images` > 0 an edit of one output streams (`stream=true`, bot.providers.
+openai_stream): each partial image reaches `on_progress` as a preview, and the completed
+event's image and usage are the result. Edits of several outputs never stream.
 """
 
 from __future__ import annotations
@@ -34,8 +38,10 @@ from bot.core.edits import (
     Stage,
     Usage,
 )
-from bot.core.errors import ContentRejected, ProviderError, ProviderRejected
+from bot.core.errors import ContentRejected, DeadlineExceeded, ProviderError, ProviderRejected
+from bot.core.pricing import streamed_previews
 from bot.providers.http_errors import json_body, scrub, status_error, transport_error
+from bot.providers.openai_stream import read_edit_stream
 from bot.providers.retry import Deadline, RetryPolicy, Sleep, with_retries
 
 log = logging.getLogger(__name__)
@@ -96,8 +102,11 @@ class OpenAIProvider:
         deadline_s: float,
         sleep: Sleep = asyncio.sleep,
         rng: random.Random | None = None,
+        partial_images: int = 0,
     ) -> None:
+        """`partial_images` (0..3, EDITBOT_PREVIEWS): previews an edit of one output streams."""
         self._client = client
+        self.partial_images = partial_images
         self._url = base_url.rstrip("/") + "/images/edits"
         self._key = api_key
         self.model = model
@@ -119,6 +128,10 @@ class OpenAIProvider:
         }
         if opts.background is not Background.AUTO:
             out["background"] = opts.background.value
+        partials = streamed_previews(request, self.partial_images)
+        if partials:
+            out["stream"] = "true"
+            out["partial_images"] = str(partials)
         return out
 
     def files(self, request: EditRequest) -> list[tuple[str, tuple[str, bytes, str]]]:
@@ -157,18 +170,46 @@ class OpenAIProvider:
         """Run the edit; retries transient failures within the policy and the deadline."""
         deadline = Deadline(self.deadline_s)
 
-        async def emit(stage: Stage, detail: str = "") -> None:
+        async def emit(stage: Stage, detail: str = "", preview: bytes | None = None) -> None:
             if on_progress is not None:
-                await on_progress(Progress(stage, deadline.elapsed(), detail))
+                await on_progress(Progress(stage, deadline.elapsed(), detail, preview=preview))
 
         async def on_retry(retry: int, exc: ProviderError, wait: float) -> None:
             log.warning("openai edit retry %d in %.1fs: %s", retry, wait, exc)
-            await emit(Stage.RETRYING, f"retry {retry} of {self.retry.max_retries} in {wait:.0f}s")
+            if on_progress is not None:
+                detail = f"retry {retry} of {self.retry.max_retries} in {wait:.0f}s"
+                await on_progress(
+                    Progress(
+                        Stage.RETRYING,
+                        deadline.elapsed(),
+                        detail,
+                        retry=retry,
+                        max_retries=self.retry.max_retries,
+                        wait_s=wait,
+                    )
+                )
 
-        async def attempt(timeout: float) -> httpx.Response:
-            return await self._post(request, timeout=timeout, emit=emit)
+        streaming = streamed_previews(request, self.partial_images) > 0
 
-        response = await with_retries(
+        async def attempt(timeout: float) -> EditResult:
+            response = await self._post(request, timeout=timeout, emit=emit)
+            try:
+                if not streaming:
+                    await response.aread()
+                    return await self._result(request, json_body(response), response)
+                async with asyncio.timeout(timeout):
+                    body = await self._read_stream(response, emit)
+                return await self._result(request, body, response)
+            except httpx.HTTPError as exc:
+                raise transport_error(exc, label=LABEL) from None
+            except TimeoutError:
+                raise DeadlineExceeded(
+                    f"the edit did not finish within {self.deadline_s:g} s"
+                ) from None
+            finally:
+                await response.aclose()
+
+        return await with_retries(
             attempt,
             policy=self.retry,
             deadline=deadline,
@@ -176,9 +217,23 @@ class OpenAIProvider:
             on_retry=on_retry,
             rng=self._rng,
         )
-        return await self._result(request, response)
+
+    async def _read_stream(self, response: httpx.Response, emit: Any) -> dict[str, Any]:
+        async def on_partial(index: int, data: bytes) -> None:
+            await emit(Stage.RUNNING, f"preview {index + 1}", preview=data)
+
+        def on_error(error: dict[str, Any]) -> Exception:
+            return self._error_of(error, status=400, response=response)
+
+        return await read_edit_stream(
+            response.aiter_lines(),
+            on_partial=on_partial,
+            on_error=on_error,
+            request_id=response.headers.get("x-request-id"),
+        )
 
     async def _post(self, request: EditRequest, *, timeout: float, emit: Any) -> httpx.Response:
+        """Send the edit; the response is open (its body unread) when it is a success."""
         total = sum(len(i.data) for i in request.images)
         await emit(Stage.UPLOADING, f"{len(request.images)} image(s), {total // 1024} KiB")
         built = self._client.build_request(
@@ -197,32 +252,50 @@ class OpenAIProvider:
             "Content-Type": built.headers["Content-Type"],
             "Content-Length": str(len(body)),
         }
+        built = self._client.build_request(
+            "POST", self._url, content=stream(), headers=headers, timeout=httpx.Timeout(timeout)
+        )
         try:
-            response = await self._client.post(
-                self._url, content=stream(), headers=headers, timeout=httpx.Timeout(timeout)
-            )
+            response = await self._client.send(built, stream=True)
+            if response.is_success:
+                return response
+            await response.aread()
         except httpx.HTTPError as exc:
             raise transport_error(exc, label=LABEL) from None
-        if response.is_success:
-            return response
+        await response.aclose()
         raise self._error(response)
 
     def _error(self, response: httpx.Response) -> Exception:
         error = json_body(response).get("error") or {}
-        if not isinstance(error, dict):
-            error = {}
+        return self._error_of(
+            error if isinstance(error, dict) else {},
+            status=response.status_code,
+            response=response,
+        )
+
+    def _error_of(
+        self, error: dict[str, Any], *, status: int, response: httpx.Response
+    ) -> Exception:
         message = scrub(str(error.get("message") or ""), self._key)
         code = error.get("code")
-        if response.status_code == 400 and _is_refusal(error):
+        if status == 400 and _is_refusal(error):
             return ContentRejected(f"{_REFUSED} (OpenAI said: {message})")
+        if response.is_success:  # an error event in a 200 stream: final, like a 400
+            return ProviderRejected(
+                f"OpenAI stream error: {message or 'the edit failed'}",
+                code=str(code) if code else None,
+                request_id=response.headers.get("x-request-id"),
+            )
         return status_error(
             response, message=message, code=str(code) if code else None, label=LABEL
         )
 
-    async def _result(self, request: EditRequest, response: httpx.Response) -> EditResult:
+    async def _result(
+        self, request: EditRequest, body: dict[str, Any], response: httpx.Response
+    ) -> EditResult:
+        """The result from a JSON body (`data` of images) or a completed event (`b64_json`)."""
         request_id = response.headers.get("x-request-id")
-        body = json_body(response)
-        items = body.get("data") or []
+        items = body.get("data") or ([body] if body.get("b64_json") else [])
         try:
             datas = tuple(base64.b64decode(item["b64_json"]) for item in items)
         except (KeyError, TypeError, ValueError) as exc:

@@ -183,7 +183,17 @@ class _Run:
         async def on_retry(retry: int, exc: ProviderError, wait: float) -> None:
             log.warning("wavespeed %s retry %d in %.1fs: %s", what, retry, wait, exc)
             detail = f"{what}: retry {retry} of {self.p.retry.max_retries} in {wait:.0f}s"
-            await self.emit(Stage.RETRYING, detail)
+            if self.on_progress is not None:
+                await self.on_progress(
+                    Progress(
+                        Stage.RETRYING,
+                        self.deadline.elapsed(),
+                        detail,
+                        retry=retry,
+                        max_retries=self.p.retry.max_retries,
+                        wait_s=wait,
+                    )
+                )
 
         return await with_retries(
             attempt,

@@ -12,13 +12,13 @@ import itertools
 import json
 import os
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bot.core.domain import Attachment, Place
-from bot.core.ports import ActionButton, MessageRef, ResultImage
+from bot.core.ports import ActionButton, MessageRef, PrivateFile, ResultImage
 
 Call = str
 """A ChatPort method's name: open_thread, post_text, update_text, post_images."""
@@ -34,6 +34,12 @@ class Posted:
     images: tuple[ResultImage, ...] = ()
     alt_text: str | None = None
     history: list[str] = field(default_factory=list)
+    to: str | None = None
+    """Who alone could see it (post_private), or None: everyone in the place."""
+    previews: list[bytes] = field(default_factory=list, repr=False)
+    """Preview images update_status showed in it, in order."""
+    notify: str | None = None
+    """Whom posting it notified (post_result's mention)."""
 
     @property
     def thread(self) -> str | None:
@@ -64,6 +70,12 @@ class FakeChat:
         self.fail_next: Counter[Call] = Counter()
         self.attempts: Counter[Call] = Counter()
         self.after_post: Callable[[MessageRef], Awaitable[None]] | None = None
+        self.removed: list[str] = []
+        """Ids of messages post_result removed (the status messages it replaced)."""
+        self.direct: list[tuple[str, str, PrivateFile | None]] = []
+        """Direct messages: (user, text, file)."""
+        self.names: dict[str, str] = {}
+        self.channel_names: dict[str, str] = {}
         self._journal = journal
         # Ids unique across processes when several write journals the same test reads.
         prefix = f"{os.getpid()}-" if journal is not None else ""
@@ -146,6 +158,58 @@ class FakeChat:
         )
         return ref
 
+    async def update_status(
+        self, ref: MessageRef, text: str, *, preview: ResultImage | None = None
+    ) -> None:
+        self._call("update_status", new_id=False, ref=ref.message_id, text=text)
+        message = self._by_id.get(ref.message_id)
+        if message is not None:
+            message.text = text
+            message.history.append(text)
+            if preview is not None:
+                message.previews.append(preview.data)
+        elif self._remember and self._journal is None:
+            raise KeyError(f"no message {ref.message_id}")
+
+    async def post_result(
+        self,
+        place: Place,
+        *,
+        text: str,
+        images: Sequence[ResultImage] = (),
+        alt_text: str = "",
+        actions: Sequence[ActionButton] = (),
+        notify: str | None = None,
+        replaces: MessageRef | None = None,
+    ) -> MessageRef:
+        record: dict[str, Any] = {}
+        if self._journal is not None:
+            record = {
+                "job": actions[0].job_id if actions else None,
+                "caption": text,
+                "alt": alt_text,
+                "sha": [hashlib.sha256(im.data).hexdigest() for im in images],
+                "notify": notify,
+                "replaces": replaces.message_id if replaces else None,
+            }
+        ref = MessageRef(place=place, message_id=self._call("post_result", **record))
+        posted = Posted(
+            ref=ref,
+            text=text,
+            actions=tuple(actions),
+            images=tuple(images),
+            alt_text=alt_text or None,
+            history=[text],
+            notify=notify,
+        )
+        self._keep(posted)
+        if replaces is not None:
+            self.removed.append(replaces.message_id)
+            gone = self._by_id.pop(replaces.message_id, None)
+            if gone is not None:
+                self.messages.remove(gone)
+        return ref
+
     def _keep(self, message: Posted) -> None:
         if self._remember:
             self.messages.append(message)
@@ -153,6 +217,36 @@ class FakeChat:
 
     async def thread_images(self, place: Place) -> Sequence[Attachment]:
         return list(self.thread_files.get(place.thread, []))
+
+    async def post_private(
+        self, place: Place, text: str, *, actions: Sequence[ActionButton] = ()
+    ) -> None:
+        ref = MessageRef(place=place, message_id=self._call("post_private", text=text))
+        self._keep(
+            Posted(ref=ref, text=text, actions=tuple(actions), history=[text], to=place.user)
+        )
+
+    async def send_direct(
+        self, place: Place, user: str, text: str, *, file: PrivateFile | None = None
+    ) -> None:
+        self._call("send_direct", new_id=False, user=user, text=text)
+        self.direct.append((user, text, file))
+
+    async def display_names(self, place: Place, users: Sequence[str]) -> Mapping[str, str]:
+        return {user: self.names.get(user, user) for user in users}
+
+    async def channel_name(self, place: Place) -> str:
+        return "#" + self.channel_names.get(place.channel, place.channel)
+
+    async def thread_link(self, place: Place) -> str | None:
+        return f"https://chat.example/{place.channel}/{place.thread or ''}"
+
+    def public(self) -> list[Posted]:
+        """What everyone in the place could see (not post_private's answers)."""
+        return [m for m in self.messages if m.to is None]
+
+    def private_to(self, user: str) -> list[Posted]:
+        return [m for m in self.messages if m.to == user]
 
     # Views for assertions.
     def in_thread(self, thread: str | None) -> list[Posted]:

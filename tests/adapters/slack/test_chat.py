@@ -55,7 +55,7 @@ PLACE = Place(platform="slack", workspace="T0001", channel=CHANNEL, user="U1", t
 async def test_updates_are_coalesced_to_one_per_five_seconds_and_the_last_lands() -> None:
     async with FakeSlackApi(token=TOKEN) as api, httpx.AsyncClient() as http:
         clock = FakeClock()
-        chat = port(api, http, clock=clock, sleep=clock.sleep)
+        chat = port(api, http, clock=clock, sleep=clock.sleep, update_interval=5.0)
         ref = await chat.post_text(PLACE, "queued")
 
         await chat.update_text(ref, "editing... 1s")  # sent: nothing sent for this message yet

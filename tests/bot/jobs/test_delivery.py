@@ -16,7 +16,7 @@ from bot.core.config import budget_defaults
 from bot.core.domain import format_usd
 from bot.core.jobs import JobStatus
 from bot.core.messages import period_phrase
-from bot.core.ports import ChatPort
+from bot.core.ports import Action, ChatPort
 from bot.jobs.sweep import SWEEP_WINDOW, deliver_pending
 from bot.jobs.worker import Worker
 from storage.blobs import FileBlobStore
@@ -84,27 +84,26 @@ async def test_a_result_whose_post_fails_is_left_to_the_sweep_which_posts_it_onc
     sessions: Sessions, blobs: FileBlobStore, client: httpx.AsyncClient
 ) -> None:
     chat = FakeChat()
-    chat.down.add("post_images")  # down for the inline post and the drain's own closing sweep
+    chat.down.add("post_result")  # down for the inline post and the drain's own closing sweep
     [q] = await enqueue_jobs(sessions, blobs, count=1, chat=chat)
     await make_worker(sessions, blobs, {"slack": chat}, client).drain()
 
     job = await job_row(sessions, q.job_id)
     assert job.status is JobStatus.SUCCEEDED and job.finished_at is not None
     assert job.delivered_at is None  # the finish marked it; the failed post took the mark back
-    assert chat.attempts["post_images"] >= 1 and chat.results() == []
+    assert chat.attempts["post_result"] >= 1 and chat.results() == []
 
     chat.down.clear()
     assert await sweep(sessions, blobs, chat) == [q.job_id]
     [result] = chat.results("T1")
     assert result.actions[0].job_id == q.job_id
     cost = job.cost_micros or 0
-    assert cost > 0 and f"cost {format_usd(cost)} - channel budget: {format_usd(cost)} of" in (
-        result.text
-    )
+    assert cost > 0 and f" · {format_usd(cost)} · " in result.text and " left " in result.text
     job = await job_row(sessions, q.job_id)
     assert job.delivered_at is not None and not marked_inline(job)  # marked by the sweep
-    [status] = [m for m in chat.messages if not m.images]
-    assert status.text == f"Done: v{job.version} is below."
+    # One message for the edit: the result replaced (removed) its status message.
+    assert [m for m in chat.messages if not m.images] == []
+    assert chat.removed == [job.status_message_id]
 
     assert await sweep(sessions, blobs, chat) == []
     assert len(chat.results()) == 1
@@ -114,11 +113,11 @@ async def test_a_post_that_fails_once_is_posted_once_by_the_drains_closing_sweep
     sessions: Sessions, blobs: FileBlobStore, client: httpx.AsyncClient
 ) -> None:
     chat = FakeChat()
-    chat.fail_next["post_images"] = 1
+    chat.fail_next["post_result"] = 1
     [q] = await enqueue_jobs(sessions, blobs, count=1, chat=chat)
     await make_worker(sessions, blobs, {"slack": chat}, client).drain()
 
-    assert chat.attempts["post_images"] == 2  # inline (raised), then the sweep
+    assert chat.attempts["post_result"] == 2  # inline (raised), then the sweep
     assert [r.actions[0].job_id for r in chat.results()] == [q.job_id]
     job = await job_row(sessions, q.job_id)
     assert job.status is JobStatus.SUCCEEDED and not marked_inline(job)
@@ -139,11 +138,14 @@ async def test_a_refused_job_is_posted_inline_as_the_status_message_error_once(
     assert "safety system refused this edit" in job.error  # the moderation refusal
     assert marked_inline(job)
     assert len(emu.routes("openai_edit")) == 1
-    [status] = chat.messages  # no other message: the error went into the status message
-    assert status.ref.message_id == job.status_message_id
-    assert status.text == job.error and status.history.count(job.error) == 1
+    # One message: the error, posted new (it notifies the requester) with a Retry button, in
+    # place of the status message.
+    [status] = chat.messages
+    assert chat.removed == [job.status_message_id]
+    assert status.text == job.error and status.notify == job.user
+    assert [(a.action, a.job_id) for a in status.actions] == [(Action.RETRY, job.id)]
     assert await sweep(sessions, blobs, chat) == []
-    assert status.history.count(job.error) == 1
+    assert chat.texts() == [job.error]
     ledger = await read_ledger(sessions, SCOPE)
     assert (ledger.reserved, ledger.spent, ledger.refunded) == (0, 0, {q.job_id})
 
@@ -164,12 +166,11 @@ async def test_captions_show_the_channel_spend_growing_by_each_cost_against_its_
     assert [r.actions[0].job_id for r in results] == [first.id, second.id]
     c1, c2 = first.cost_micros or 0, second.cost_micros or 0
     assert c1 > 0 and c2 > 0 and format_usd(c1) != format_usd(c1 + c2)
-    per = f"of {format_usd(cap)} {period_phrase('week')}"
-    assert results[0].text.startswith(f"v{first.version} - ")
-    assert f"cost {format_usd(c1)} - channel budget: {format_usd(c1)} {per}" in results[0].text
-    assert f"cost {format_usd(c2)} - channel budget: {format_usd(c1 + c2)} {per}" in (
-        results[1].text
-    )
+    per = f"left {period_phrase('week')}"
+    assert results[0].text.startswith(f"v{first.version} · ")
+    # Each caption: what that edit cost, and what is left of the cap after it.
+    assert f" · {format_usd(c1)} · {format_usd(cap - c1)} {per}" in results[0].text
+    assert f" · {format_usd(c2)} · {format_usd(cap - c1 - c2)} {per}" in results[1].text
     ledger = await read_ledger(sessions, SCOPE)
     assert ledger.settled == {first.id: c1, second.id: c2} and ledger.spent == c1 + c2
 
@@ -196,10 +197,9 @@ async def test_a_worker_without_the_platforms_chat_leaves_jobs_to_one_that_has_i
     assert [r.actions[0].job_id for r in chat.results()] == [ok.job_id]
     ok_job, refused_job = [await job_row(sessions, q.job_id) for q in (ok, refused)]
     assert ok_job.delivered_at is not None and refused_job.delivered_at is not None
-    statuses = {m.ref.message_id: m for m in chat.messages if not m.images}
-    assert statuses[ok_job.status_message_id or ""].text == f"Done: v{ok_job.version} is below."
-    refusal = statuses[refused_job.status_message_id or ""]
-    assert refusal.text == refused_job.error and refusal.history.count(refusal.text) == 1
+    assert sorted(chat.removed) == sorted([ok_job.status_message_id, refused_job.status_message_id])
+    [refusal] = [m for m in chat.messages if not m.images]
+    assert refusal.text == refused_job.error and chat.texts().count(refusal.text) == 1
     assert len(emu.routes("openai_edit")) == 2
 
 

@@ -24,6 +24,7 @@ from tests.kit.emulator.images import (
     text_tokens,
 )
 from tests.kit.emulator.replies import Recorded, Reply, openai_error
+from tests.kit.emulator.streaming import PARTIAL_IMAGE_TOKENS, partials_of, streamed_reply
 from tests.kit.emulator.validation import forbidden, openai_problem
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ async def edit(emu: ProviderEmulator, rec: Recorded, *, fault: Fault | None) -> 
         )
     size = _output_size(rec.fields.get("size", "auto"), infos[0])
     outputs = await _render_outputs(emu, rec.fields, images=images, mask=mask, size=size)
+    if rec.fields.get("stream") == "true":
+        return await _streamed(emu, rec, outputs=outputs, size=size, infos=infos)
     # The latency is the time to answer, rendering included (a real provider renders on
     # its own machines while the client waits): sleep only what rendering left of it.
     await asyncio.sleep(max(0.0, emu.latency_s - (time.monotonic() - rec.arrived)))
@@ -123,6 +126,68 @@ async def _render_outputs(
     ]
 
 
+async def _streamed(
+    emu: ProviderEmulator,
+    rec: Recorded,
+    *,
+    outputs: list[bytes],
+    size: tuple[int, int],
+    infos: list[ImageInfo],
+) -> Reply:
+    """`stream=true`: partial images of the first output, then the completed event(s)."""
+    raw = rec.fields.get("partial_images", "0")
+    if not raw.isdigit() or not 0 <= int(raw) <= 3:
+        return openai_error(
+            400, "partial_images must be 0..3.", param="partial_images", code="invalid_value"
+        )
+    fmt = rec.fields.get("output_format", "png")
+    partials = await partials_of(outputs[0], count=int(raw), fmt=fmt)
+    common = _made(rec.fields, size)
+    usage = _usage(rec.fields, outputs=outputs, size=size, infos=infos, partials=len(partials))
+    reply = streamed_reply(
+        rec,
+        latency_s=emu.latency_s,
+        common=common,
+        outputs=outputs,
+        partials=partials,
+        usage=usage,
+    )
+    reply.headers["x-request-id"] = f"req_{uuid.uuid4().hex[:24]}"
+    return reply
+
+
+def _made(fields: dict[str, str], size: tuple[int, int]) -> dict[str, str]:
+    """What an answer says was made: size, quality, output format, background."""
+    quality = fields.get("quality", "auto")
+    return {
+        "size": f"{size[0]}x{size[1]}",
+        "quality": "high" if quality == "auto" else quality,
+        "output_format": fields.get("output_format", "png"),
+        "background": "transparent" if fields.get("background") == "transparent" else "opaque",
+    }
+
+
+def _usage(
+    fields: dict[str, str],
+    *,
+    outputs: list[bytes],
+    size: tuple[int, int],
+    infos: list[ImageInfo],
+    partials: int = 0,
+) -> dict[str, object]:
+    """Usage by the gpt-image-2 token formulas, 100 output tokens per partial image."""
+    quality = fields.get("quality", "auto")
+    out_tokens = len(outputs) * output_tokens(quality, *size) + partials * PARTIAL_IMAGE_TOKENS
+    text = text_tokens(fields["prompt"])
+    image_tokens = sum(input_image_tokens(w, h) for w, h, _ in infos)
+    return {
+        "input_tokens": text + image_tokens,
+        "output_tokens": out_tokens,
+        "total_tokens": text + image_tokens + out_tokens,
+        "input_tokens_details": {"text_tokens": text, "image_tokens": image_tokens},
+    }
+
+
 def _edit_reply(
     fields: dict[str, str],
     *,
@@ -131,22 +196,10 @@ def _edit_reply(
     infos: list[ImageInfo],
 ) -> Reply:
     """The 200 body: images, what was made, and usage by the gpt-image-2 token formulas."""
-    quality = fields.get("quality", "auto")
-    out_tokens = len(outputs) * output_tokens(quality, *size)
-    text = text_tokens(fields["prompt"])
-    image_tokens = sum(input_image_tokens(w, h) for w, h, _ in infos)
     body = {
         "created": int(time.time()),
         "data": [{"b64_json": base64.b64encode(o).decode()} for o in outputs],
-        "size": f"{size[0]}x{size[1]}",
-        "quality": "high" if quality == "auto" else quality,
-        "output_format": fields.get("output_format", "png"),
-        "background": "transparent" if fields.get("background") == "transparent" else "opaque",
-        "usage": {
-            "input_tokens": text + image_tokens,
-            "output_tokens": out_tokens,
-            "total_tokens": text + image_tokens + out_tokens,
-            "input_tokens_details": {"text_tokens": text, "image_tokens": image_tokens},
-        },
+        **_made(fields, size),
+        "usage": _usage(fields, outputs=outputs, size=size, infos=infos),
     }
     return Reply.json(200, body, **{"x-request-id": f"req_{uuid.uuid4().hex[:24]}"})

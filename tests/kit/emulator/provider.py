@@ -25,6 +25,7 @@ import re
 
 import httpx
 
+from tests.kit.emulator import accounts as emulator_accounts
 from tests.kit.emulator import images as emulator_images
 from tests.kit.emulator import openai as emulator_openai
 from tests.kit.emulator import wavespeed as emulator_wavespeed
@@ -33,7 +34,7 @@ from tests.kit.emulator.images import Renderer
 from tests.kit.emulator.replies import Recorded, Reply, unauthorized
 from tests.kit.emulator.wavespeed import Task
 
-KEYED_ROUTES = {"openai_edit", "upload", "submit", "poll"}
+KEYED_ROUTES = {"openai_edit", "upload", "submit", "poll", "openai_models", "balance"}
 """Routes that need the provider's key (downloads of media and outputs do not)."""
 
 
@@ -108,6 +109,8 @@ class ProviderEmulator:
         if reply.hang:
             raise httpx.ReadTimeout("emulated read timeout", request=request)
         headers = {"content-type": reply.content_type, **reply.headers}
+        if reply.stream is not None:
+            return httpx.Response(reply.status, content=reply.stream, headers=headers)
         return httpx.Response(reply.status, content=reply.body, headers=headers)
 
     async def serve(
@@ -116,7 +119,7 @@ class ProviderEmulator:
         """Answer one request (both transports end here)."""
         headers = {k.lower(): v for k, v in headers.items()}
         route, arg = _route(method, path)
-        key = self.openai_key if route == "openai_edit" else self.wavespeed_key
+        key = self.openai_key if route.startswith("openai") else self.wavespeed_key
         authorized = headers.get("authorization") == f"Bearer {key}"
         rec = Recorded(method, path, route, authorized, headers.get("content-type", ""), body=body)
         self.requests.append(rec)
@@ -140,6 +143,8 @@ class ProviderEmulator:
             return emulator_wavespeed.submit(self, rec, origin=origin, fault=fault)
         if rec.route == "poll":
             return await emulator_wavespeed.poll(self, arg, origin=origin)
+        if rec.route in emulator_accounts.ROUTES.values():
+            return emulator_accounts.answer(self, rec.route)
         store = self.media if rec.route == "media" else self.outputs
         if arg not in store:
             return Reply.json(404, {"error": "not found"})
@@ -151,6 +156,8 @@ def _route(method: str, path: str) -> tuple[str, str]:
     """The route a request is for, and the id in its path ("unknown" when it has none)."""
     if method == "POST" and path == "/v1/images/edits":
         return "openai_edit", ""
+    if (method, path) in emulator_accounts.ROUTES:
+        return emulator_accounts.ROUTES[(method, path)], ""
     if method == "POST" and path == "/api/v3/media/upload/binary":
         return "upload", ""
     if method == "POST" and path == "/api/v3/openai/gpt-image-2/edit":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,17 +25,21 @@ class Recorded:
     json: dict[str, Any] | None = None
     body: bytes = field(default=b"", repr=False)
     arrived: float = field(default_factory=time.monotonic, repr=False)
+    sent_events: list[tuple[str, float]] = field(default_factory=list, repr=False)
+    """A streamed answer's events as sent: (type, time.monotonic() when written)."""
 
 
 @dataclass
 class Reply:
-    """What the emulator answers; `hang` means: do not answer in time."""
+    """What the emulator answers; `hang` means: do not answer in time; `stream`, when set,
+    is the body as chunks written over time (server-sent events) instead of `body`."""
 
     status: int = 200
     body: bytes = b""
     content_type: str = "application/json"
     headers: dict[str, str] = field(default_factory=dict)
     hang: bool = False
+    stream: AsyncIterator[bytes] | None = field(default=None, repr=False)
 
     @classmethod
     def json(cls, status: int, obj: object, **headers: str) -> Reply:
@@ -60,7 +65,7 @@ def unauthorized(route: str, authorization: str) -> Reply:
     clients never pass a provider's message on with the key in it.
     """
     given = authorization.removeprefix("Bearer ")
-    if route == "openai_edit":
+    if route.startswith("openai"):
         return openai_error(
             401, f"Incorrect API key provided: {given}.", param=None, code="invalid_api_key"
         )

@@ -40,6 +40,15 @@ class EmulatorServer:
             # Longer than any client timeout in the tests; cancelled when the server stops.
             await asyncio.sleep(self.emulator.hang_s)
             return web.Response(status=504)
+        if reply.stream is not None:
+            streamed = web.StreamResponse(
+                status=reply.status, headers={"Content-Type": reply.content_type, **reply.headers}
+            )
+            await streamed.prepare(request)
+            async for chunk in reply.stream:
+                await streamed.write(chunk)
+            await streamed.write_eof()
+            return streamed
         return web.Response(
             status=reply.status,
             body=reply.body,
