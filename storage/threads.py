@@ -1,4 +1,9 @@
-"""Edit threads and their numbered versions: add, undo, look up."""
+"""Edit threads and their numbered versions: add, undo, choose, look up.
+
+A job's outputs are ONE version: one image, or a batch (n=2..4) of several, one row per
+image (`position`), with one of them `chosen` (the first until someone presses Use N). What
+refines, undoes or compares a version reads its chosen image.
+"""
 
 from __future__ import annotations
 
@@ -57,10 +62,11 @@ async def add_versions_to_thread(
     job_id: str,
     images: Sequence[StoredImage],
     prompt: str,
+    author: str | None = None,
     now: datetime | None = None,
 ) -> tuple[int, list[ThreadVersion]]:
     """`add_versions` to the edit thread of a platform thread, created on first use: one
-    upsert finds (or makes) the thread and takes the version numbers. Returns its id too."""
+    upsert finds (or makes) the thread and takes the version number. Returns its id too."""
     if not images:
         raise ValueError("no images to add")
     now = now or utcnow()
@@ -69,13 +75,15 @@ async def add_versions_to_thread(
         "workspace": workspace,
         "channel": channel,
         "thread": thread,
-        "count": len(images),
+        "count": 1,
         "created_at": now,
     }
     upsert = _UPSERT_PG if is_postgres(session) else _UPSERT_SQLITE
     found, last = (await run(session, upsert, params)).one()
     thread_id = int(found)
-    added = _versions_of(thread_id, int(last), job_id=job_id, images=images, prompt=prompt, now=now)
+    added = _versions_of(
+        thread_id, int(last), job_id=job_id, images=images, prompt=prompt, author=author, now=now
+    )
     await run(session, _INSERT_VERSION, [_row_of(v) for v in added])
     return thread_id, added
 
@@ -137,18 +145,21 @@ async def add_versions(
     job_id: str,
     images: Sequence[StoredImage],
     prompt: str,
+    author: str | None = None,
     now: datetime | None = None,
 ) -> list[ThreadVersion]:
-    """Add a job's outputs as the next versions; the last becomes current.
+    """Add a job's outputs as the next version (one image, or a batch); it becomes current.
 
     One UPDATE bumps last_version, so concurrent jobs in a thread get distinct numbers.
     """
     if not images:
         raise ValueError("no images to add")
     now = now or utcnow()
-    result = await run(session, _BUMP, {"thread_id": thread_id, "count": len(images)})
+    result = await run(session, _BUMP, {"thread_id": thread_id, "count": 1})
     last = int(result.scalar_one())
-    added = _versions_of(thread_id, last, job_id=job_id, images=images, prompt=prompt, now=now)
+    added = _versions_of(
+        thread_id, last, job_id=job_id, images=images, prompt=prompt, author=author, now=now
+    )
     await run(session, _INSERT_VERSION, [_row_of(v) for v in added])
     return added
 
@@ -160,16 +171,18 @@ def _versions_of(
     job_id: str,
     images: Sequence[StoredImage],
     prompt: str,
+    author: str | None,
     now: datetime,
 ) -> list[ThreadVersion]:
-    """The rows of `images` as the versions up to `last` of a thread."""
-    first = last - len(images) + 1
+    """The rows of `images` as version `last` of a thread, the first image chosen."""
     return [
         ThreadVersion(
             thread_id=thread_id,
-            version=first + i,
+            version=last,
             job_id=job_id,
             position=i,
+            chosen=i == 0,
+            author=author,
             sha256=image.sha256,
             mime=image.mime,
             width=image.width,
@@ -193,7 +206,11 @@ async def undo(session: AsyncSession, *, thread_id: int) -> ThreadVersion | None
     previous = (
         await session.exec(
             select(ThreadVersion)
-            .where(_versions.c.thread_id == thread_id, _versions.c.version < thread.current_version)
+            .where(
+                _versions.c.thread_id == thread_id,
+                _versions.c.version < thread.current_version,
+                _versions.c.chosen,
+            )
             .order_by(_versions.c.version.desc())
             .limit(1)
         )
@@ -212,14 +229,52 @@ async def undo(session: AsyncSession, *, thread_id: int) -> ThreadVersion | None
 async def get_version(
     session: AsyncSession, *, thread_id: int, version: int
 ) -> ThreadVersion | None:
-    """One version of a thread, or None."""
+    """One version of a thread (its chosen image), or None."""
     return (
         await session.exec(
             select(ThreadVersion).where(
-                _versions.c.thread_id == thread_id, _versions.c.version == version
+                _versions.c.thread_id == thread_id,
+                _versions.c.version == version,
+                _versions.c.chosen,
             )
         )
     ).first()
+
+
+async def version_images(
+    session: AsyncSession, *, thread_id: int, version: int
+) -> list[ThreadVersion]:
+    """Every image of one version (a batch has several), in position order."""
+    return list(
+        (
+            await session.exec(
+                select(ThreadVersion)
+                .where(_versions.c.thread_id == thread_id, _versions.c.version == version)
+                .order_by(_versions.c.position)
+            )
+        ).all()
+    )
+
+
+async def choose_image(
+    session: AsyncSession, *, thread_id: int, version: int, position: int
+) -> ThreadVersion | None:
+    """Make image `position` the chosen one of a version, and that version the thread's
+    current one (Use N). None when the version has no such image."""
+    rows = await version_images(session, thread_id=thread_id, version=version)
+    picked = next((row for row in rows if row.position == position), None)
+    if picked is None:
+        return None
+    await session.exec(
+        update(_versions)
+        .where(_versions.c.thread_id == thread_id, _versions.c.version == version)
+        .values(chosen=_versions.c.position == position)
+    )
+    await session.exec(
+        update(_threads).where(_threads.c.id == thread_id).values(current_version=version)
+    )
+    picked.chosen = True
+    return picked
 
 
 async def current_version(session: AsyncSession, *, thread_id: int) -> ThreadVersion | None:
@@ -231,13 +286,13 @@ async def current_version(session: AsyncSession, *, thread_id: int) -> ThreadVer
 
 
 async def list_versions(session: AsyncSession, *, thread_id: int) -> list[ThreadVersion]:
-    """Every version of a thread, oldest first."""
+    """Every image of every version of a thread, oldest first (a batch in position order)."""
     return list(
         (
             await session.exec(
                 select(ThreadVersion)
                 .where(_versions.c.thread_id == thread_id)
-                .order_by(_versions.c.version)
+                .order_by(_versions.c.version, _versions.c.position)
             )
         ).all()
     )
@@ -246,8 +301,8 @@ async def list_versions(session: AsyncSession, *, thread_id: int) -> list[Thread
 async def add_job_versions(
     session: AsyncSession, *, job: JobSpec, thread: str, outputs: Sequence[StoredImage]
 ) -> tuple[int, int]:
-    """A job's outputs as the next versions of its edit thread (found or created in the same
-    upsert when the job has none yet): (the last new version, the edit thread's id)."""
+    """A job's outputs as the next version of its edit thread (found or created in the same
+    upsert when the job has none yet): (the new version, the edit thread's id)."""
     if job.edit_thread_id is None:
         edit_thread, added = await add_versions_to_thread(
             session,
@@ -258,10 +313,16 @@ async def add_job_versions(
             job_id=job.id,
             images=outputs,
             prompt=job.prompt,
+            author=job.place.user,
         )
     else:
         edit_thread = job.edit_thread_id
         added = await add_versions(
-            session, thread_id=edit_thread, job_id=job.id, images=outputs, prompt=job.prompt
+            session,
+            thread_id=edit_thread,
+            job_id=job.id,
+            images=outputs,
+            prompt=job.prompt,
+            author=job.place.user,
         )
     return added[-1].version, edit_thread

@@ -9,6 +9,7 @@ the service and the workers only ever see JobSpecs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -52,6 +53,22 @@ FINISHED = (JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELLED)
 def new_job_id() -> str:
     """A fresh job id: uuid4 hex."""
     return uuid.uuid4().hex
+
+
+REF_CHARS = 8
+"""A short reference is this many hex characters (shown as `3f9a-2c1b`, so it never reads as
+an amount): what people see instead of a job id."""
+
+
+def short_ref(key: str) -> str:
+    """What a person quotes to the operator: a job id's first characters (`editbot job REF`
+    finds the job), or for a request that never became a job, a digest of its event key (the
+    logs carry it as `ref=...`)."""
+    if len(key) == 32 and all(c in "0123456789abcdef" for c in key):
+        digits = key[:REF_CHARS]
+    else:
+        digits = hashlib.sha256(key.encode()).hexdigest()[:REF_CHARS]
+    return f"{digits[:4]}-{digits[4:]}"
 
 
 @dataclass(frozen=True)
@@ -148,6 +165,7 @@ def options_from_dict(raw: dict[str, Any]) -> EditOptions:
         background=Background(raw["background"]),
         mask=raw.get("mask"),
         mode=Mode(raw["mode"]),
+        region=raw.get("region"),
     )
 
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from enum import StrEnum
 
-from bot.core.domain import EditOptions, format_usd
+from bot.core.domain import format_usd
+from bot.core.jobs import short_ref
 from bot.core.options import clean_markup
 
 MAX_CHARS = 2000
@@ -144,34 +145,54 @@ def cancelled() -> str:
 # --- results -------------------------------------------------------------------------------
 
 
-def _budget_line(*, spent_micros: int, cap_micros: int | None, period: str) -> str:
+def _money_left(*, spent_micros: int, cap_micros: int | None, period: str) -> str:
+    """`$4.85 left this month`, or what was spent when there is no cap."""
     if cap_micros is None:
-        return f"channel spend: {format_usd(spent_micros)} {period_phrase(period)} (no cap)"
-    return (
-        f"channel budget: {format_usd(spent_micros)} of {format_usd(cap_micros)} "
-        f"{period_phrase(period)}"
-    )
+        return f"{format_usd(spent_micros)} spent {period_phrase(period)} (no cap)"
+    left = max(0, cap_micros - spent_micros)
+    return f"{format_usd(left)} left {period_phrase(period)}"
+
+
+CAPTION_PROMPT_CHARS = 60
+"""How much of the prompt a caption quotes."""
 
 
 def result_caption(
     *,
     version: int,
-    options: EditOptions,
+    prompt: str,
+    requester: str | None,
+    size: tuple[int, int],
+    quality: str,
     cost_micros: int,
     spent_micros: int,
     cap_micros: int | None,
     period: str,
-    n_images: int,
+    n_images: int = 1,
+    region: str | None = None,
     note: str | None = None,
 ) -> str:
-    """The caption under a result: `v3 - quality=high ... - cost $0.21 - channel budget: ...`."""
-    parts = [f"v{version}"]
+    """The caption under a result, read at a glance:
+    `v3 · "sunset glow" for <@U1> · 1808x1024 high · $0.15 · $4.85 left this month`.
+
+    Args:
+        requester: the mention of who asked (`<@U1>`: the adapter keeps only that one live).
+        size: the real output size; quality as the provider ran it.
+        region: what a `region=` mask covered, in words (`the top half`), when there was one.
+    """
+    quoted = _clean(prompt, CAPTION_PROMPT_CHARS).replace('"', "'")
+    head = f'v{version} · "{quoted}"' if quoted else f"v{version}"
+    if requester:
+        head += f" for {requester}"
+    parts = [head]
     if n_images > 1:
-        parts.append(f"{n_images} images")
-    parts.append(options.describe())
-    parts.append(f"cost {format_usd(cost_micros)}")
-    parts.append(_budget_line(spent_micros=spent_micros, cap_micros=cap_micros, period=period))
-    text = " - ".join(parts)
+        parts.append(f"{n_images} images to choose from")
+    parts.append(f"{size[0]}x{size[1]} {quality}")
+    if region:
+        parts.append(f"only {_clean(region, 60)} edited")
+    parts.append(format_usd(cost_micros))
+    parts.append(_money_left(spent_micros=spent_micros, cap_micros=cap_micros, period=period))
+    text = " · ".join(parts)
     if note:
         text += "\n" + _clean(note, _DETAIL_CHARS)
     return _fit(text)
@@ -182,10 +203,11 @@ def failure_for_user(kind: str, job_id: str, *, detail: str | None = None) -> st
 
     Args:
         kind: a FailureKind value; anything unknown is treated as internal.
-        job_id: shown so support can find the logs.
+        job_id: the job (or the request's event key); people see only its short reference,
+            which `editbot job REF` looks up.
         detail: for `rejected`, the image service's own message.
     """
-    ref = f"(job {_clean(job_id, 40)})"
+    ref = f"(reference {short_ref(job_id)})"
     if kind == FailureKind.PROVIDER_DOWN:
         text = (
             "The image service is not answering right now; nothing was charged. "
@@ -206,7 +228,7 @@ def failure_for_user(kind: str, job_id: str, *, detail: str | None = None) -> st
     else:
         text = (
             "Something went wrong on editbot's side; nothing was charged. Try again, and if "
-            "it keeps failing, give this job id to whoever runs editbot."
+            "it keeps failing, give this reference to whoever runs editbot."
         )
     return _fit(f"{text} {ref}")
 
@@ -252,12 +274,14 @@ def budget_refused(
     period: str,
     who_can_raise: str,
     per_user: bool,
+    cheaper: Sequence[tuple[str, int]] = (),
 ) -> str:
     """Said instead of running an edit that would pass a cap; nothing was reserved.
 
     Args:
-        who_can_raise: who may raise the cap, e.g. "a workspace admin" (used mid-sentence).
+        who_can_raise: the people who may raise the cap, by name (used mid-sentence).
         per_user: the person's own cap in the channel was hit, not the channel's.
+        cheaper: (option to add, its estimate) of cheaper edits that fit what is left.
     """
     whose = "your own budget in this channel" if per_user else "this channel's budget"
     left = max(0, cap_micros - spent_micros - reserved_micros)
@@ -266,14 +290,15 @@ def budget_refused(
         if reserved_micros > 0
         else ""
     )
-    how = "/edit-budget set 50 user=10" if per_user else "/edit-budget set 50"
+    offer = ""
+    if cheaper:
+        ways = " or ".join(f"`{what}` (up to {format_usd(micros)})" for what, micros in cheaper)
+        offer = f" It would fit with {ways}: send it again with that."
     return _fit(
         f"Not run: this edit could cost up to {format_usd(estimate_micros)}, and {whose} has "
         f"{format_usd(left)} left {period_phrase(period)} ({format_usd(spent_micros)} spent of "
-        f"{format_usd(cap_micros)}{held}). Nothing was charged. "
-        f"To raise the cap, {_clean(who_can_raise, _LABEL_CHARS)} can run `/edit-budget set` "
-        f"with the new cap in dollars, e.g. `{how}`."
-        + (" A cheaper edit (quality=low, or fewer images) may fit." if left > 0 else "")
+        f"{format_usd(cap_micros)}{held}). Nothing was charged.{offer} "
+        f"To raise the cap, ask {_clean(who_can_raise, _LABEL_CHARS * 2)}."
     )
 
 
@@ -284,7 +309,8 @@ def budget_warning(
     return (
         f"Heads up: this channel has used {format_usd(spent_micros)} of its "
         f"{format_usd(cap_micros)} budget {period_phrase(period)} (past {percent}%). "
-        "Edits stop when it runs out; an admin can raise it with `/edit-budget set`."
+        "Edits stop when it runs out; an admin can raise it with `/edit-budget set`, and "
+        "`/edit-budget show` tells you where it stands."
     )
 
 
@@ -352,9 +378,14 @@ def budget_set_done(
     return text
 
 
-def not_admin() -> str:
-    """Said when someone who is not an admin tries to change the budget."""
+def not_admin(who_can: str = "a workspace admin", verb: str = "set") -> str:
+    """Said when someone who is not an admin tries to change the budget or export usage.
+
+    Args:
+        who_can: the people who can, by name (used mid-sentence).
+    """
+    what = "change the budget" if verb == "set" else "get the usage report"
     return (
-        "Only a workspace admin can change the budget; ask one to run `/edit-budget set`. "
-        "Anyone can see it with `/edit-budget show`."
+        f"Only an admin can {what}: {_clean(who_can, _LABEL_CHARS * 2)}. "
+        "You can see the budget with `/edit-budget show`."
     )

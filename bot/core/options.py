@@ -32,6 +32,8 @@ from bot.core.domain import (
     Resolution,
 )
 from bot.core.errors import OptionError, PromptError
+from bot.core.invisible import visible
+from bot.core.regions import REGION_RULE, parse_region
 from bot.core.sizes import aspect_fraction, check_size
 
 MAX_PROMPT_CHARS = 32_000
@@ -50,6 +52,7 @@ KEY_ALIASES: dict[str, str] = {
     "background": "background",
     "mask": "mask",
     "mode": "mode",
+    "region": "region",
     "q": "quality",
     "ar": "aspect",
     "aspect_ratio": "aspect",
@@ -59,6 +62,7 @@ KEY_ALIASES: dict[str, str] = {
     "fmt": "format",
     "output_format": "format",
     "bg": "background",
+    "area": "region",
 }
 KEYS: tuple[str, ...] = tuple(dict.fromkeys(KEY_ALIASES.values()))
 
@@ -66,7 +70,8 @@ OPTIONS_HELP = (
     "quality=low|medium|high|auto (q), aspect=" + "|".join(ASPECTS) + "|auto (ar), "
     "resolution=1k|2k|4k (res), size=WxH (instead of aspect and resolution), n=1..N, "
     "format=png|jpeg|webp, background=auto|opaque|transparent (bg), mask=N (which attachment "
-    "is the mask), mode=compose|each. Also as --key value."
+    "is the mask), mode=compose|each, region=top|bottom|left|right|center|x,y,w,h (edit only "
+    "that part; x,y,w,h in percent). Also as --key value."
 )
 """One paragraph listing every option, for help messages."""
 
@@ -123,7 +128,7 @@ def clean_markup(text: str) -> str:
     # Slack escapes &, < and > in message text; unescape after the <...> markup is gone.
     text = text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
     text = text.translate(_SMART_QUOTES)
-    return " ".join(text.split())
+    return " ".join(visible(text).split())
 
 
 def _special_text(match: re.Match[str]) -> str:
@@ -154,6 +159,7 @@ def parse_options(
         OptionError: unknown key, bad value or conflicting options.
         PromptError: nothing left to ask the model, or a prompt over 32,000 characters.
     """
+    invisible_only = bool(text.strip()) and not visible(text).strip()
     text = _SMART_DASH.sub("--", clean_markup(text))
     tokens = [m.group(0) for m in _TOKEN.finditer(text)]
     prompt_parts: list[str] = []
@@ -185,13 +191,21 @@ def parse_options(
     options = _build(given)
     prompt = " ".join(" ".join(prompt_parts).split())
     if not prompt:
-        raise PromptError(f"Tell me what to change in the image, for example: `{PROMPT_EXAMPLE}`.")
+        raise PromptError(_empty_prompt(invisible_only=invisible_only))
     if len(prompt) > MAX_PROMPT_CHARS:
         raise PromptError(
             f"The prompt is {len(prompt):,} characters long; the limit is "
             f"{MAX_PROMPT_CHARS:,}. Shorten it and send it again."
         )
     return prompt, options
+
+
+def _empty_prompt(*, invisible_only: bool) -> str:
+    """What to say for a request with nothing to ask the model (nothing is charged)."""
+    ask = f"Tell me what to change in the image, for example: `{PROMPT_EXAMPLE}`."
+    if invisible_only:
+        return f"Your message has only invisible characters (zero-width spaces or the like). {ask}"
+    return ask
 
 
 def _picked(picks: OptionPicks | None) -> list[tuple[str, str]]:
@@ -250,6 +264,13 @@ def _build(given: dict[str, _Given]) -> EditOptions:
                     f"`{size.shown}` and `{given[other].shown}` conflict: size sets the exact "
                     "output size, so leave out aspect and resolution (or leave out size)."
                 )
+    region, mode = given.get("region"), given.get("mode")
+    clash = given.get("mask") or (mode if mode and mode.value is Mode.EACH else None)
+    if region and clash:
+        raise OptionError(
+            f"`{region.shown}` and `{clash.shown}` conflict: region builds the mask for the "
+            "first image, so leave out one of them."
+        )
     fmt = given.get("format")
     background = given.get("background")
     if (
@@ -331,6 +352,7 @@ _ALLOWED: dict[str, Callable[[int], str]] = {
     "background": lambda _: "auto, opaque or transparent",
     "mask": lambda _: "the number of the attachment that is the mask, like mask=2",
     "mode": lambda _: "compose (one edit using all images) or each (every image on its own)",
+    "region": lambda _: REGION_RULE,
 }
 
 _PARSERS: dict[str, _Parser] = {
@@ -351,4 +373,5 @@ _PARSERS: dict[str, _Parser] = {
     ),
     "mask": _parse_mask,
     "mode": _choice("mode", {m.value: m for m in Mode}, _ALLOWED["mode"](0)),
+    "region": lambda value, shown, _: parse_region(value, shown),
 }

@@ -13,16 +13,24 @@ duplicate paid-looking result is worse for the people in the channel than one mi
 from __future__ import annotations
 
 import logging
+import re
+import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from bot.core.domain import Place, Quality
+from bot.core.domain import NormalizedImage, Place, ProviderName, Quality, format_usd
+from bot.core.edits import EditRequest
 from bot.core.jobs import JobSpec
 from bot.core.messages import result_caption
 from bot.core.ports import Action, ActionButton, ChatPort, MessageRef, ResultImage
+from bot.core.pricing import PriceTable, estimate
+from bot.core.regions import region_phrase
 from storage.budget_reports import Standing
 
 log = logging.getLogger(__name__)
+
+BATCH_DONE = "Done: the results are below."
+"""A batch's shared status message once one of its results is posted (the last one's stays)."""
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 ALT_TEXT_CHARS = 1000
@@ -32,8 +40,10 @@ ALT_TEXT_CHARS = 1000
 class Delivery:
     """What to post for one finished job: its result (images, caption, buttons) or its failure.
 
-    `status_message_id` is the job's status message: a failure replaces its text, a result
-    turns it into the done line.
+    `status_message_id` is the job's status message: the result (or the failure) is posted
+    as a new message that notifies the requester, and the status message is removed, unless
+    `shared_status`: the jobs of a batch (mode=each) share one status message, which then
+    stays and says the results are below.
     """
 
     job_id: str
@@ -44,6 +54,7 @@ class Delivery:
     alt_text: str = ""
     actions: tuple[ActionButton, ...] = ()
     version: int | None = None
+    shared_status: bool = False
 
     @property
     def status(self) -> MessageRef | None:
@@ -52,31 +63,106 @@ class Delivery:
         return MessageRef(self.place, self.status_message_id)
 
 
-def result_buttons(job: JobSpec) -> tuple[ActionButton, ...]:
-    """Retry, Undo and (unless it already was) High quality, each carrying the job id."""
-    buttons = [
-        ActionButton(action=Action.RETRY, job_id=job.id, label="Retry"),
-        ActionButton(action=Action.UNDO, job_id=job.id, label="Undo"),
-    ]
+@dataclass(frozen=True)
+class ButtonPrices:
+    """What the buttons under a result would cost, estimated (micro-dollars)."""
+
+    retry: int
+    """The same request again."""
+    high_quality: int
+    """The same request at quality=high."""
+    vary: int
+    """The same prompt and options from one of the outputs."""
+
+
+def button_prices(
+    *, provider: ProviderName, request: EditRequest, output_size: tuple[int, int], table: PriceTable
+) -> ButtonPrices:
+    """The estimates the result's buttons show, priced as the edits they would queue."""
+    high = replace(request, options=replace(request.options, quality=Quality.HIGH))
+    # Vary starts from one output: only its size matters to the estimate.
+    output = NormalizedImage(
+        data=b"", mime="image/png", width=output_size[0], height=output_size[1], sha256=""
+    )
+    vary = replace(request, images=(output,), mask=None)
+    return ButtonPrices(
+        retry=estimate(provider=provider, request=request, table=table).micros,
+        high_quality=estimate(provider=provider, request=high, table=table).micros,
+        vary=estimate(provider=provider, request=vary, table=table).micros,
+    )
+
+
+def _priced(label: str, micros: int | None) -> str:
+    return f"{label} ~{format_usd(micros)}" if micros is not None else label
+
+
+def result_buttons(
+    job: JobSpec, *, images: int = 1, prices: ButtonPrices | None = None
+) -> tuple[ActionButton, ...]:
+    """The buttons under a result, each carrying the job id and its estimated price.
+
+    A batch (several images) gets Use N (free: image N is what the version stands for) and
+    Vary N (the same prompt again from image N) per image. One image gets Retry, Undo where
+    there is a version before it, and High quality unless it already was.
+    """
+    if images > 1:
+        vary = prices.vary if prices else None
+        uses = [
+            ActionButton(action=Action.USE, job_id=job.id, label=f"Use {i}", index=i)
+            for i in range(1, images + 1)
+        ]
+        varies = [
+            ActionButton(
+                action=Action.VARY, job_id=job.id, label=_priced(f"Vary {i}", vary), index=i
+            )
+            for i in range(1, images + 1)
+        ]
+        return (*uses, *varies)
+    retry = prices.retry if prices else None
+    buttons = [ActionButton(action=Action.RETRY, job_id=job.id, label=_priced("Retry", retry))]
+    if job.version is not None and job.version > 1:
+        buttons.append(ActionButton(action=Action.UNDO, job_id=job.id, label="Undo (free)"))
     if job.options.quality is not Quality.HIGH:
+        high = prices.high_quality if prices else None
         buttons.append(
-            ActionButton(action=Action.HIGH_QUALITY, job_id=job.id, label="High quality")
+            ActionButton(
+                action=Action.HIGH_QUALITY, job_id=job.id, label=_priced("High quality", high)
+            )
         )
     return tuple(buttons)
 
 
-def done_line(version: int | None) -> str:
-    """The status message's last words once the result is posted."""
-    return f"Done: v{version} is below." if version else "Done."
+_SLUG_WORDS = 3
+_SLUG_CHARS = 40
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_FILLER = frozenset(
+    "a an the of to in into on onto over at by for from with and or it its this that make "
+    "turn change add "
+    "please".split()
+)
+
+
+def file_stem(prompt: str) -> str:
+    """A file name from the first words of a prompt that say something (`make the sky
+    purple` -> `sky-purple`), safe characters only (ASCII letters, digits and `-`); `edit`
+    when nothing is left."""
+    ascii_text = unicodedata.normalize("NFKD", prompt).encode("ascii", "ignore").decode()
+    words = [w for w in _NOT_SLUG.split(ascii_text.lower()) if w and w not in _FILLER]
+    words = words[:_SLUG_WORDS]
+    stem = "-".join(words)[:_SLUG_CHARS].strip("-")
+    return stem or "edit"
 
 
 def named_images(job: JobSpec, outputs: Sequence[tuple[bytes, str, int, int]]) -> list[ResultImage]:
-    """(data, mime, width, height) of a job's outputs, in order, as files named by version."""
+    """(data, mime, width, height) of a job's outputs, in order, as files named from the
+    prompt and the version: `sunset-glow-v3.png`, a batch's `sunset-glow-v3-2.png`."""
+    stem = file_stem(job.prompt)
+    if job.version:
+        stem += f"-v{job.version}"
     named = []
-    for position, (data, mime, width, height) in enumerate(outputs):
+    for position, (data, mime, width, height) in enumerate(outputs, start=1):
         ext = _EXTENSIONS.get(mime, "bin")
-        version = (job.version or 0) - len(outputs) + position + 1
-        filename = f"edit-v{version}.{ext}" if job.version else f"edit-{position}.{ext}"
+        filename = f"{stem}-{position}.{ext}" if len(outputs) > 1 else f"{stem}.{ext}"
         named.append(
             ResultImage(data=data, mime=mime, filename=filename, width=width, height=height)
         )
@@ -84,17 +170,26 @@ def named_images(job: JobSpec, outputs: Sequence[tuple[bytes, str, int, int]]) -
 
 
 def result_delivery(
-    job: JobSpec, outputs: Sequence[tuple[bytes, str, int, int]], standing: Standing
+    job: JobSpec,
+    outputs: Sequence[tuple[bytes, str, int, int]],
+    standing: Standing,
+    *,
+    prices: ButtonPrices | None = None,
 ) -> Delivery:
     """The post of a succeeded job: its images, the caption with cost and budget, buttons."""
+    size = (outputs[0][2], outputs[0][3]) if outputs else job.size
     caption = result_caption(
         version=job.version or 0,
-        options=job.options,
+        prompt=job.prompt,
+        requester=f"<@{job.place.user}>" if job.place.user else None,
+        size=size,
+        quality=job.options.quality.value,
         cost_micros=job.cost_micros or 0,
         spent_micros=standing.spent_micros,
         cap_micros=standing.cap_micros,
         period=standing.policy.period,
         n_images=len(outputs),
+        region=region_phrase(job.options.region) if job.options.region else None,
     )
     return Delivery(
         job_id=job.id,
@@ -103,41 +198,41 @@ def result_delivery(
         text=caption,
         images=tuple(named_images(job, outputs)),
         alt_text=job.prompt[:ALT_TEXT_CHARS],
-        actions=result_buttons(job),
+        actions=result_buttons(job, images=len(outputs), prices=prices),
         version=job.version,
+        shared_status=job.batch_id is not None,
     )
 
 
 def failure_delivery(job: JobSpec) -> Delivery:
-    """The post of a failed job: its message, in place of the status line."""
+    """The post of a failed job: its message and a Retry button, replacing the status line."""
     return Delivery(
         job_id=job.id,
         place=job.place,
         status_message_id=job.status_message_id,
         text=job.error or "The edit failed; nothing was charged.",
+        actions=(ActionButton(action=Action.RETRY, job_id=job.id, label="Retry"),),
+        version=job.version,
+        shared_status=job.batch_id is not None,
     )
 
 
 async def post(chat: ChatPort, delivery: Delivery) -> None:
-    """Post `delivery`; raises what the platform raised (the caller takes the mark back)."""
+    """Post `delivery` as the edit's one message, notifying the requester, and remove the
+    status message it replaces; raises what the platform raised (the caller takes the mark
+    back)."""
     status = delivery.status
-    if not delivery.images:
-        if status is not None:
-            await chat.update_text(status, delivery.text)
-        else:
-            await chat.post_text(delivery.place, delivery.text)
-        return
-    await chat.post_images(
+    await chat.post_result(
         delivery.place,
+        text=delivery.text,
         images=delivery.images,
-        caption=delivery.text,
         alt_text=delivery.alt_text,
         actions=delivery.actions,
+        notify=delivery.place.user or None,
+        replaces=None if delivery.shared_status else status,
     )
-    if status is not None:
+    if delivery.shared_status and status is not None:
         try:
-            await chat.update_text(status, done_line(delivery.version))
+            await chat.update_text(status, BATCH_DONE)
         except Exception:  # the result is posted; a stale status line is cosmetic
-            log.warning(
-                "job %s: could not update the status message", delivery.job_id, exc_info=True
-            )
+            log.warning("job %s: could not update the batch's status", delivery.job_id)

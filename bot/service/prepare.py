@@ -16,6 +16,7 @@ from bot.core.errors import OptionError, UserInputError
 from bot.core.pricing import PriceTable, estimate, total_estimate
 from bot.core.sizes import output_size, resolve_aspect
 from bot.images.intake import ImageLimits, normalize_image, normalize_mask, pick_mask
+from bot.images.regions import region_mask
 
 MAX_INPUTS = 16
 """Input images one edit may use (OpenAI's limit for GPT image models)."""
@@ -81,7 +82,7 @@ async def prepare_edit(
     images = await asyncio.gather(
         *(normalize_image(f.data, name=f.name, limits=limits) for f in image_files)
     )
-    mask = None
+    mask = await mask_of_region(options, images)
     if mask_index is not None:
         first = images[0]
         mask = await normalize_mask(
@@ -100,6 +101,15 @@ async def prepare_edit(
     )
 
 
+async def mask_of_region(
+    options: EditOptions, images: Sequence[NormalizedImage]
+) -> NormalizedImage | None:
+    """The mask `region=` asks for, the size of the first image; None without a region."""
+    if options.region is None or not images:
+        return None
+    return await region_mask((images[0].width, images[0].height), options.region)
+
+
 def prepare_from_images(
     *,
     prompt: str,
@@ -115,6 +125,10 @@ def prepare_from_images(
     that image; otherwise one request uses all images and follows the first.
     """
     _check_counts(image_count=len(images), has_mask=mask is not None, options=options)
+    if mask is not None and provider is ProviderName.WAVESPEED:
+        # Refused here, before anything is reserved, rather than by the provider client.
+        what = "region=" if options.region else "A mask"
+        raise OptionError(f"{what} works with the openai provider only; WaveSpeed takes no mask.")
     groups = [(im,) for im in images] if options.mode is Mode.EACH else [tuple(images)]
     requests = tuple(
         _request(prompt=prompt, options=options, images=group, mask=mask) for group in groups

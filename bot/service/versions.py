@@ -7,20 +7,22 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
+from collections.abc import Mapping
 
 from PIL import Image
 
 from bot.core.messages import no_versions_yet, undo_done, undo_nothing, version_missing
 from bot.core.ports import ResultImage
 from bot.core.thread_commands import ThreadCommand, ThreadCommandKind
-from bot.images.render import compare, contact_sheet
+from bot.images.render import SheetVersion, compare, contact_sheet
 from bot.service.context import Conversation, ServiceContext
+from bot.service.thread_moves import run_move
 from storage.db import write_session
 from storage.models import EditThread, ThreadVersion
 from storage.threads import get_version, list_versions, undo
 
-# Bigger threads get smaller thumbnails so the sheet stays a reasonable upload.
-_SMALL_SHEET = 16
+log = logging.getLogger(__name__)
 
 
 def nothing_to_compare(version: int) -> str:
@@ -40,7 +42,7 @@ async def run_thread_command(
     elif command.kind is ThreadCommandKind.COMPARE:
         await _compare(ctx, convo, thread=thread, command=command)
     else:
-        raise ValueError(f"not a free thread command: {command.kind}")
+        await run_move(ctx, convo, thread=thread, command=command)
 
 
 async def undo_thread(ctx: ServiceContext, *, thread_id: int) -> str:
@@ -66,21 +68,52 @@ async def _versions(ctx: ServiceContext, convo: Conversation, *, thread_id: int)
     if not kept:
         await convo.say("The images of this thread's versions are no longer stored.")
         return
-    small = len(kept) <= _SMALL_SHEET
-    png = await asyncio.to_thread(
-        contact_sheet,
-        kept,
-        current=thread.current_version,
-        cell=256 if small else 160,
-        columns=4 if small else 8,
-    )
-    plural = "version" if len(rows) == 1 else "versions"
-    caption = f"{len(rows)} {plural}; v{thread.current_version} is current."
+    names = await _names(convo, [row for row, _ in kept])
+    sheet = _sheet_versions(kept, names)
+    png = await asyncio.to_thread(contact_sheet, sheet, current=thread.current_version)
+    count = len({row.version for row in rows})
+    plural = "version" if count == 1 else "versions"
+    caption = f"{count} {plural}; v{thread.current_version} is current."
     if missing:
         caption += f" Not stored any more: {', '.join(f'v{n}' for n in missing)}."
     caption += " Reply `v2 <instruction>` to edit from an earlier one."
     image = await _png_image(png, "versions.png")
-    await convo.show(image, caption=caption, alt_text=f"Thumbnails of versions 1 to {len(rows)}")
+    await convo.show(image, caption=caption, alt_text=f"Thumbnails of versions 1 to {count}")
+
+
+def _sheet_versions(
+    kept: list[tuple[ThreadVersion, bytes]], names: Mapping[str, str]
+) -> list[SheetVersion]:
+    """One entry per version: a batch's images together, in position order."""
+    by_version: dict[int, list[tuple[ThreadVersion, bytes]]] = {}
+    for row, data in kept:
+        by_version.setdefault(row.version, []).append((row, data))
+    sheet = []
+    for number, members in by_version.items():
+        first = members[0][0]
+        chosen = next((i for i, (row, _) in enumerate(members) if row.chosen), 0)
+        sheet.append(
+            SheetVersion(
+                number=number,
+                images=tuple(data for _, data in members),
+                prompt=first.prompt,
+                author=names.get(first.author or "", ""),
+                chosen=chosen,
+            )
+        )
+    return sheet
+
+
+async def _names(convo: Conversation, rows: list[ThreadVersion]) -> Mapping[str, str]:
+    """Display names of the versions' authors (never mentions); ids when the platform fails."""
+    authors = sorted({row.author for row in rows if row.author})
+    if not authors:
+        return {}
+    try:
+        return await convo.chat.display_names(await convo.place(), authors)
+    except Exception:  # a name is a nicety: the sheet still shows the versions
+        log.warning("could not look up display names", exc_info=True)
+        return {author: author for author in authors}
 
 
 async def _compare(
@@ -116,8 +149,14 @@ async def _compare(
     if missing:
         await convo.say(f"The image of v{missing[0]} is no longer stored.")
         return
+    names = await _names(convo, [before, after])
+    labels = tuple(_label(row, names) for row in (before, after))
     png = await asyncio.to_thread(
-        compare, kept[0][1], kept[1][1], labels=(f"v{before_n}", f"v{after_n}")
+        compare,
+        kept[0][1],
+        kept[1][1],
+        labels=(labels[0], labels[1]),
+        captions=(before.prompt, after.prompt),
     )
     image = await _png_image(png, f"compare-v{before_n}-v{after_n}.png")
     await convo.show(
@@ -127,22 +166,28 @@ async def _compare(
     )
 
 
+def _label(row: ThreadVersion, names: Mapping[str, str]) -> str:
+    name = names.get(row.author or "", "")
+    return f"v{row.version} · {name}" if name else f"v{row.version}"
+
+
 async def _load(
     ctx: ServiceContext, rows: list[ThreadVersion]
-) -> tuple[list[tuple[int, bytes]], list[int]]:
-    """(version, bytes) of the stored ones, and the numbers of those whose blob is gone."""
+) -> tuple[list[tuple[ThreadVersion, bytes]], list[int]]:
+    """(row, bytes) of the stored ones, and the numbers of versions whose blob is gone."""
     results = await asyncio.gather(
         *(ctx.blobs.get(row.sha256) for row in rows), return_exceptions=True
     )
-    kept: list[tuple[int, bytes]] = []
+    kept: list[tuple[ThreadVersion, bytes]] = []
     missing: list[int] = []
     for row, result in zip(rows, results, strict=True):
         if isinstance(result, FileNotFoundError):
-            missing.append(row.version)
+            if row.version not in missing:
+                missing.append(row.version)
         elif isinstance(result, BaseException):
             raise result
         else:
-            kept.append((row.version, result))
+            kept.append((row, result))
     return kept, missing
 
 

@@ -10,12 +10,14 @@ from storage.events import claim_event
 from storage.threads import (
     add_versions,
     add_versions_to_thread,
+    choose_image,
     current_version,
     find_thread,
     get_or_create_thread,
     get_version,
     list_versions,
     undo,
+    version_images,
 )
 
 PLACE = {"platform": "slack", "workspace": "T1", "channel": "C1", "thread": "1700000000.1"}
@@ -62,25 +64,37 @@ async def test_threads_number_versions_and_undo_steps_back(sessions: Sessions) -
         two = await add_versions(
             session, thread_id=tid, job_id="j2", images=[image("b"), image("c")], prompt="two"
         )
-    assert [v.version for v in v1 + two] == [1, 2, 3]
+    # A batch of two images is ONE version: v2, its first image chosen.
+    assert [(v.version, v.position, v.chosen) for v in v1 + two] == [
+        (1, 0, True),
+        (2, 0, True),
+        (2, 1, False),
+    ]
     async with write_session(sessions) as session:
         current = await current_version(session, thread_id=tid)
-        assert current is not None and (current.version, current.sha256) == (3, "c" * 64)
-        back = await undo(session, thread_id=tid)
-        assert back is not None and back.version == 2
+        assert current is not None and (current.version, current.sha256) == (2, "b" * 64)
+        # Use 2: the batch's second image becomes the one v2 stands for.
+        picked = await choose_image(session, thread_id=tid, version=2, position=1)
+        assert picked is not None and picked.sha256 == "c" * 64
+        assert await choose_image(session, thread_id=tid, version=2, position=5) is None
+        current = await current_version(session, thread_id=tid)
+        assert current is not None and current.sha256 == "c" * 64
+        batch = await version_images(session, thread_id=tid, version=2)
+        assert [(v.position, v.chosen) for v in batch] == [(0, False), (1, True)]
+        # Undo after the batch goes back to the version before it, never to a sibling.
         back = await undo(session, thread_id=tid)
         assert back is not None and back.version == 1
         assert await undo(session, thread_id=tid) is None  # at version 1
         # A new edit after undo gets the next number, not a reused one.
-        v4 = await add_versions(
-            session, thread_id=tid, job_id="j3", images=[image("d")], prompt="4"
+        v3 = await add_versions(
+            session, thread_id=tid, job_id="j3", images=[image("d")], prompt="3", author="U7"
         )
-        assert v4[0].version == 4
+        assert v3[0].version == 3 and v3[0].author == "U7"
         listed = await list_versions(session, thread_id=tid)
         got = await get_version(session, thread_id=tid, version=2)
-    assert [v.version for v in listed] == [1, 2, 3, 4]
-    assert [v.prompt for v in listed] == ["one", "two", "two", "4"]
-    assert got is not None and got.job_id == "j2" and got.position == 0
+    assert [v.version for v in listed] == [1, 2, 2, 3]
+    assert [v.prompt for v in listed] == ["one", "two", "two", "3"]
+    assert got is not None and got.job_id == "j2" and got.position == 1
 
 
 async def test_concurrent_edits_in_a_thread_get_distinct_versions(sessions: Sessions) -> None:
@@ -131,11 +145,11 @@ async def test_concurrent_first_results_in_a_thread_share_one_edit_thread(
 
     (first_id, first), (second_id, second) = await asyncio.gather(finish("a", 1), finish("b", 2))
     assert first_id == second_id
-    assert sorted(first + second) == [1, 2, 3]
+    assert sorted(set(first + second)) == [1, 2]  # the batch of two is one version
     async with sessions() as session:
         stored = await list_versions(session, thread_id=first_id)
         thread = await find_thread(
             session, platform="slack", workspace="T9", channel="C9", thread="new-thread"
         )
-    assert [v.version for v in stored] == [1, 2, 3]
-    assert thread is not None and (thread.current_version, thread.last_version) == (3, 3)
+    assert [v.version for v in stored] == sorted(first + second)
+    assert thread is not None and (thread.current_version, thread.last_version) == (2, 2)

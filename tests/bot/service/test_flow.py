@@ -54,7 +54,9 @@ async def test_edit_refine_branch_undo_versions_compare(
     assert [j.status for j in jobs] == [JobStatus.SUCCEEDED] * 3
     assert [(j.base_version, j.version) for j in jobs] == [(None, 1), (1, 2), (1, 3)]
     results = rig.chat.results("msg-1")
-    assert [r.text.split(" - ")[0] for r in results] == ["v1", "v2", "v3"]
+    assert [r.text.split(" · ")[0] for r in results] == ["v1", "v2", "v3"]
+    # What is left counts what each version cost.
+    assert "$19.9" in results[0].text, results[0].text
 
     # What the provider received for v2 and v3 is exactly the stored v1 image.
     sent = [r.files[0].data for r in emu.routes("openai_edit")]

@@ -10,9 +10,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from bot.core.jobs import StoredImage
 from bot.core.messages import no_versions_yet, undo_done, undo_nothing, version_missing
 from bot.core.ports import Action
-from storage.db import Sessions
+from storage.db import Sessions, write_session
+from storage.threads import add_versions, choose_image
 from tests.kit.images import solid
 from tests.kit.rig import CHANNEL, Rig, images, make_rig
 
@@ -119,7 +121,9 @@ async def test_versions_is_one_contact_sheet_that_grows(rig: Rig) -> None:
     [second_sheet] = sheet.images
     assert second_sheet.mime == "image/png"
     assert (second_sheet.width, second_sheet.height) == _size(second_sheet.data)
-    assert second_sheet.width > first_sheet.width and second_sheet.height > first_sheet.height
+    # As wide as Slack previews well, growing downwards as versions are added.
+    assert second_sheet.width == first_sheet.width == 720
+    assert second_sheet.height > first_sheet.height
     assert len(await rig.ledger()) == 1 and len(await rig.jobs()) == 1
 
 
@@ -133,8 +137,8 @@ async def test_compare_shows_current_against_the_one_before(rig: Rig) -> None:
     await rig.submit("compare 1 3", place=THREAD)
     wide = rig.chat.results("msg-1")[-1].images[0]
     assert rig.chat.results("msg-1")[-1].text.startswith("v1 (left) and v3 (right)")
-    # v1 is narrower than v2 at the same height, so the side-by-side is narrower too.
-    assert wide.width < image.width
+    # Both fill the same width; v1 is narrower than v2, so v1 and v3 are shown taller.
+    assert wide.width == image.width and wide.height > image.height
     await rig.submit("compare 1 9", place=THREAD)
     assert rig.texts()[-1] == version_missing(9, 3)
     assert len(await rig.ledger()) == 1
@@ -154,3 +158,36 @@ async def test_commands_in_a_thread_editbot_never_answered_are_not_paid_edits(ri
     # A real instruction there still edits the thread's newest image.
     await rig.submit("make it blue", place=place)
     assert len(await rig.jobs()) == 1
+
+
+async def test_a_batch_is_one_version_on_the_sheet_and_its_chosen_image_is_compared(
+    rig: Rig,
+) -> None:
+    await rig.submit("make it blue", *images((250, 0, 0)))
+    [job] = await rig.jobs()
+    assert job.edit_thread_id is not None
+    await rig.add_version(thread_id=job.edit_thread_id, job_id=job.id, data=solid((9, 9, 200)))
+    batch = [solid((200, 9, 9), (300, 200)), solid((9, 200, 9), (200, 300))]
+    blobs = [await rig.blobs.put(data) for data in batch]
+    async with write_session(rig.sessions) as session:
+        await add_versions(
+            session,
+            thread_id=job.edit_thread_id,
+            job_id=job.id,
+            images=[
+                StoredImage(sha256=blobs[0], mime="image/png", width=300, height=200),
+                StoredImage(sha256=blobs[1], mime="image/png", width=200, height=300),
+            ],
+            prompt="two of them",
+            author="U1",
+        )
+        await choose_image(session, thread_id=job.edit_thread_id, version=2, position=1)
+    rig.chat.names["U1"] = "Maya"
+    await rig.submit("versions", place=THREAD)
+    sheet = rig.chat.results("msg-1")[-1]
+    assert sheet.text.startswith("2 versions; v2 is current.")  # the batch counts once
+    await rig.submit("compare", place=THREAD)
+    [pair] = rig.chat.results("msg-1")[-1].images
+    with Image.open(io.BytesIO(pair.data)) as im:
+        right = im.convert("RGB").getpixel((im.width * 3 // 4, im.height * 2 // 3))
+    assert right == (9, 200, 9)  # v2 stands for its chosen (second) image
