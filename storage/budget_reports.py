@@ -12,12 +12,13 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.budgets import BudgetDefaults, Policy, period_key, user_scope, workspace_scope
 from storage.budgets import Closed
 from storage.columns import utcnow
-from storage.models import LedgerEntry, LedgerKind, Usage
+from storage.models import BudgetPolicy, LedgerEntry, LedgerKind, Usage
 from storage.policies import effective_policy
 from storage.sql import table_of
 
 _usage = table_of(Usage)
 _ledger = table_of(LedgerEntry)
+_policies = table_of(BudgetPolicy)
 
 
 @dataclass(frozen=True)
@@ -178,3 +179,18 @@ def ledger_csv_rows(entries: Sequence[LedgerEntry]) -> list[tuple[str, ...]]:
         for e in entries
     ]
     return rows
+
+
+async def channel_scopes(session: AsyncSession, *, prefix: str, limit: int = 50) -> list[str]:
+    """Channel scopes under `prefix` (`slack:T1:`) with spend or a budget of their own, sorted;
+    per-user usage rows and workspace defaults (`:*`) are not channels."""
+    used = select(_usage.c.scope).where(
+        _usage.c.scope.startswith(prefix, autoescape=True),
+        ~_usage.c.scope.contains("|", autoescape=True),
+    )
+    capped = select(_policies.c.scope).where(
+        _policies.c.scope.startswith(prefix, autoescape=True),
+        ~_policies.c.scope.endswith(":*", autoescape=True),
+    )
+    rows = (await session.exec(used.union(capped).limit(limit))).all()  # type: ignore[call-overload]
+    return sorted(str(r[0]) for r in rows)

@@ -104,6 +104,7 @@ class BlockActionsBody(TypedDict, total=False):
 
     user: Required[User]
     actions: list[BlockAction]
+    trigger_id: str  # to open a modal from the button
     message: Message
     container: Container
     channel: Channel
@@ -147,13 +148,22 @@ class ViewSubmissionBody(TypedDict, total=False):
     team: Team | None  # null for an org-wide install
 
 
-class ModalMetadata(TypedDict, total=False):
-    """What editbot keeps in a modal's private_metadata (views.shortcut_modal, command_modal).
+class RecentImage(TypedDict, total=False):
+    """A channel image the /edit modal offers to pick: its message ts and image files."""
 
-    Total=False: the /edit modal carries only `channel`, and unreadable metadata reads as `{}`.
+    ts: str
+    files: list[SlackFile]
+
+
+class ModalMetadata(TypedDict, total=False):
+    """What editbot keeps in a modal's private_metadata (views.shortcut_modal, edit_modal).
+
+    Total=False: the /edit modal carries `channel` and `recent` only, and unreadable metadata
+    reads as `{}`.
     """
 
     channel: str
     thread: str
     message: str
     files: list[SlackFile]
+    recent: list[RecentImage]  # the /edit modal: the channel images offered to pick from

@@ -13,6 +13,7 @@ from adapters.slack.payloads import (
     ViewSubmissionBody,
 )
 from adapters.slack.views import (
+    action_index,
     modal_picks,
     modal_prompt,
     parse_action_id,
@@ -114,35 +115,14 @@ def shortcut_submission_edit(
     )
 
 
-def command_submission_edit(
-    body: ViewSubmissionBody, *, request_ts: str, attach: AttachmentFactory
-) -> IncomingEdit:
-    """The `/edit` modal's submission; the request editbot posted anchors the edit thread."""
-    view = body["view"]
-    values = view_values(view)
-    place = Place(
-        platform=PLATFORM,
-        workspace=_team(body),
-        channel=str(view_metadata(view)["channel"]),
-        user=str(body["user"]["id"]),
-    )
-    return IncomingEdit(
-        place=place,
-        text=modal_prompt(values),
-        picks=modal_picks(values),
-        event_key=f"slack:view:{view['id']}",
-        attachments=attachments(values.get("images") or (), attach),
-        message_id=request_ts,
-    )
-
-
 def action_press(body: BlockActionsBody, *, platform_admin: bool) -> ActionPress | None:
     """A block_actions payload for one of editbot's buttons; None for anything else."""
     actions = body.get("actions") or []
     if not actions:
         return None
     first = actions[0]
-    action = parse_action_id(str(first.get("action_id") or ""))
+    action_id = str(first.get("action_id") or "")
+    action = parse_action_id(action_id)
     if action is None:
         return None
     message = body.get("message") or {}
@@ -163,6 +143,8 @@ def action_press(body: BlockActionsBody, *, platform_admin: bool) -> ActionPress
         place=place,
         event_key=f"slack:action:{channel}:{first.get('action_ts')}:{user}",
         platform_admin=platform_admin,
+        message_id=str(container.get("message_ts") or message.get("ts") or "") or None,
+        index=action_index(action_id),
     )
 
 

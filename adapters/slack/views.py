@@ -31,6 +31,7 @@ class ModalValues(TypedDict, total=False):
     resolution: str | None
     n: str | None
     images: list[SlackFile]
+    pick: str | None  # the /edit modal: which channel image (an index into metadata's recent)
 
 
 def _text(text: str) -> dict[str, Any]:
@@ -56,12 +57,17 @@ def _select(block_id: str, label: str, values: Sequence[str], initial: str) -> d
     }
 
 
-def _option_blocks(max_n: int) -> Blocks:
+def _option_blocks(max_n: int, picks: OptionPicks | None = None) -> Blocks:
+    """The selects, each starting from `picks` (what the typed text said) or its default."""
+    picks = picks or OptionPicks()
+    quality = (picks.quality or Quality.MEDIUM).value
+    resolution = (picks.resolution or Resolution.R1K).value
+    n = picks.n if picks.n is not None and 1 <= picks.n <= max_n else 1
     return [
-        _select("quality", "Quality", [q.value for q in Quality], Quality.MEDIUM.value),
-        _select("aspect", "Aspect ratio", ["auto", *ASPECTS], "auto"),
-        _select("resolution", "Resolution", [r.value for r in Resolution], Resolution.R1K.value),
-        _select("n", "Images", [str(i) for i in range(1, max_n + 1)], "1"),
+        _select("quality", "Quality", [q.value for q in Quality], quality),
+        _select("aspect", "Aspect ratio", ["auto", *ASPECTS], picks.aspect or "auto"),
+        _select("resolution", "Resolution", [r.value for r in Resolution], resolution),
+        _select("n", "Number of results", [str(i) for i in range(1, max_n + 1)], str(n)),
     ]
 
 
@@ -111,24 +117,6 @@ def _compact(file: SlackFile) -> SlackFile:
     """The file with only what a download needs, to fit more files in the metadata."""
     fields: Mapping[str, object] = file
     return cast(SlackFile, {k: fields[k] for k in _METADATA_FILE_KEYS if k in fields})
-
-
-def command_modal(*, channel: str, prompt: str, max_n: int) -> dict[str, Any]:
-    """The `/edit` modal: images to upload, the prompt (pre-filled) and the options."""
-    files = {
-        "type": "input",
-        "block_id": "images",
-        "label": _text("Images"),
-        "element": {
-            "type": "file_input",
-            "action_id": "images",
-            "filetypes": FILETYPES,
-            "max_files": 10,
-        },
-    }
-    return _modal(
-        COMMAND_VIEW, {"channel": channel}, [files, _prompt_block(prompt), *_option_blocks(max_n)]
-    )
 
 
 def view_metadata(view: View) -> ModalMetadata:
@@ -188,11 +176,13 @@ def message_blocks(text: str, actions: Sequence[ActionButton]) -> Blocks:
 
 
 def button(action: ActionButton) -> dict[str, Any]:
-    """One button; its action id names the action and its value carries the job id."""
+    """One button; its action id names the action (and the image of a batch: `editbot:use:2`,
+    unique within the block as Slack requires) and its value carries the job id."""
+    suffix = f":{action.index}" if action.index is not None else ""
     element: dict[str, Any] = {
         "type": "button",
         "text": _text(action.label),
-        "action_id": f"{ACTION_PREFIX}{action.action.value}",
+        "action_id": f"{ACTION_PREFIX}{action.action.value}{suffix}",
         "value": action.job_id,
     }
     if action.action is Action.CONFIRM:
@@ -203,10 +193,17 @@ def button(action: ActionButton) -> dict[str, Any]:
 
 
 def parse_action_id(action_id: str) -> Action | None:
-    """`editbot:retry` -> Action.RETRY; None for ids that are not editbot's."""
+    """`editbot:retry` -> Action.RETRY (`editbot:use:2` -> Action.USE); None for ids that are
+    not editbot's."""
     if not action_id.startswith(ACTION_PREFIX):
         return None
     try:
-        return Action(action_id[len(ACTION_PREFIX) :])
+        return Action(action_id[len(ACTION_PREFIX) :].partition(":")[0])
     except ValueError:
         return None
+
+
+def action_index(action_id: str) -> int | None:
+    """The image of a batch an action id names (`editbot:use:2` -> 2), else None."""
+    _, sep, index = action_id[len(ACTION_PREFIX) :].partition(":")
+    return int(index) if sep and index.isdigit() and 1 <= int(index) <= 99 else None

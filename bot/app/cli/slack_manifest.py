@@ -1,25 +1,28 @@
-"""`editbot slack-manifest`: print the Slack app manifest to paste into api.slack.com/apps."""
+"""`editbot slack-manifest [--url https://host]`: print the Slack app manifest to paste into
+api.slack.com/apps: Socket Mode by default, HTTP mode (and installs in many workspaces) with
+--url."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from importlib.resources import files
 from typing import Any
 
-
-def manifest_text() -> str:
-    """The manifest shipped in the adapters.slack package."""
-    return files("adapters.slack").joinpath("manifest.yaml").read_text(encoding="utf-8")
+from adapters.slack.manifest import manifest_for
 
 
-def _run(_: argparse.Namespace) -> int:
-    sys.stdout.write(manifest_text())
+def _run(args: argparse.Namespace) -> int:
+    sys.stdout.write(manifest_for(args.url))
     return 0
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "slack-manifest", help="print the Slack app manifest (scopes, events, commands)"
+    )
+    parser.add_argument(
+        "--url",
+        help="HTTP mode at this public base URL (https://host): request URLs and the OAuth "
+        "redirect filled in, Socket Mode off",
     )
     parser.set_defaults(func=_run)
