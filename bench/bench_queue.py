@@ -1,7 +1,8 @@
 """Benchmark: 1,000 jobs through the worker pool and the emulator server, against the ideal.
 
     python -m bench.bench_queue [--jobs 1000] [--concurrency 100] [--latency 1.0] [--reps 1]
-                                [--prerendered] [--processes 1]
+                                [--prerendered] [--processes 1] [--blobs file|s3]
+                                [--databases sqlite,postgres] [--no-baseline] [--profile PATH]
 
 The provider emulator runs as a real HTTP server on 127.0.0.1 in its own process, like a
 remote provider: it answers each edit `latency` seconds after the request arrived, rendering
@@ -19,6 +20,11 @@ and the baseline, overhead per job (the time a claim loop spends per job beyond 
 latency), editbot's CPU per job (all its processes) and this process's peak RSS.
 Target: within 1.2x of the ideal on both databases.
 
+`--processes 2 --blobs s3 --databases postgres` is the scale-out shape (docs/scaling.md): two
+worker processes sharing PostgreSQL and an S3 server (moto's, in its own process), no shared
+disk between them. `--profile PATH` writes a pyinstrument profile (`pip install
+pyinstrument`) of one process's drain: where editbot's CPU per job goes.
+
 The emulator still renders on this machine's 2 cores, which a real provider would not: about
 7 ms of Pillow work per edit, taken from the same CPU editbot needs. `--prerendered` has the
 emulator render every job's output before the clock starts (one distinct image per prompt, so
@@ -31,6 +37,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import resource
@@ -49,10 +56,12 @@ from bot.core.jobs import JobStatus
 from bot.providers.transport import pooled_client
 from storage.blobs import FileBlobStore
 from storage.db import create_engine, session_factory, upgrade
+from storage.s3_blobs import S3BlobStore
 from tests.kit.chat import FakeChat
 from tests.kit.core import openai_provider, real_core
 from tests.kit.emulator.server import in_subprocess
 from tests.kit.pg import ENV_URL, admin_url, fresh_database, to_async_url
+from tests.kit.s3 import S3Server
 from tests.kit.settings import make_settings
 from tests.kit.workers import all_jobs, enqueue_jobs, small_request
 
@@ -72,7 +81,20 @@ CAP_USD = "100000"
 """The channels' default cap: no bench job is ever refused."""
 
 
-async def drain(url: str, base_url: str, *, concurrency: int, blob_dir: Path) -> Drained:
+BlobSpec = tuple[str, str, str]
+"""("file", directory, "") or ("s3", endpoint, bucket): picklable, for the worker processes."""
+
+
+def open_blobs(spec: BlobSpec) -> FileBlobStore | S3BlobStore:
+    kind, where, bucket = spec
+    if kind == "file":
+        return FileBlobStore(Path(where))
+    return S3Server(port=int(where.rsplit(":", 1)[1])).store(bucket)
+
+
+async def drain(
+    url: str, base_url: str, *, concurrency: int, blobs: BlobSpec, profile: Path | None = None
+) -> Drained:
     """One Worker with `concurrency` claim loops drains the queue (in this process)."""
     engine = bench_engine(url, concurrency)
     settings = make_settings(default_budget_usd=CAP_USD)
@@ -82,16 +104,22 @@ async def drain(url: str, base_url: str, *, concurrency: int, blob_dir: Path) ->
             worker = real_core(
                 settings,
                 sessions=session_factory(engine),
-                blobs=FileBlobStore(blob_dir),
+                blobs=open_blobs(blobs),
                 chats={"slack": chat},
                 provider=openai_provider(http, base_url, deadline_s=120.0),
                 owner=f"bench-{os.getpid()}",
                 concurrency=concurrency,
             ).worker
+            profiler = _profiler(profile)
             started, cpu = time.time(), time.process_time()
             await worker.drain()
-            posted = chat.attempts["post_images"]
-            return Drained(started, time.time(), time.process_time() - cpu, posted)
+            ended, cpu_s = time.time(), time.process_time() - cpu
+            if profiler is not None and profile is not None:
+                profiler.stop()
+                profile.write_text(profiler.output_text(unicode=False, show_all=False))
+                print(f"  profile written to {profile}", flush=True)
+            posted = chat.attempts["post_result"]
+            return Drained(started, ended, cpu_s, posted)
     finally:
         await engine.dispose()
 
@@ -104,9 +132,20 @@ class Drained:
     delivered: int
 
 
-def _drain_in_child(url: str, base_url: str, concurrency: int, blob_dir: str, go: Any) -> Any:
+def _profiler(path: Path | None) -> Any:
+    """A started pyinstrument profiler when --profile asks for one (pip install pyinstrument)."""
+    if path is None:
+        return None
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005, async_mode="disabled")
+    profiler.start()
+    return profiler
+
+
+def _drain_in_child(url: str, base_url: str, concurrency: int, blobs: BlobSpec, go: Any) -> Any:
     go.wait()
-    return asyncio.run(drain(url, base_url, concurrency=concurrency, blob_dir=Path(blob_dir)))
+    return asyncio.run(drain(url, base_url, concurrency=concurrency, blobs=blobs))
 
 
 async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path) -> float:
@@ -115,7 +154,10 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
     await upgrade(url)
     engine = bench_engine(url, args.concurrency)
     sessions = session_factory(engine)
-    blobs = FileBlobStore(tmp / "blobs")
+    spec: BlobSpec = ("file", str(tmp / "blobs"), "")
+    if args.s3 is not None:
+        spec = ("s3", args.s3.endpoint, args.s3.new_bucket())
+    blobs = open_blobs(spec)
     settings = make_settings(default_budget_usd=CAP_USD)
     try:
         for start in range(0, args.jobs, 250):
@@ -130,9 +172,13 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
             )
         per_process = args.concurrency // args.processes
         if args.processes == 1:
-            runs = [await drain(url, base_url, concurrency=per_process, blob_dir=tmp / "blobs")]
+            runs = [
+                await drain(
+                    url, base_url, concurrency=per_process, blobs=spec, profile=args.profile
+                )
+            ]
         else:
-            runs = await drain_in_processes(url, base_url, args, per_process, tmp / "blobs")
+            runs = await drain_in_processes(url, base_url, args, per_process, spec)
         wall = max(r.ended for r in runs) - min(r.started for r in runs)
         cpu_ms = sum(r.cpu_s for r in runs) * 1000 / args.jobs
         print(f"  {wall:.2f} s, editbot's CPU {cpu_ms:.1f} ms/job", flush=True)
@@ -146,7 +192,7 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
 
 
 async def drain_in_processes(
-    url: str, base_url: str, args: argparse.Namespace, per_process: int, blob_dir: Path
+    url: str, base_url: str, args: argparse.Namespace, per_process: int, blobs: BlobSpec
 ) -> list[Drained]:
     """Drain with `processes` worker processes, started together once all are up."""
     context = multiprocessing.get_context("spawn")
@@ -156,7 +202,7 @@ async def drain_in_processes(
     ):
         go = manager.Event()
         futures = [
-            pool.submit(_drain_in_child, url, base_url, per_process, str(blob_dir), go)
+            pool.submit(_drain_in_child, url, base_url, per_process, blobs, go)
             for _ in range(args.processes)
         ]
         # Time for the children to import and wait at `go`; the wall time is measured from
@@ -220,7 +266,11 @@ async def main_async(args: argparse.Namespace) -> int:
             prerender = Path(scratch) / "prompts.txt"
             prerender.write_text("\n".join(prompts))
         started = time.perf_counter()
-        with in_subprocess(latency_s=args.latency, prerender=prerender) as base_url:
+        with (
+            in_subprocess(latency_s=args.latency, prerender=prerender) as base_url,
+            S3Server(subprocess=True) if args.blobs == "s3" else contextlib.nullcontext() as s3,
+        ):
+            args.s3 = s3
             print(f"emulator process up in {time.perf_counter() - started:.1f} s", flush=True)
             ok = await measure(base_url, args, ideal=ideal)
     print(f"peak RSS {peak_rss_mb():.0f} MB (this process; the emulator runs in its own)")
@@ -231,16 +281,20 @@ async def main_async(args: argparse.Namespace) -> int:
 async def measure(base_url: str, args: argparse.Namespace, *, ideal: float) -> bool:
     """Baseline, then the queue on SQLite and PostgreSQL: True when both meet the target."""
     ok = True
-    baselines = [await run_baseline(base_url, args) for _ in range(args.reps)]
-    report("baseline", baselines, ideal=ideal, baseline=None, args=args)
-    baseline = statistics.median(baselines)
+    baseline = None
+    if not args.no_baseline:
+        baselines = [await run_baseline(base_url, args) for _ in range(args.reps)]
+        report("baseline", baselines, ideal=ideal, baseline=None, args=args)
+        baseline = statistics.median(baselines)
+    label = f" ({args.processes} processes, {args.blobs} blobs)"
     with tempfile.TemporaryDirectory() as tmp:
         walls = []
-        for rep in range(args.reps):
+        for rep in range(args.reps if "sqlite" in args.databases else 0):
             url = f"sqlite+aiosqlite:///{Path(tmp) / f'bench{rep}.db'}"
             walls.append(await run_queue(url, base_url, args, Path(tmp)))
-        ok &= report("sqlite", walls, ideal=ideal, baseline=baseline, args=args)
-        server = admin_url()
+        if walls:
+            ok &= report("sqlite" + label, walls, ideal=ideal, baseline=baseline, args=args)
+        server = admin_url() if "postgres" in args.databases else None
         if server is None:
             print(f"postgres   skipped: {ENV_URL} is not set")
         else:
@@ -248,7 +302,7 @@ async def measure(base_url: str, args: argparse.Namespace, *, ideal: float) -> b
             for _ in range(args.reps):
                 with fresh_database(server) as db:
                     walls.append(await run_queue(to_async_url(db), base_url, args, Path(tmp)))
-            ok &= report("postgres", walls, ideal=ideal, baseline=baseline, args=args)
+            ok &= report("postgres" + label, walls, ideal=ideal, baseline=baseline, args=args)
     return ok
 
 
@@ -263,6 +317,19 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument(
         "--prerendered", action="store_true", help="emulator outputs rendered before timing"
+    )
+    parser.add_argument(
+        "--blobs",
+        choices=["file", "s3"],
+        default="file",
+        help="blob store: files, or S3 (moto's server in its own process)",
+    )
+    parser.add_argument(
+        "--databases", default="sqlite,postgres", help="which to run: sqlite, postgres or both"
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the provider baseline")
+    parser.add_argument(
+        "--profile", type=Path, help="pyinstrument text profile of the drain (--processes 1)"
     )
     args = parser.parse_args(argv)
     os.environ.setdefault("EDITBOT_PROVIDER", "openai")

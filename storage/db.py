@@ -26,6 +26,9 @@ from storage.sqlite_driver import one_hop_dbapi
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# The advisory lock schema upgrades take on PostgreSQL: any 64-bit number no other
+# application on the database uses ("editbot" as ASCII bytes).
+UPGRADE_LOCK_KEY = int.from_bytes(b"editbot", "big")
 # Execution option that write_session sets; the SQLite "begin" hook reads it.
 _WRITE_OPTION = "editbot_write"
 
@@ -181,10 +184,18 @@ def alembic_config() -> Config:
 
 
 async def upgrade(target: AsyncEngine | str, revision: str = "heads") -> None:
-    """Run the Alembic migrations up to `revision` on an engine or a URL."""
+    """Run the Alembic migrations up to `revision` on an engine or a URL.
+
+    On PostgreSQL the upgrade first takes a transaction-scoped advisory lock, so processes
+    started together on a fresh database take turns: the first migrates, the others wait for
+    its commit and then find nothing left to do (without it they race on CREATE TABLE and
+    die). The lock goes with the transaction, on commit, rollback or a lost connection.
+    """
     engine = create_engine(target) if isinstance(target, str) else target
     try:
         async with engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({UPGRADE_LOCK_KEY})")
             await conn.run_sync(_upgrade_sync, revision)
     finally:
         if isinstance(target, str):

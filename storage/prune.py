@@ -6,12 +6,8 @@ for one: they are stored before the budget says no).
 
 from __future__ import annotations
 
-import asyncio
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import delete, update
 from sqlmodel import select
@@ -19,7 +15,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.jobs import FINISHED
 from bot.core.ports import BlobStore
-from storage.blobs import FileBlobStore
+from storage.blobs import SweepableBlobStore
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
 from storage.models import Job, JobImage, ThreadVersion
@@ -28,7 +24,6 @@ from storage.sql import rowcount, table_of
 _jobs = table_of(Job)
 _images = table_of(JobImage)
 _versions = table_of(ThreadVersion)
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 # Hashes per IN (...) query: well under SQLite's and PostgreSQL's bound-parameter limits.
 _IN_CHUNK = 500
 
@@ -80,9 +75,9 @@ async def prune(
     doomed = sorted(hashes - still_used)
     for sha in doomed:
         await blobs.delete(sha)
-    # Only the file store can be listed; another store would need a listing of its own.
+    # Both of storage's stores can be listed by age; a BlobStore that cannot is not swept.
     orphans = 0
-    if isinstance(blobs, FileBlobStore):
+    if isinstance(blobs, SweepableBlobStore):
         orphans = await prune_orphan_blobs(sessions, store=blobs, cutoff=cutoff)
     return PruneReport(
         jobs=jobs,
@@ -93,24 +88,24 @@ async def prune(
     )
 
 
-async def prune_orphan_blobs(sessions: Sessions, *, store: FileBlobStore, cutoff: datetime) -> int:
-    """Delete blobs whose file is older than `cutoff` and that no job image or thread version
-    references; returns how many.
+async def prune_orphan_blobs(
+    sessions: Sessions, *, store: SweepableBlobStore, cutoff: datetime
+) -> int:
+    """Delete blobs last written before `cutoff` that no job image or thread version
+    references; returns how many. On S3 this is one listing of the prefix.
 
     The age cut-off is what keeps an enqueue in progress safe: it puts its blobs before the
     transaction that writes the rows naming them, so for a moment a new blob is stored and
-    referenced by nothing. Its file is younger than any retention, so it is never a candidate.
-    A put of bytes already stored refreshes the file's mtime, and each file's age is checked
-    again just before it is removed.
+    referenced by nothing. It is younger than any retention, so it is never a candidate.
+    A put of bytes already stored refreshes the blob's age (a file's mtime, an object's
+    last-modified), and each blob's age is checked again just before it is removed.
     """
-    limit = cutoff.timestamp()
-    old = await asyncio.to_thread(_blobs_older_than, store, limit)
+    old = await store.older_than(cutoff)
     if not old:
         return 0
     async with sessions() as session:
         used = await _referenced(session, set(old))
-    unused = [store.path_of(sha) for sha in sorted(set(old) - used)]
-    return await asyncio.to_thread(_unlink_older_than, unused, limit)
+    return await store.delete_older_than(sorted(set(old) - used), cutoff)
 
 
 async def _referenced(session: AsyncSession, hashes: set[str]) -> set[str]:
@@ -123,32 +118,3 @@ async def _referenced(session: AsyncSession, hashes: set[str]) -> set[str]:
             rows = await session.exec(select(table.c.sha256).where(table.c.sha256.in_(chunk)))
             used |= set(rows.all())
     return used
-
-
-def _blobs_older_than(store: FileBlobStore, limit: float) -> list[str]:
-    """Hashes of the blobs in the store whose file's mtime is before `limit`."""
-    found: list[str] = []
-    for path in store.root.glob("*/*/*"):
-        sha = path.name
-        # Skips a put's temp files and anything that is not at its own address.
-        if not _SHA256.fullmatch(sha) or store.path_of(sha) != path:
-            continue
-        try:
-            if path.is_file() and path.stat().st_mtime < limit:
-                found.append(sha)
-        except FileNotFoundError:
-            continue
-    return found
-
-
-def _unlink_older_than(paths: Sequence[Path], limit: float) -> int:
-    deleted = 0
-    for path in paths:
-        try:
-            if path.stat().st_mtime >= limit:
-                continue  # stored again since it was listed
-            path.unlink()
-        except FileNotFoundError:
-            continue
-        deleted += 1
-    return deleted

@@ -19,7 +19,8 @@ from storage.db import Sessions, create_engine, session_factory, upgrade
 from tests.kit.pg import ENV_URL, admin_url, fresh_database, postgres_required, to_async_url
 
 # The provider tests' `emu` and `client` fixtures (an emulator and an in-memory httpx client).
-pytest_plugins = ["tests.kit.emulator.fixtures"]
+# The S3 server (moto) and the blob stores: `s3_server`, `s3_store`, `any_blobs`.
+pytest_plugins = ["tests.kit.emulator.fixtures", "tests.kit.s3"]
 
 
 def _unavailable(reason: str) -> None:

@@ -14,38 +14,91 @@ from bot.app.cli import main as cli_main
 from bot.app.cli.prune import parse_age
 from bot.core.budgets import BudgetDefaults
 from bot.core.domain import EditOptions, Place
+from bot.core.errors import ConfigError
 from bot.core.jobs import JobSpec, JobStatus, JobWithInputs, StoredImage, new_job_id
-from storage.blobs import FileBlobStore, blob_root
+from storage.blobs import FileBlobStore, blob_root, open_blob_store
 from storage.budgets import reserve_many, settle_usage
 from storage.db import Sessions, upgrade, write_session
 from storage.images import add_outputs, job_images
 from storage.models import LedgerEntry
 from storage.prune import prune
 from storage.queue import claim, enqueue, finish, get_job
+from storage.s3_blobs import S3BlobStore
 from storage.threads import add_versions, get_or_create_thread, list_versions
+from tests.kit.s3 import KEY_ID, REGION, SECRET, S3Server
+from tests.kit.settings import make_settings
+
+AnyBlobs = FileBlobStore | S3BlobStore
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 
-async def test_blob_store_round_trip(tmp_path: Path) -> None:
-    store = FileBlobStore(tmp_path / "blobs")
-    data = b"\x89PNG fake image bytes" * 100
+async def test_blob_store_round_trip(any_blobs: AnyBlobs) -> None:
+    store = any_blobs
+    data = b"\x89PNG fake image bytes" * 10_000  # large enough to hash in a thread
     sha = await store.put(data)
     assert sha == hashlib.sha256(data).hexdigest()
-    assert store.path_of(sha) == tmp_path / "blobs" / sha[:2] / sha[2:4] / sha
     assert await store.get(sha) == data
     assert await store.put(data) == sha  # same bytes, same address
     others = await asyncio.gather(*(store.put(bytes([i]) * 10) for i in range(5)))
     assert len(set(others)) == 5
     assert [await store.get(s) for s in others] == [bytes([i]) * 10 for i in range(5)]
-    assert not list((tmp_path / "blobs").rglob(".tmp-*"))  # no temp files left behind
     await store.delete(sha)
     assert not await store.exists(sha)
     await store.delete(sha)  # deleting twice is fine
     with pytest.raises(FileNotFoundError):
         await store.get(sha)
     with pytest.raises(ValueError):
+        await store.get("../../etc/passwd")
+    assert await store.check()  # what doctor runs
+
+
+async def test_file_store_layout(tmp_path: Path) -> None:
+    store = FileBlobStore(tmp_path / "blobs")
+    sha = await store.put(b"bytes")
+    assert store.path_of(sha) == tmp_path / "blobs" / sha[:2] / sha[2:4] / sha
+    await asyncio.gather(*(store.put(bytes([i]) * 10) for i in range(5)))
+    assert not list((tmp_path / "blobs").rglob(".tmp-*"))  # no temp files left behind
+    with pytest.raises(ValueError):
         store.path_of("../../etc/passwd")
+
+
+async def test_s3_store_keys_are_the_file_layout_under_the_prefix(s3_server: S3Server) -> None:
+    bucket = s3_server.new_bucket()
+    store = s3_server.store(bucket, prefix="team/blobs")
+    sha = await store.put(b"an image")
+    keys = _bucket_keys(s3_server, bucket)
+    assert keys == [f"team/blobs/{sha[:2]}/{sha[2:4]}/{sha}"]
+    assert await store.check()
+    assert _bucket_keys(s3_server, bucket) == keys  # doctor's probe cleans up after itself
+
+
+def _bucket_keys(server: S3Server, bucket: str) -> list[str]:
+    """The keys in `bucket`, listed by another S3 client (boto3) than editbot's."""
+    import boto3
+
+    client = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=KEY_ID,
+        aws_secret_access_key=SECRET,
+        region_name=REGION,
+    )
+    return sorted(o["Key"] for o in client.list_objects_v2(Bucket=bucket).get("Contents", []))
+
+
+def test_blob_url_picks_the_store(tmp_path: Path) -> None:
+    default = open_blob_store(make_settings(data_dir=tmp_path))
+    assert isinstance(default, FileBlobStore) and default.root == blob_root(tmp_path)
+    chosen = open_blob_store(make_settings(data_dir=tmp_path, blob_url=f"file://{tmp_path}/x"))
+    assert isinstance(chosen, FileBlobStore) and chosen.root == tmp_path / "x"
+    s3 = open_blob_store(
+        make_settings(blob_url="s3://bucket/some/prefix/", aws_endpoint_url="http://127.0.0.1:1")
+    )
+    assert isinstance(s3, S3BlobStore) and s3.where == "s3://bucket/some/prefix"
+    for bad in ("http://bucket/x", "s3:///no-bucket", "file://host/x", "blobs"):
+        with pytest.raises(ConfigError, match="EDITBOT_BLOB_URL"):
+            open_blob_store(make_settings(blob_url=bad))
 
 
 def test_prune_ages_parse() -> None:
@@ -58,7 +111,7 @@ def test_prune_ages_parse() -> None:
 
 
 async def _finished_job(
-    sessions: Sessions, store: FileBlobStore, *, name: str, finished: datetime, shared: bytes
+    sessions: Sessions, store: AnyBlobs, *, name: str, finished: datetime, shared: bytes
 ) -> tuple[JobSpec, list[str]]:
     """A job that ran and succeeded at `finished`, with one input, one output, a version."""
     job = JobSpec(
@@ -118,9 +171,9 @@ async def _finished_job(
 
 
 async def test_prune_forgets_old_images_and_prompts_but_keeps_money(
-    sessions: Sessions, tmp_path: Path
+    sessions: Sessions, any_blobs: AnyBlobs
 ) -> None:
-    store = FileBlobStore(tmp_path / "blobs")
+    store = any_blobs
     shared = b"an input both jobs used"
     old, (old_out, common) = await _finished_job(
         sessions, store, name="old", finished=NOW - timedelta(days=40), shared=shared
@@ -253,18 +306,40 @@ async def test_storing_the_same_bytes_again_keeps_an_old_orphan_from_prune(
     assert store.path_of(sha).stat().st_mtime > (now - timedelta(minutes=5)).timestamp()
 
 
-async def test_prune_sweeps_many_orphans_in_chunks(sessions: Sessions, tmp_path: Path) -> None:
-    store = FileBlobStore(tmp_path / "blobs")
-    shas = [await store.put(f"orphan {i}".encode()) for i in range(1_200)]
-    for sha in shas:
-        _age(store, sha, NOW - timedelta(days=40))
+async def test_prune_sweeps_many_orphans_in_chunks(sessions: Sessions, any_blobs: AnyBlobs) -> None:
+    store = any_blobs
+    shas = list(await asyncio.gather(*(store.put(f"orphan {i}".encode()) for i in range(1_200))))
     keep = shas[1_100]
     await _queued_job_with_input(sessions, sha=keep)
+    # Forty days on, every one of them is past a 30-day retention.
+    later = datetime.now(UTC) + timedelta(days=40)
 
-    report = await prune(sessions, blobs=store, older_than=timedelta(days=30), now=NOW)
+    report = await prune(sessions, blobs=store, older_than=timedelta(days=30), now=later)
 
     assert report.orphan_blobs == 1_199
-    assert [sha for sha in shas if await store.exists(sha)] == [keep]
+    assert await store.older_than(later) == [keep]  # what is left, listed
+    assert await store.exists(keep)
+
+
+async def test_prune_sweeps_only_old_unreferenced_blobs_on_either_store(
+    sessions: Sessions, any_blobs: AnyBlobs
+) -> None:
+    store = any_blobs
+    orphan = await store.put(b"input of a refused request")
+    wanted = await store.put(b"input of a job still in the queue")
+    await _queued_job_with_input(sessions, sha=wanted)
+    now = datetime.now(UTC)
+
+    # Stored a moment ago (an enqueue in progress would be): younger than the retention.
+    fresh = await prune(sessions, blobs=store, older_than=timedelta(days=30), now=now)
+    assert fresh.orphan_blobs == 0 and await store.exists(orphan)
+
+    later = await prune(
+        sessions, blobs=store, older_than=timedelta(days=30), now=now + timedelta(days=31)
+    )
+    assert later.orphan_blobs == 1
+    assert not await store.exists(orphan)
+    assert await store.exists(wanted)
 
 
 def test_cli_prune_reports_unreferenced_blobs(

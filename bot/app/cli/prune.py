@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+from bot.app.cli.checks import existing_database
 from bot.app.cli.spine import command
 from bot.core.config import Settings
 from bot.core.errors import UserError
@@ -36,12 +37,12 @@ def register(subparsers: Any) -> None:
         default=None,
         help="age like 30d or 12h (default: EDITBOT_RETENTION_DAYS, 30 days)",
     )
-    parser.set_defaults(func=command("prune", run_prune))
+    parser.set_defaults(func=command("prune", run_prune, checks=[existing_database]))
 
 
 def run_prune(args: argparse.Namespace, settings: Settings) -> None:
     """Prune and print the counts."""
-    from storage.blobs import FileBlobStore, blob_root
+    from storage.blobs import open_blob_store
     from storage.db import open_database
     from storage.prune import PruneReport, prune
 
@@ -55,7 +56,7 @@ def run_prune(args: argparse.Namespace, settings: Settings) -> None:
         async with open_database(settings.sqlalchemy_url, migrate=False) as database:
             return await prune(
                 database.sessions,
-                blobs=FileBlobStore(blob_root(settings.data_dir)),
+                blobs=open_blob_store(settings),  # the files, or EDITBOT_BLOB_URL's S3
                 older_than=older_than,
             )
 
