@@ -6,10 +6,13 @@ EditServicePort; everything the user sees afterwards comes back through DiscordC
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
+from typing import Any
 
 import discord
+import httpx
 from discord.ext import commands
 
 from adapters.discord.budget_commands import EditBudget
@@ -20,6 +23,7 @@ from adapters.discord.edit_commands import EditCommands
 from adapters.discord.translate import action_press, is_edit_request, message_edit
 from bot.core.config import Settings
 from bot.core.domain import Attachment, IncomingEdit
+from bot.core.errors import ConfigError
 from bot.core.ports import Action, EditServicePort
 
 log = logging.getLogger(__name__)
@@ -53,11 +57,15 @@ class EditBot(commands.Bot):
         service: EditServicePort,
         downloads: CdnDownloads,
         chat_factory: ChatFactory = default_chat,
+        **client_options: Any,
     ) -> None:
         super().__init__(
+            **client_options,  # shard_count / shard_ids for ShardedEditBot
             command_prefix=commands.when_mentioned,
             intents=editbot_intents(),
             help_command=None,
+            # Nothing editbot sends pings anyone unless a send says whom (DiscordChatPort).
+            allowed_mentions=discord.AllowedMentions.none(),
         )
         self.settings = settings
         self.downloads = downloads
@@ -77,7 +85,13 @@ class EditBot(commands.Bot):
 
     async def _add_app_commands(self) -> None:
         # override=True: setup_hook runs on every login, and a second run replaces, not fails.
-        edit_commands = EditCommands(tree=self.tree, downloads=self.downloads, submit=self.submit)
+        edit_commands = EditCommands(
+            tree=self.tree,
+            downloads=self.downloads,
+            submit=self.submit,
+            max_n=self.settings.max_n,
+            remember=functools.partial(self.chat.remember_interaction, public_reply=True),
+        )
         await self.add_cog(edit_commands, override=True)
         self.tree.add_command(EditBudget(service=self._service), override=True)
 
@@ -125,15 +139,52 @@ class EditBot(commands.Bot):
             log.exception("edit %s failed in the core", edit.event_key)
 
     async def handle_press(
-        self, interaction: discord.Interaction, *, action: Action, job_id: str
+        self,
+        interaction: discord.Interaction,
+        *,
+        action: Action,
+        job_id: str,
+        index: int | None = None,
     ) -> None:
         """A button: acknowledge within 3 s, then let the core decide."""
         await interaction.response.defer()
-        press = action_press(interaction, action=action, job_id=job_id)
+        self.chat.remember_interaction(interaction)  # answers to this person: ephemeral
+        press = action_press(interaction, action=action, job_id=job_id, index=index)
         try:
             await self._service.press(press)
         except Exception:
             log.exception("press %s on job %s failed in the core", action.value, job_id)
+
+
+class ShardedEditBot(EditBot, commands.AutoShardedBot):
+    """editbot running some of the bot's shards (DISCORD_SHARD_IDS of DISCORD_SHARD_COUNT):
+    Discord sends it only the events of guilds whose `(guild_id >> 22) % count` it runs."""
+
+
+def shard_ids(settings: Settings) -> tuple[int, list[int] | None] | None:
+    """(DISCORD_SHARD_COUNT, DISCORD_SHARD_IDS or None for all of them), or None unsharded."""
+    count = settings.discord_shard_count
+    text = (settings.discord_shard_ids or "").replace(",", " ").split()
+    if count is None:
+        if text:
+            raise ConfigError("DISCORD_SHARD_IDS needs DISCORD_SHARD_COUNT (the bot's total)")
+        return None
+    try:
+        ids = sorted({int(part) for part in text})
+    except ValueError:
+        raise ConfigError("DISCORD_SHARD_IDS: expected shard numbers like 0,1") from None
+    if any(not 0 <= i < count for i in ids):
+        raise ConfigError(f"DISCORD_SHARD_IDS: each must be from 0 to {count - 1}")
+    return count, ids or None
+
+
+def use_api_url(settings: Settings) -> None:
+    """Point discord.py's REST calls at DISCORD_API_URL (a rate-limit-sharing proxy).
+
+    discord.py builds every REST URL from the class attribute `Route.BASE`, so this is
+    process-wide: every client in the process talks to the same Discord (or proxy).
+    """
+    discord.http.Route.BASE = settings.discord_api_url.rstrip("/")
 
 
 def build_discord_bot(
@@ -142,12 +193,27 @@ def build_discord_bot(
     service: EditServicePort,
     chat_factory: ChatFactory = default_chat,
     extra_cdn_hosts: tuple[str, ...] = (),
+    http: httpx.AsyncClient | None = None,
 ) -> EditBot:
-    """The bot main runs with `await bot.start(token)`; `bot.chat` is its ChatPort for the core."""
-    downloads = CdnDownloads.create(max_bytes=settings.max_input_bytes, extra_hosts=extra_cdn_hosts)
-    return EditBot(
+    """The bot main runs with `await bot.start(token)`; `bot.chat` is its ChatPort for the core.
+
+    `http` downloads attachments (redirects only onto Discord's CDN); without it discord.py does.
+    """
+    downloads = CdnDownloads.create(
+        max_bytes=settings.max_input_bytes, extra_hosts=extra_cdn_hosts, http=http
+    )
+    use_api_url(settings)
+    shards = shard_ids(settings)
+    if shards is None:
+        return EditBot(
+            settings=settings, service=service, downloads=downloads, chat_factory=chat_factory
+        )
+    count, ids = shards
+    return ShardedEditBot(
         settings=settings,
         service=service,
         downloads=downloads,
         chat_factory=chat_factory,
+        shard_count=count,
+        shard_ids=ids,
     )

@@ -7,6 +7,7 @@ message the core sends goes through `channel.send` on the ids in the Place, neve
 from __future__ import annotations
 
 import io
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
@@ -16,11 +17,15 @@ import discord
 from adapters.discord.buttons import actions_view
 from adapters.discord.downloads import CdnDownloads
 from adapters.discord.fit import DEFAULT_UPLOAD_LIMIT, fit_images
+from adapters.discord.mentions import requester_only
+from adapters.discord.people import DiscordPeople
 from adapters.discord.translate import PLATFORM
 from bot.core.domain import Attachment, Place
 from bot.core.errors import PlatformError
 from bot.core.messages import thread_title
 from bot.core.ports import ActionButton, MessageRef, ResultImage
+
+log = logging.getLogger(__name__)
 
 MESSAGE_MAX = 2000
 """Discord's limit on a message's content."""
@@ -52,7 +57,7 @@ def _clip(text: str) -> str:
     return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
 
 
-class DiscordChatPort:
+class DiscordChatPort(DiscordPeople):
     """ChatPort for Discord. `thread_opener` exists so tests can stand in for thread creation."""
 
     platform = PLATFORM
@@ -66,6 +71,8 @@ class DiscordChatPort:
     ) -> None:
         self._client = client
         self._downloads = downloads
+        self._previews: dict[str, bytes] = {}
+        """The preview each status message shows now (by message id)."""
         self._open = thread_opener
 
     async def _channel(self, channel_id: str) -> Any:
@@ -101,10 +108,11 @@ class DiscordChatPort:
         target = await self._target(place)
         view = actions_view(actions)
         try:
+            pings = requester_only(place)
             if view is None:
-                message = await target.send(_clip(text))
+                message = await target.send(_clip(text), allowed_mentions=pings)
             else:
-                message = await target.send(_clip(text), view=view)
+                message = await target.send(_clip(text), view=view, allowed_mentions=pings)
         except discord.HTTPException as exc:
             raise PlatformError(f"Discord refused a message: {exc}") from exc
         return MessageRef(place=place, message_id=str(message.id))
@@ -116,7 +124,11 @@ class DiscordChatPort:
         target = await self._target(ref.place)
         partial = target.get_partial_message(int(ref.message_id))
         try:
-            await partial.edit(content=_clip(text), view=actions_view(actions))
+            await partial.edit(
+                content=_clip(text),
+                view=actions_view(actions),
+                allowed_mentions=requester_only(ref.place),
+            )
         except discord.HTTPException as exc:
             raise PlatformError(f"Discord refused a message edit: {exc}") from exc
 
@@ -144,13 +156,68 @@ class DiscordChatPort:
         ]
         view = actions_view(actions)
         try:
+            pings = requester_only(place)
             if view is None:
-                message = await target.send(_clip(text), files=files)
+                message = await target.send(_clip(text), files=files, allowed_mentions=pings)
             else:
-                message = await target.send(_clip(text), files=files, view=view)
+                message = await target.send(
+                    _clip(text), files=files, view=view, allowed_mentions=pings
+                )
         except discord.HTTPException as exc:
             raise PlatformError(f"Discord refused an upload: {exc}") from exc
         return MessageRef(place=place, message_id=str(message.id))
+
+    async def update_status(
+        self, ref: MessageRef, text: str, *, preview: ResultImage | None = None
+    ) -> None:
+        """Edit the status message's text; a new preview replaces its attachment (discord.py
+        keeps within Discord's edit buckets, 5 per 5 s a channel)."""
+        target = await self._target(ref.place)
+        partial = target.get_partial_message(int(ref.message_id))
+        fields: dict[str, Any] = {
+            "content": _clip(text),
+            "allowed_mentions": requester_only(ref.place),
+        }
+        if preview is not None and self._previews.get(ref.message_id) != preview.data:
+            fields["attachments"] = [
+                discord.File(io.BytesIO(preview.data), filename=preview.filename)
+            ]
+        try:
+            await partial.edit(**fields)
+        except discord.HTTPException as exc:
+            raise PlatformError(f"Discord refused a status edit: {exc}") from exc
+        if "attachments" in fields and preview is not None:
+            self._previews[ref.message_id] = preview.data
+
+    async def post_result(
+        self,
+        place: Place,
+        *,
+        text: str,
+        images: Sequence[ResultImage] = (),
+        alt_text: str = "",
+        actions: Sequence[ActionButton] = (),
+        notify: str | None = None,
+        replaces: MessageRef | None = None,
+    ) -> MessageRef:
+        """One new message with the attachments, caption and buttons (or text and buttons)
+        that pings `notify`; then the status message `replaces` is deleted."""
+        if notify and f"<@{notify}>" not in text:
+            text = f"<@{notify}> {text}"
+        if images:
+            ref = await self.post_images(
+                place, images=images, caption=text, alt_text=alt_text, actions=actions
+            )
+        else:
+            ref = await self.post_text(place, text, actions=actions)
+        if replaces is not None:
+            self._previews.pop(replaces.message_id, None)
+            target = await self._target(replaces.place)
+            try:
+                await target.get_partial_message(int(replaces.message_id)).delete()
+            except discord.HTTPException:  # the result is posted: a leftover status is cosmetic
+                log.warning("could not delete status message %s", replaces.message_id)
+        return ref
 
     async def thread_images(self, place: Place) -> Sequence[Attachment]:
         """Image attachments in the place's thread, newest first."""

@@ -112,6 +112,7 @@ def action_press(
     *,
     action: Action,
     job_id: str,
+    index: int | None = None,
 ) -> ActionPress:
     """A button press as an ActionPress; the core decides who may do what."""
     return ActionPress(
@@ -120,4 +121,6 @@ def action_press(
         place=interaction_place(interaction),
         event_key=f"{PLATFORM}:i:{interaction.id}",
         platform_admin=platform_admin(interaction),
+        message_id=str(interaction.message.id) if interaction.message is not None else None,
+        index=index,
     )

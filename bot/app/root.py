@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,15 +20,17 @@ from datetime import datetime
 import aiohttp
 import httpx
 
+from bot.app.metered import MeteredProvider
 from bot.core.config import Settings
 from bot.core.metrics import Registry
 from bot.core.ports import BlobStore, ChatPort, Provider
 from bot.core.pricing import PriceTable
+from bot.jobs.heartbeat import Heartbeat
 from bot.jobs.worker import Worker
 from bot.providers.factory import build_provider
 from bot.providers.transport import pooled_client
 from bot.service.edit_service import EditService
-from storage.blobs import FileBlobStore, blob_root
+from storage.blobs import open_blob_store
 from storage.columns import utcnow
 from storage.db import Database, Sessions, open_database
 
@@ -49,6 +52,8 @@ class Core:
     worker: Worker
     service: EditService
     chats: dict[str, ChatPort]
+    heartbeat: Heartbeat
+    """This process's liveness row; it frees what dead processes held (bot.jobs.heartbeat)."""
 
 
 @dataclass
@@ -76,8 +81,9 @@ class App:
 
 
 def owner_name() -> str:
-    """This process's lease owner name: host and pid."""
-    return f"{socket.gethostname()}:{os.getpid()}"
+    """This process's lease owner name: host, pid and a per-start token (a container that
+    restarts as the same pid is another owner, so its predecessor's leases are taken over)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 @contextlib.asynccontextmanager
@@ -94,7 +100,7 @@ async def open_app(
         concurrency: jobs this process runs at once (default EDITBOT_WORKERS).
         lease_s: the workers' lease (default EDITBOT_LEASE_S).
     """
-    concurrency = concurrency or settings.workers
+    concurrency = settings.workers if concurrency is None else concurrency
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     # An OpenAI edit is one long POST: a read may take up to the whole job deadline.
@@ -108,11 +114,12 @@ async def open_app(
             settings.sqlalchemy_url, pool_size=min(concurrency, 20) + 5, max_overflow=10
         ) as database,
     ):
+        metrics = Registry()  # /metrics: the provider's calls are timed and counted
         core = build_core(
             settings,
             sessions=database.sessions,
-            blobs=FileBlobStore(blob_root(settings.data_dir)),
-            provider=build_provider(settings, http),
+            blobs=open_blob_store(settings),  # EDITBOT_BLOB_URL: files or S3
+            provider=MeteredProvider(build_provider(settings, http), metrics),
             concurrency=concurrency,
             lease_s=lease_s or settings.lease_s,
             owner=owner or owner_name(),
@@ -123,6 +130,7 @@ async def open_app(
             slack_session=slack_session,
             database=database,
             core=core,
+            metrics=metrics,
         )
 
 
@@ -148,6 +156,7 @@ def build_core(
     """
     chats = {} if chats is None else chats
     table = PriceTable.from_settings(settings)
+    owner = owner or owner_name()
     worker = Worker(
         sessions=sessions,
         blobs=blobs,
@@ -155,13 +164,12 @@ def build_core(
         provider=provider,
         table=table,
         settings=settings,
-        owner=owner or owner_name(),
+        owner=owner,
         concurrency=concurrency or settings.workers,
         lease_s=lease_s or settings.lease_s,
         idle_poll_s=idle_poll_s,
         clock=clock,
     )
-
     service = EditService(
         sessions=sessions,
         blobs=blobs,
@@ -171,6 +179,7 @@ def build_core(
         provider=settings.provider,
         on_enqueued=_then(worker.wake, on_enqueued),
         clock=clock,
+        owner=owner,
     )
     # Unconfirmed edits expire on the workers' periodic tick (any process may do it).
     worker.periodic = _sweep_of(service)
@@ -182,7 +191,24 @@ def build_core(
         worker=worker,
         service=service,
         chats=chats,
+        heartbeat=_heartbeat(sessions, owner, clock, worker=worker, service=service),
     )
+
+
+def _heartbeat(
+    sessions: Sessions,
+    owner: str,
+    clock: Callable[[], datetime],
+    *,
+    worker: Worker,
+    service: EditService,
+) -> Heartbeat:
+    """This process's heartbeat: a dead process's jobs go to the workers at once, its inbox
+    to the EditService."""
+    heartbeat = Heartbeat(sessions=sessions, owner=owner, clock=clock)
+    heartbeat.on_freed.append(worker.wake)
+    heartbeat.on_dead.append(service.adopt_intake)
+    return heartbeat
 
 
 def _then(first: Callable[[], None], then: Callable[[], None] | None) -> Callable[[], None]:

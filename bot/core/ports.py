@@ -6,13 +6,14 @@ slack_bolt or discord.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Protocol
 
 from bot.core.domain import Attachment, IncomingEdit, Place, ProviderName
 from bot.core.edits import EditRequest, EditResult, OnProgress, OnTaskId
+from bot.core.home import HomeView
 
 
 class Action(StrEnum):
@@ -28,15 +29,23 @@ class Action(StrEnum):
     """Run an edit that was waiting for confirmation (its estimate is above the threshold)."""
     CANCEL = "cancel"
     """Drop an edit that was waiting for confirmation."""
+    USE = "use"
+    """Make image `index` of a batch the one its version stands for (free)."""
+    VARY = "vary"
+    """The same prompt again from image `index` of a batch (a new paid edit)."""
 
 
 @dataclass(frozen=True)
 class ActionButton:
-    """A button: what it does, the job it acts on, and its label."""
+    """A button: what it does, the job it acts on, and its label.
+
+    `index` is the 1-based image of a batch the button is about (Use 2, Vary 2), else None.
+    """
 
     action: Action
     job_id: str
     label: str
+    index: int | None = None
 
 
 @dataclass(frozen=True)
@@ -48,6 +57,14 @@ class ResultImage:
     filename: str
     width: int
     height: int
+
+
+@dataclass(frozen=True)
+class PrivateFile:
+    """A file for one person only (a usage report): its name and bytes."""
+
+    filename: str
+    data: bytes = field(repr=False)
 
 
 @dataclass(frozen=True)
@@ -93,6 +110,56 @@ class ChatPort(Protocol):
 
     async def thread_images(self, place: Place) -> Sequence[Attachment]:
         """Images already in the place's thread, newest first (for a mention with none)."""
+        ...
+
+    async def update_status(
+        self, ref: MessageRef, text: str, *, preview: ResultImage | None = None
+    ) -> None:
+        """Show where a running edit is in its status message: the text and, once there is
+        one, the latest preview image (scaled down). Adapters keep within the platform's rate
+        limits by coalescing: the latest state always lands, intermediate ones may not."""
+        ...
+
+    async def post_result(
+        self,
+        place: Place,
+        *,
+        text: str,
+        images: Sequence[ResultImage] = (),
+        alt_text: str = "",
+        actions: Sequence[ActionButton] = (),
+        notify: str | None = None,
+        replaces: MessageRef | None = None,
+    ) -> MessageRef:
+        """The one message of a finished edit: images, caption and buttons together (or a
+        failure's text and buttons), posted new so that `notify` (a user id, mentioned) is
+        notified; `replaces`, the edit's status message, is removed once it is posted."""
+        ...
+
+    async def post_private(
+        self, place: Place, text: str, *, actions: Sequence[ActionButton] = ()
+    ) -> None:
+        """Tell `place.user` only, in the place's thread where the platform allows (Slack:
+        chat.postEphemeral). Where it cannot (a Discord message), post it without pinging."""
+        ...
+
+    async def send_direct(
+        self, place: Place, user: str, text: str, *, file: PrivateFile | None = None
+    ) -> None:
+        """A direct message to `user` of the place's workspace, optionally with a file."""
+        ...
+
+    async def display_names(self, place: Place, users: Sequence[str]) -> Mapping[str, str]:
+        """People's display names (never mentions); a user the platform does not know keeps
+        their id."""
+        ...
+
+    async def channel_name(self, place: Place) -> str:
+        """The channel's name as people see it (`#design`), else its id."""
+        ...
+
+    async def thread_link(self, place: Place) -> str | None:
+        """A link to the place's thread (or channel) where the platform has one."""
         ...
 
 
@@ -158,19 +225,29 @@ class ActionPress:
     place: Place
     event_key: str
     platform_admin: bool = False
+    message_id: str | None = None
+    """The message the button is on, where the platform says (it is updated to say what the
+    press does)."""
+    index: int | None = None
+    """The 1-based image of a batch the button was about (Use N, Vary N), else None."""
 
 
 @dataclass(frozen=True)
 class BudgetReply:
-    """The answer to a budget command: text, and optionally a chart PNG or a CSV export.
+    """The answer to a budget command: text, and optionally a chart PNG or a CSV report.
 
-    `private` answers go only to the person who asked (Slack ephemeral, Discord ephemeral).
+    `text` goes only to the person who asked (Slack ephemeral, Discord ephemeral) unless
+    `private` is False. `chart_png` is for the channel (only `/edit-budget chart` makes one),
+    with `chart_text` as its comment. `csv` goes only to the person who asked (Slack: a direct
+    message; Discord: an ephemeral attachment), named `csv_name`.
     """
 
     text: str
     private: bool = True
     chart_png: bytes | None = field(default=None, repr=False)
+    chart_text: str = ""
     csv: bytes | None = field(default=None, repr=False)
+    csv_name: str = "editbot-usage.csv"
 
 
 class EditServicePort(Protocol):
@@ -179,6 +256,14 @@ class EditServicePort(Protocol):
     Adapters answer the platform first (ack / defer), then call these; every message the user
     sees about an edit comes back through the ChatPort of `place.platform`.
     """
+
+    async def accept(self, edit: IncomingEdit) -> bool:
+        """Record a request durably, before the adapter acknowledges the platform (Slack's
+        200), so a crash after the ack still answers it; False when its event_key was seen.
+        The adapter then calls `submit` with it as usual (submit accepts by itself for paths
+        that cannot call this before their ack).
+        """
+        ...
 
     async def submit(self, edit: IncomingEdit) -> None:
         """Take an edit request: options, inputs, estimate, confirm or reserve, enqueue.
@@ -196,4 +281,9 @@ class EditServicePort(Protocol):
         """`/edit-budget ARGS`: `show`, `set <usd> [day|week|month|none] [user=<usd>]`,
         `usage [since YYYY-MM-DD]`. Only admins (bot.core.access) may `set`; `platform_admin`
         is what the platform says of `place.user`."""
+        ...
+
+    async def home(self, place: Place, *, platform_admin: bool) -> HomeView:
+        """What `place.user`'s Home view shows in `place.workspace`: their recent edits, the
+        budgets of their channels, the help text, and for admins every channel's spend."""
         ...

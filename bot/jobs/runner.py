@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 
-from bot.core.budgets import BudgetDefaults
+from bot.core.budgets import BudgetDefaults, Policy
 from bot.core.edits import EditRequest, EditResult
 from bot.core.errors import DeadlineExceeded, ProviderError, ProviderRejected, UserError
 from bot.core.jobs import JobSpec, JobStatus, JobWithInputs, StoredImage
@@ -23,14 +23,16 @@ from bot.core.messages import FailureKind, failure_for_user, thread_title
 from bot.core.ports import BlobStore, ChatPort, Provider
 from bot.core.pricing import PriceTable, settle
 from bot.images.stored import image_size, load_request
-from bot.jobs.delivery import failure_delivery, result_delivery
+from bot.jobs.delivery import ButtonPrices, button_prices, failure_delivery, result_delivery
 from bot.jobs.outcome import Failed, LeaseLost, Outcome, Succeeded
-from bot.jobs.progress import progress_reporter
+from bot.jobs.progress import QueueBoard, progress_reporter
 from storage import budgets
-from storage.budget_reports import channel_policy, standing
+from storage.budget_reports import Standing, channel_policy, standing
+from storage.budgets import Closed
 from storage.columns import utcnow
-from storage.db import Sessions, write_session
+from storage.db import Session, Sessions, write_session
 from storage.images import add_outputs
+from storage.lost import record_lost
 from storage.queue import finish, renew, set_provider_task
 from storage.threads import add_job_versions
 
@@ -71,10 +73,16 @@ class JobRunner:
         self.lease_s = lease_s
         self.max_attempts = max_attempts
         self.clock = clock
+        self.queue_board = QueueBoard(sessions=sessions, chats=chats)
+        """Counts the queued edits' status lines down as jobs leave the queue."""
+        self.cut_short: set[str] = set()
+        """Jobs whose provider call was cancelled (a stop's grace ran out) while in flight."""
 
     async def run(self, claimed: JobWithInputs) -> Outcome:
         """Run a job `owner` claimed to SUCCEEDED or FAILED, renewing the lease meanwhile."""
         job = claimed.spec
+        if job.attempts > 1 and not job.provider_task_id:
+            await self._record_lost(job)
         if job.attempts > self.max_attempts:
             log.error("job %s: %d claims, giving up", job.id, job.attempts)
             return await self._fail(job, failure_for_user(FailureKind.INTERNAL, job.id))
@@ -87,10 +95,26 @@ class JobRunner:
             task = asyncio.current_task()
             if lost.is_set() and task is not None and not task.cancelling():
                 log.warning("job %s: lease lost to another worker; dropped", job.id)
+                self.cut_short.discard(job.id)  # the next holder's claim records it as lost
                 return LeaseLost(job.id)
             raise
         finally:
             keeper.cancel()
+
+    async def _record_lost(self, job: JobSpec) -> None:
+        """Earlier claims of this job ended without a finish or a release: their processes
+        died, most likely mid-call, and the provider bills such a call. Each is recorded once
+        (storage.lost), at the estimate. A job with a provider task id resumes it instead."""
+        try:
+            async with write_session(self.sessions) as session:
+                added = await record_lost(
+                    session, job_id=job.id, attempts=job.attempts - 1, now=self.clock()
+                )
+        except Exception:
+            log.exception("job %s: recording its lost attempts failed", job.id)
+            return
+        if added:
+            log.warning("job %s: %d attempt(s) lost with their process; charged", job.id, added)
 
     async def _keep_lease(
         self, job: JobSpec, work: asyncio.Task[Outcome], lost: asyncio.Event
@@ -143,7 +167,20 @@ class JobRunner:
             return await self._fail(job, failure_for_user(FailureKind.INTERNAL, job.id))
 
     async def _call_provider(self, job: JobSpec, request: EditRequest) -> EditResult:
-        on_progress = progress_reporter(self.chats.get(job.place.platform), job)
+        resumable: list[str] = [job.provider_task_id] if job.provider_task_id else []
+        try:
+            return await self._provider_call(job, request, resumable)
+        except asyncio.CancelledError:
+            if not resumable:  # the provider has it and bills it: the release records it lost
+                self.cut_short.add(job.id)
+            raise
+
+    async def _provider_call(
+        self, job: JobSpec, request: EditRequest, resumable: list[str]
+    ) -> EditResult:
+        on_progress = progress_reporter(
+            self.chats.get(job.place.platform), job, board=self.queue_board
+        )
         if job.provider_task_id:
             try:
                 # A task a dead worker submitted: poll it, never pay for a second one.
@@ -160,6 +197,7 @@ class JobRunner:
                 )
             if not held:
                 raise _LeaseLost(job.id)
+            resumable.append(task_id)
 
         return await self.provider.edit(request, on_progress=on_progress, on_task_id=on_task_id)
 
@@ -202,9 +240,7 @@ class JobRunner:
             closed = await budgets.settle_usage(session, job_id=job.id, cost_micros=cost.micros)
             money = None
             if policy is not None:
-                money = await standing(
-                    session, scope=job.scope, defaults=self.defaults, known=closed, policy=policy
-                )
+                money = await self._standing(session, job, closed, policy, now)
         log.info("job %s: succeeded, v%s, %d micro-dollars", job.id, version, cost.micros)
         done = replace(
             job,
@@ -219,7 +255,25 @@ class JobRunner:
             return Succeeded(done, None)
         pairs = zip(result.images, outputs, strict=True)
         files = [(i.data, o.mime, o.width, o.height) for i, o in pairs]
-        return Succeeded(done, result_delivery(done, files, money))
+        prices = self._prices(request, result, outputs[0])
+        return Succeeded(done, result_delivery(done, files, money, prices=prices))
+
+    async def _standing(
+        self, session: Session, job: JobSpec, closed: Closed | None, policy: Policy, now: datetime
+    ) -> Standing:
+        """The channel's money after this settle, in the settle's period (the job's clock)."""
+        return await standing(
+            session, scope=job.scope, defaults=self.defaults, known=closed, policy=policy, now=now
+        )
+
+    def _prices(self, request: EditRequest, result: EditResult, first: StoredImage) -> ButtonPrices:
+        """What the result's buttons would cost (Retry, High quality, Vary), estimated."""
+        return button_prices(
+            provider=result.provider,
+            request=request,
+            output_size=(first.width, first.height),
+            table=self.table,
+        )
 
     async def _thread_of(self, job: JobSpec) -> str | None:
         if job.place.thread is not None:

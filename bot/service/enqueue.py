@@ -15,19 +15,18 @@ from bot.core.budgets import Refusal, Reservation
 from bot.core.domain import NormalizedImage, Place
 from bot.core.edits import EditRequest
 from bot.core.jobs import JobSpec, JobStatus, JobWithInputs, StoredImage, new_job_id
-from bot.core.messages import budget_refused, budget_warning, status_confirm, status_queued
+from bot.core.messages import status_confirm, status_queued
 from bot.core.ports import Action, ActionButton, BlobStore, MessageRef
+from bot.service.budget_alerts import announce_warning, cheaper_edits, refusal_message
 from bot.service.context import Conversation, ServiceContext
 from bot.service.prepare import PreparedEdit
 from storage.budgets import reserve_many
 from storage.db import Session, write_session
+from storage.inbox import done as inbox_done
 from storage.queue import enqueue, jobs_ahead, set_status_message
 from storage.threads import get_or_create_thread
 
 log = logging.getLogger(__name__)
-
-WHO_CAN_RAISE = "a workspace admin"
-"""Named in refusals; the message itself says the command (`/edit-budget set`)."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +37,8 @@ class JobOrigin:
     edit_thread_id: int | None = None
     base_version: int | None = None
     parent_job_id: str | None = None
+    event_key: str | None = None
+    """The request's inbox entry (bot.service.intake): it goes with the jobs' transaction."""
 
 
 @dataclass(frozen=True)
@@ -55,28 +56,6 @@ class _Refused(Exception):
     def __init__(self, refusal: Refusal) -> None:
         super().__init__("budget refused")
         self.refusal = refusal
-
-
-def refusal_text(refusal: Refusal) -> str:
-    """The message for a refused reservation."""
-    return budget_refused(
-        spent_micros=refusal.spent_micros,
-        reserved_micros=refusal.reserved_micros,
-        cap_micros=refusal.cap_micros,
-        estimate_micros=refusal.estimate_micros,
-        period=refusal.policy.period,
-        who_can_raise=WHO_CAN_RAISE,
-        per_user=refusal.limit == "user",
-    )
-
-
-def warning_text(reservation: Reservation) -> str:
-    return budget_warning(
-        spent_micros=reservation.spent_micros,
-        cap_micros=reservation.cap_micros,
-        percent=reservation.policy.warn_percent,
-        period=reservation.policy.period,
-    )
 
 
 def confirm_buttons(job_id: str) -> tuple[ActionButton, ...]:
@@ -117,12 +96,15 @@ async def queue_edit(
             ref = await _announce(ctx, session, convo, first=jobs[0].spec.id, total=total)
             job_ids = tuple(job.spec.id for job in jobs)
             await set_status_message(session, job_ids=job_ids, message_id=ref.message_id)
+            if origin.event_key is not None:  # queued exactly once, even across a crash
+                await inbox_done(session, key=origin.event_key)
     except _Refused as refused:
-        await convo.say(refusal_text(refused.refusal))
+        cheaper = cheaper_edits(ctx, prepared)
+        await convo.say(await refusal_message(ctx, place, refused.refusal, cheaper=cheaper))
         return Queued(job_ids=(), status=None)
     if reservation is not None:
         if reservation.warn:
-            await convo.say(warning_text(reservation))
+            await announce_warning(ctx, place, reservation)
         ctx.wake_workers()
     status = JobStatus.AWAITING_CONFIRM if ask_first else JobStatus.QUEUED
     return Queued(job_ids=job_ids, status=status, message=ref)

@@ -12,9 +12,11 @@ import asyncio
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from bot.core.domain import IncomingEdit, Place
 from bot.core.errors import UserError
+from bot.core.home import ChannelBudget, EditSummary, HomeView
 from bot.core.ports import Action, ActionButton, ActionPress, BudgetReply, ChatPort, ResultImage
 from bot.images.intake import ImageLimits, normalize_image
 from tests.kit.images import invert, solid
@@ -55,6 +57,8 @@ class FakeEditService:
     """Post these bytes as the result instead of the inverted input (upload-limit tests)."""
     caps: dict[str, int] = field(default_factory=dict)
     accepted: list[IncomingEdit] = field(default_factory=list)
+    acked: list[str] = field(default_factory=list)
+    """Event keys `accept` saw (adapters call it before acknowledging the platform)."""
     duplicates: list[str] = field(default_factory=list)
     presses: list[ActionPress] = field(default_factory=list)
     budget_calls: list[tuple[Place, str, bool]] = field(default_factory=list)
@@ -63,6 +67,12 @@ class FakeEditService:
 
     def chat(self, place: Place) -> ChatPort:
         return self.chats[place.platform]
+
+    async def accept(self, edit: IncomingEdit) -> bool:
+        """Recorded in `acked` (what the adapter stored before its ack)."""
+        fresh = edit.event_key not in self.acked
+        self.acked.append(edit.event_key)
+        return fresh
 
     async def submit(self, edit: IncomingEdit) -> None:
         if edit.event_key in {e.event_key for e in self.accepted}:
@@ -122,6 +132,39 @@ class FakeEditService:
         self.presses.append(press)
         await self.chat(press.place).post_text(press.place, f"{press.action.value} {press.job_id}")
 
+    async def home(self, place: Place, *, platform_admin: bool) -> HomeView:
+        """The person's accepted edits (newest first) and their channels at the fake's cap."""
+        mine = [
+            e
+            for e in reversed(self.accepted)
+            if (e.place.workspace, e.place.user) == (place.workspace, place.user)
+        ]
+        edits = tuple(
+            EditSummary(
+                job_id=job_id_for(e.event_key),
+                place=e.place,
+                prompt=e.text,
+                status="succeeded" if e.place in self.finished else "queued",
+                cost_micros=CAP_MICROS - self.budget_left_micros,
+                created_at=datetime.now(UTC),
+            )
+            for e in mine
+        )
+        channels = dict.fromkeys(e.place.scope for e in mine)
+        budgets = tuple(
+            ChannelBudget(
+                scope, scope.rsplit(":", 1)[-1], "month", 0, 0, self.caps.get(scope, CAP_MICROS)
+            )
+            for scope in channels
+        )
+        return HomeView(
+            edits=edits,
+            budgets=budgets,
+            help_text="help",
+            admin=platform_admin,
+            all_channels=budgets if platform_admin else (),
+        )
+
     async def budget(self, place: Place, args: str, *, platform_admin: bool) -> BudgetReply:
         self.budget_calls.append((place, args, platform_admin))
         if self.gate is not None:
@@ -136,7 +179,8 @@ class FakeEditService:
             return BudgetReply(f"Budget set: {args[4:]} ({cap} micro-dollars) for {place.scope}.")
         if verb == "usage":
             return BudgetReply("Usage attached.", csv=f"scope,cap\n{place.scope},{cap}\n".encode())
-        if self.charts or words[1:] == ["chart"]:
+        if verb == "chart":
+            # As the core answers: a short note to the asker, the chart for the channel.
             chart = solid((10, 20, 30), (4, 2))
-            return BudgetReply(f"cap {cap}", private=False, chart_png=chart)
+            return BudgetReply("Posted the chart.", chart_png=chart, chart_text=f"cap {cap}")
         return BudgetReply(f"cap {cap}")

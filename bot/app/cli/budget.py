@@ -7,6 +7,7 @@ import argparse
 import asyncio
 from typing import Any
 
+from bot.app.cli.checks import existing_database
 from bot.app.cli.spine import command
 from bot.core.budgets import PERIODS
 from bot.core.config import Settings, budget_defaults
@@ -31,7 +32,7 @@ def register(subparsers: Any) -> None:
     set_.add_argument("--period", choices=PERIODS, help="day, week, month or none")
     set_.add_argument("--user-cap", metavar="USD", help="per-person cap in dollars (none: drop)")
     set_.add_argument("--warn", type=int, metavar="PERCENT", help="warn threshold, 1..100")
-    parser.set_defaults(func=command("budget", run_budget))
+    parser.set_defaults(func=command("budget", run_budget, checks=[existing_database]))
 
 
 def check_scope(scope: str) -> str:

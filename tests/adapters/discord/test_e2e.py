@@ -135,9 +135,9 @@ async def test_mention_runs_through_the_core_and_posts_v1_in_a_new_thread(
     [job] = await job_rows(core)
     assert job.status is JobStatus.SUCCEEDED and job.cost_micros
     cost = format_usd(job.cost_micros)
+    left = format_usd(20_000_000 - job.cost_micros)
     assert result.content == (
-        f"v1 - quality=low size=1024x640 - cost {cost} - "
-        f"channel budget: {cost} of $20.00 this month"
+        f'v1 · "make it pop" for <@{bot.alice.id}> · 1024x640 low · {cost} · {left} left this month'
     )
     data = file_bytes(result)
     assert size_of(data) == (1024, 640)
@@ -145,11 +145,11 @@ async def test_mention_runs_through_the_core_and_posts_v1_in_a_new_thread(
     prompt = core.emu.routes("openai_edit")[0].fields["prompt"]
     assert close(pixel_at(data, 0.25, 0.5), blended((255, 0, 0), prompt))
     assert close(pixel_at(data, 0.75, 0.5), blended((0, 0, 255), prompt))
-    # The status message was edited in place: the last edit of it says done.
-    status_edits = [p for mid, p in bot.http.edits if mid == status.id]
-    assert status_edits[-1]["content"] == "Done: v1 is below."
+    # The result is the edit's one message: the status message was deleted once it was posted.
+    assert bot.http.deleted == [status.id]
     # Buttons carry the job id; the ledger has exactly this job, settled at its cost.
-    assert bot.http.custom_ids() == [f"editbot:{a}:{job.id}" for a in ("retry", "undo", "hq")]
+    # No Undo under v1: there is nothing before it.
+    assert bot.http.custom_ids() == [f"editbot:{a}:{job.id}" for a in ("retry", "hq")]
     ledger = await read_ledger(core.sessions, scope(bot))
     assert ledger.settled == {job.id: job.cost_micros}
     assert (ledger.reserved, ledger.spent, ledger.refunded) == (0, job.cost_micros, set())
@@ -169,7 +169,8 @@ async def test_mention_in_the_edit_thread_without_image_builds_v2_from_v1(
     assert len(bot.threads_opened) == 1  # refined in the same thread, no new one
     [v2] = [m for m in await drain_sent() if m.attachments]
     assert v2.channel.id == thread.id
-    assert v2.content.startswith("v2 - quality=low size=1024x640 - cost ")
+    assert v2.content.startswith('v2 · "warmer light" for <@')
+    assert " · 1024x640 low · $" in v2.content
     # The provider got exactly the v1 the channel was shown, and v2 is drawn from it.
     first, second = core.emu.routes("openai_edit")
     assert provider_inputs(second) == [v1_bytes]
@@ -222,7 +223,7 @@ async def test_edit_command_defers_then_posts_the_result_in_a_thread(
     assert result.channel.id == int(str(job.thread))
     assert bot.thread(result.channel.id).parent_id == bot.channel.id
     assert len(adapter.calls) == 2
-    assert result.content.startswith("v1 - quality=low size=1024x640 - cost ")
+    assert result.content.startswith("v1 · ") and " · 1024x640 low · $" in result.content
     data = file_bytes(result)
     assert size_of(data) == (1024, 640)
     prompt = core.emu.routes("openai_edit")[0].fields["prompt"]
@@ -243,8 +244,11 @@ async def test_exhausted_budget_is_refused_with_no_job_and_no_charge(
     [refusal] = await drain_sent()
     assert refusal.channel.id != bot.channel.id  # said in the request's thread
     assert refusal.content.startswith("Not run: this edit could cost up to $0.")
-    assert "($0.00 spent of $0.0010)" in refusal.content
-    assert "Nothing was charged." in refusal.content and "/edit-budget set" in refusal.content
+    assert "($0.00 spent of $0.001)" in refusal.content
+    assert "Nothing was charged." in refusal.content
+    # Who can raise it, in words; the admin command is not put to people who cannot run it.
+    assert "ask someone with Manage Server" in refusal.content
+    assert "/edit-budget set" not in refusal.content
     assert await job_rows(core) == []
     assert core.emu.requests == []
     ledger = await read_ledger(core.sessions, scope(bot))
@@ -316,7 +320,7 @@ async def test_high_quality_pressed_after_a_restart_runs_v2_at_high(
     assert core.emu.routes("openai_edit")[1].fields["quality"] == "high"
     [v2] = [m for m in await drain_sent() if m.attachments]
     assert v2.channel.id == v1.channel.id
-    assert v2.content.startswith("v2 - quality=high size=1024x640 - cost ")
+    assert v2.content.startswith('v2 · "make it pop"') and " · 1024x640 high · $" in v2.content
     data = file_bytes(v2)
     assert size_of(data) == (1024, 640)
     # HQ re-runs v1's inputs (the red/blue original), not v1 itself: the provider got the
@@ -350,13 +354,17 @@ async def test_confirm_by_a_stranger_is_refused_and_by_the_requester_runs(
     stranger = button_press(
         bot, custom_id=confirm, message=question, components=components, member=bot.bob
     )
-    await dispatch_interaction(stranger, RecordingWebhookAdapter(bot.channel))
+    answers = RecordingWebhookAdapter(bot.channel)
+    await dispatch_interaction(stranger, answers)
     await bot.worker.drain()
-    [refused] = await drain_sent()
-    assert refused.channel.id == question.channel.id
-    assert refused.content == (
-        f"Only <@{bot.alice.id}> (who asked for this edit) or an admin can confirm it."
+    # Answered to Bob only (an ephemeral followup, flag 64), naming Alice without a ping.
+    assert await drain_sent() == []
+    [refused] = [c for c in answers.calls if not c.path.endswith("/callback")]
+    assert refused.payload["flags"] & 64
+    assert refused.payload["content"] == (
+        f"Only {bot.alice.display_name} (who asked for this edit) or an admin can confirm it."
     )
+    assert refused.payload["allowed_mentions"]["parse"] == []
     [still] = await job_rows(core)
     assert still.status is JobStatus.AWAITING_CONFIRM
     assert core.emu.requests == []
@@ -373,7 +381,7 @@ async def test_confirm_by_a_stranger_is_refused_and_by_the_requester_runs(
     await bot.worker.drain()
     [result] = [m for m in await drain_sent() if m.attachments]
     assert result.channel.id == question.channel.id
-    assert result.content.startswith("v1 - quality=low size=1024x640 - cost ")
+    assert result.content.startswith("v1 · ") and " · 1024x640 low · $" in result.content
     [done] = await job_rows(core)
     assert done.status is JobStatus.SUCCEEDED
     ledger = await read_ledger(core.sessions, scope(bot))

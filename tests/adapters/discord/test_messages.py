@@ -211,8 +211,9 @@ async def test_attachment_off_discords_cdn_is_not_downloaded(
         attachments=[image_attachment(path, host="evil.example")],
     )
     await settle()
-    assert (
-        await last_status_text(rig) == "a.png isn't on Discord's CDN, so editbot won't download it."
+    assert await last_status_text(rig) == (
+        "a.png isn't on Discord's CDN, so editbot won't download it. Nothing was charged. "
+        "Attach the image to your message itself and try again."
     )
 
 

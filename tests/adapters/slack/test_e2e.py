@@ -64,7 +64,8 @@ async def test_mention_is_edited_by_the_real_core_and_lands_in_the_thread(
             assert (up.channel, up.thread_ts) == (CHANNEL, TS)
             assert up.alt_txt and "make it blue" in up.alt_txt
             assert Image.open(io.BytesIO(up.data)).size[0] > 0
-            assert up.initial_comment and "quality=low" in up.initial_comment
+            # The caption and buttons are the file share's blocks (one message per edit).
+            assert up.blocks and "v1" in up.blocks[0]["text"]["text"]
             assert len(emu.routes("openai_edit")) == 1
     finally:
         await engine.dispose()
@@ -94,8 +95,9 @@ async def test_a_mention_past_the_budget_is_refused_in_the_thread_and_charges_no
             [said] = h.api.named("chat.postMessage")
             assert (said["channel"], said["thread_ts"]) == (CHANNEL, TS)
             text = str(said["text"])
-            assert "$0.0010" in text and "Nothing was charged" in text
-            assert "/edit-budget set" in text  # who can raise it, and how
+            assert "$0.001 " in text and "Nothing was charged" in text
+            assert "ask a workspace admin" in text  # who can raise it, in words
+            assert "/edit-budget set" not in text
             assert h.api.uploads == []
         async with sessions() as session:
             jobs = (await session.exec(select(Job))).all()

@@ -32,6 +32,8 @@ from discord.ext.test import backend as back
 from discord.ext.test import factories as facts
 from discord.webhook.async_ import AsyncWebhookAdapter, async_context
 
+from tests.kit.discord.editing import EditingHttp
+
 APPLICATION_ID = 900_000_000_000_000_001
 _ids = itertools.count(700_000_000_000_000_000)
 
@@ -40,7 +42,7 @@ def next_id() -> int:
     return next(_ids)
 
 
-class CaptionKeepingHttp(back.FakeHttp):
+class CaptionKeepingHttp(EditingHttp):
     """dpytest's FakeHttp, keeping message text sent with files and recording command syncs."""
 
     synced: list[tuple[int | None, list[dict[str, Any]]]]
@@ -54,18 +56,9 @@ class CaptionKeepingHttp(back.FakeHttp):
                     payload = json.loads(part["value"])
                     params = params._replace(payload=payload)
         self.sent.append((channel_id, dict(params.payload or {})))
-        return await super().send_message(channel_id, params=params)
-
-    async def edit_message(self, channel_id: int, message_id: int, **fields: Any) -> Any:
-        payload = fields["params"].payload or {}
-        stored = back._cur_config.messages.get(channel_id, [])
-        for data in stored:
-            if data["id"] == message_id:
-                data.update({k: v for k, v in payload.items() if k in ("content", "components")})
-                data["edited_timestamp"] = discord.utils.utcnow().isoformat()
-                self.edits.append((message_id, payload))
-                return data
-        raise discord.NotFound(back.FakeRequest(404, "Not Found"), "Unknown Message")
+        sent = await super().send_message(channel_id, params=params)
+        self.order.append(("send", int(sent["id"])))
+        return sent
 
     async def bulk_upsert_global_commands(self, application_id: int, payload: Any) -> Any:
         self.synced.append((None, payload))
@@ -77,7 +70,6 @@ class CaptionKeepingHttp(back.FakeHttp):
         self.synced.append((guild_id, payload))
         return [_command_reply(application_id, p, guild_id=guild_id) for p in payload]
 
-    edits: list[tuple[int, dict[str, Any]]]
     sent: list[tuple[int, dict[str, Any]]]
 
     def custom_ids(self, index: int = -1) -> list[str]:
@@ -154,6 +146,9 @@ def install(bot: discord.Client) -> CaptionKeepingHttp:
     http.synced = []
     http.edits = []
     http.sent = []
+    http.edit_files = []
+    http.deleted = []
+    http.order = []
     bot.http = http
     state.http = http
     # What the gateway's READY would have told the client.

@@ -22,7 +22,7 @@ from adapters.discord.bot import EditBot, build_discord_bot
 from adapters.discord.chat import DiscordChatPort
 from adapters.discord.downloads import CdnDownloads
 from bot.core.config import Settings
-from bot.core.ports import ChatPort
+from bot.core.ports import ChatPort, Provider
 from bot.jobs.worker import Worker
 from bot.service.edit_service import EditService
 from storage.blobs import FileBlobStore
@@ -105,9 +105,15 @@ def _world(ids: WorldIds | None) -> tuple[discord.TextChannel, discord.User, dis
 
 
 async def start_instance(
-    core: Core, *, ids: WorldIds | None = None, settings: Settings | None = None
+    core: Core,
+    *,
+    ids: WorldIds | None = None,
+    settings: Settings | None = None,
+    provider: Provider | None = None,
 ) -> Instance:
-    """A fresh bot process on `core`; the thread opener stands in for Message.create_thread."""
+    """A fresh bot process on `core`; the thread opener stands in for Message.create_thread.
+
+    `provider` replaces the core's emulator client (e.g. one that streams previews)."""
     settings = settings or core.settings
     opened: list[tuple[int | None, str]] = []
 
@@ -127,7 +133,7 @@ async def start_instance(
         sessions=core.sessions,
         blobs=core.blobs,
         chats=chats,
-        provider=openai_provider(core.provider_http, EMULATOR),
+        provider=provider or openai_provider(core.provider_http, EMULATOR),
         owner=f"w-{next_id()}",
         concurrency=1,
     )

@@ -16,8 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.kit.slack.api_channels import ChannelsAndInstalls
+from tests.kit.slack.api_people import PeopleMethods
+from tests.kit.slack.live_api import BOT_USER_ID, LiveMessages, _json
+
 LOGIN_PAGE = b"<!DOCTYPE html><html><head><title>Slack</title></head><body>Sign in</body></html>"
-BOT_USER_ID = "UBOT"
 TEAM_ID = "T0001"
 
 
@@ -27,6 +30,8 @@ class Call:
 
     method: str
     args: dict[str, Any]
+    token: str | None = None
+    """The bearer token the call was made with (which workspace's bot it was)."""
 
 
 @dataclass
@@ -41,6 +46,8 @@ class Upload:
     thread_ts: str | None
     initial_comment: str | None
     title: str | None
+    blocks: list[dict[str, Any]] | None = None
+    """The share's blocks (files.completeUploadExternal `blocks`), when it had them."""
 
 
 @dataclass
@@ -54,7 +61,7 @@ class StreamStats:
     done: asyncio.Event = field(default_factory=asyncio.Event)
 
 
-class FakeSlackApi:
+class FakeSlackApi(LiveMessages, PeopleMethods, ChannelsAndInstalls):
     """Start with `async with FakeSlackApi(token=...) as api`; point clients at `api.api_url`."""
 
     def __init__(self, *, token: str) -> None:
@@ -62,6 +69,8 @@ class FakeSlackApi:
         self.calls: list[Call] = []
         self.uploads: list[Upload] = []
         self.users: dict[str, dict[str, Any]] = {}
+        """users.info answers: e.g. {"U1": {"is_admin": True, "profile": {"display_name": ...}}}."""
+        self.channel_names: dict[str, str] = {}
         self.files: dict[str, bytes] = {}
         self.streams: dict[str, StreamStats] = {}
         self.redirects: dict[str, str] = {}
@@ -71,10 +80,27 @@ class FakeSlackApi:
         # Per method, a queue of (status, retry_after) faults answered before the real reply.
         self.faults: dict[str, list[tuple[int, int]]] = {}
         self.threads: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        self.deleted_files: list[str] = []
+        self.upload_gate: asyncio.Event | None = None
+        """When set, file uploads wait for it (after being recorded as `upload` calls)."""
+        self.download_gate: asyncio.Event | None = None
+        """When set, file downloads wait for it (after being recorded)."""
+        self.teams: dict[str, str] = {token: TEAM_ID}
+        """Accepted bot tokens and the workspace each belongs to (oauth.v2.access adds some)."""
+        self.oauth_codes: dict[str, str] = {}
+        """OAuth codes oauth.v2.access exchanges, and the workspace each installs into."""
+        self.refresh_tokens: dict[str, str] = {}
+        """Refresh tokens (token rotation) and the workspace each renews a bot token for."""
+        self.client_id = ""
+        self.client_secret = ""
+        """The app's credentials oauth.v2.access checks (set them to test installs)."""
+        self.published: dict[str, dict[str, Any]] = {}
+        """views.publish: the Home view last published per user."""
         self._pending_uploads: dict[str, tuple[str, int, str | None, bytes | None]] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
+        self._caller: str | None = None
         self.base = ""
 
     @property
@@ -127,8 +153,18 @@ class FakeSlackApi:
 
     # ---- handlers
 
-    async def _note(self, method: str, args: dict[str, Any]) -> None:
-        self.calls.append(Call(method, args))
+    async def _note(self, method: str, args: dict[str, Any], token: str | None = None) -> None:
+        self.calls.append(Call(method, args, token))
+
+    def _token_of(self, request: web.Request, args: dict[str, Any]) -> str | None:
+        auth = request.headers.get("Authorization", "")
+        if auth.startswith("Bearer "):
+            return auth[len("Bearer ") :]
+        return str(args["token"]) if args.get("token") else None
+
+    def team_of_call(self, call: Call) -> str | None:
+        """The workspace whose bot token made `call` (None for an unknown token)."""
+        return self.teams.get(call.token or "")
 
     async def _args(self, request: web.Request) -> dict[str, Any]:
         args: dict[str, Any] = dict(request.query)
@@ -139,8 +175,7 @@ class FakeSlackApi:
         return args
 
     def _authorized(self, request: web.Request, args: dict[str, Any]) -> bool:
-        auth = request.headers.get("Authorization", "")
-        return auth in (f"Bearer {self.token}",) or args.get("token") == self.token
+        return self._token_of(request, args) in self.teams
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
@@ -154,12 +189,17 @@ class FakeSlackApi:
                 status=status,
                 headers={"Retry-After": str(retry_after)},
             )
+        token = self._token_of(request, args)
+        if method == "oauth.v2.access":
+            await self._note(method, args, token)
+            return web.json_response(self._oauth_v2_access(request, args))
         if not self._authorized(request, args) and method != "apps.connections.open":
-            await self._note(method, args)
+            await self._note(method, args, token)
             return web.json_response({"ok": False, "error": "invalid_auth"})
+        self._caller = token
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
-        await self._note(method, args)
+        await self._note(method, args, token)
         return web.json_response(body)
 
     def _next_ts(self) -> str:
@@ -171,7 +211,7 @@ class FakeSlackApi:
             "url": "https://editbot-test.slack.com/",
             "team": "editbot test",
             "user": "editbot",
-            "team_id": TEAM_ID,
+            "team_id": self.teams.get(self._caller or "", TEAM_ID),
             "user_id": BOT_USER_ID,
             "bot_id": "BBOT",
             "is_enterprise_install": False,
@@ -181,14 +221,13 @@ class FakeSlackApi:
         ts = self._next_ts()
         channel = str(args["channel"])
         message = {"type": "message", "user": BOT_USER_ID, "text": args.get("text"), "ts": ts}
+        if args.get("blocks"):
+            message["blocks"] = _json(args["blocks"])
         thread = args.get("thread_ts")
         if thread:
             message["thread_ts"] = thread
         self.add_thread_message(channel, str(thread or ts), message)
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
-
-    def _m_chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "channel": args["channel"], "ts": args["ts"], "text": args.get("text")}
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": self._next_ts()}
@@ -246,6 +285,7 @@ class FakeSlackApi:
                     thread,
                     args.get("initial_comment"),
                     f.get("title"),
+                    _json(args["blocks"]) if args.get("blocks") else None,
                 )
             )
             self.files[f"{f['id']}-{filename}"] = data
@@ -270,6 +310,8 @@ class FakeSlackApi:
                 "files": shared,
                 "text": args.get("initial_comment") or "",
             }
+            if args.get("blocks") and not args.get("initial_comment"):
+                message["blocks"] = _json(args["blocks"])  # Slack ignores them with a comment
             self.add_thread_message(str(channel), str(thread or ts), message)
         return {"ok": True, "files": out}
 
@@ -277,15 +319,20 @@ class FakeSlackApi:
         file_id = request.match_info["file_id"]
         data = await request.read()
         filename, length, alt, _ = self._pending_uploads[file_id]
-        self._pending_uploads[file_id] = (filename, length, alt, data)
         await self._note("upload", {"file_id": file_id, "bytes": len(data)})
+        if self.upload_gate is not None:
+            # Held mid-post (a slow Slack): the client may go away meanwhile.
+            await self.upload_gate.wait()
+        self._pending_uploads[file_id] = (filename, length, alt, data)
         return web.Response(text=f"OK - {len(data)}")
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         auth = request.headers.get("Authorization")
         self.download_requests.append((name, auth))
-        if auth != f"Bearer {self.token}" or not self.files_read_scope:
+        if self.download_gate is not None:
+            await self.download_gate.wait()  # a slow Slack: the client may go away meanwhile
+        if auth not in {f"Bearer {t}" for t in self.teams} or not self.files_read_scope:
             return web.Response(body=LOGIN_PAGE, content_type="text/html")
         if name in self.redirects:
             raise web.HTTPFound(self.redirects[name])

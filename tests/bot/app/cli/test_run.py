@@ -136,7 +136,7 @@ async def test_a_mention_with_a_photo_gets_its_edit_in_the_thread(tmp_path):
             left, right = image.getpixel((200, 512)), image.getpixel((1160, 512))
             assert left[0] > left[2] and right[2] > right[0]  # the input's halves survive
             posted = " ".join(str(a.get("text", "")) for a in api.named("chat.postMessage"))
-            posted += " " + str(upload.initial_comment or "")
+            posted += " " + str(upload.initial_comment or "") + " " + str(upload.blocks or "")
             assert "v1" in posted and "$" in posted
             assert upload.alt_txt and "make it blue" in upload.alt_txt
 
