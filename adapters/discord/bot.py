@@ -15,6 +15,7 @@ import discord
 import httpx
 from discord.ext import commands
 
+from adapters.discord.acks import timed_defer
 from adapters.discord.budget_commands import EditBudget
 from adapters.discord.buttons import EditbotButton
 from adapters.discord.chat import DiscordChatPort
@@ -24,6 +25,7 @@ from adapters.discord.translate import action_press, is_edit_request, message_ed
 from bot.core.config import Settings
 from bot.core.domain import Attachment, IncomingEdit
 from bot.core.errors import ConfigError
+from bot.core.metrics import Registry
 from bot.core.ports import Action, EditServicePort
 
 log = logging.getLogger(__name__)
@@ -57,6 +59,7 @@ class EditBot(commands.Bot):
         service: EditServicePort,
         downloads: CdnDownloads,
         chat_factory: ChatFactory = default_chat,
+        metrics: Registry | None = None,
         **client_options: Any,
     ) -> None:
         super().__init__(
@@ -71,6 +74,9 @@ class EditBot(commands.Bot):
         self.downloads = downloads
         self._service = service
         self.chat = chat_factory(self, downloads)
+        self.acks = (metrics or Registry()).histogram(
+            "ack_seconds", "Seconds to answer (ack) a platform's event"
+        )
 
     @property
     def service(self) -> EditServicePort:
@@ -91,9 +97,10 @@ class EditBot(commands.Bot):
             submit=self.submit,
             max_n=self.settings.max_n,
             remember=functools.partial(self.chat.remember_interaction, public_reply=True),
+            acks=self.acks,
         )
         await self.add_cog(edit_commands, override=True)
-        self.tree.add_command(EditBudget(service=self._service), override=True)
+        self.tree.add_command(EditBudget(service=self._service, acks=self.acks), override=True)
 
     async def _sync_app_commands(self) -> None:
         """Sync to DISCORD_GUILD_ID when it is set, else globally."""
@@ -147,7 +154,7 @@ class EditBot(commands.Bot):
         index: int | None = None,
     ) -> None:
         """A button: acknowledge within 3 s, then let the core decide."""
-        await interaction.response.defer()
+        await timed_defer(interaction, self.acks)
         self.chat.remember_interaction(interaction)  # answers to this person: ephemeral
         press = action_press(interaction, action=action, job_id=job_id, index=index)
         try:
@@ -194,10 +201,12 @@ def build_discord_bot(
     chat_factory: ChatFactory = default_chat,
     extra_cdn_hosts: tuple[str, ...] = (),
     http: httpx.AsyncClient | None = None,
+    metrics: Registry | None = None,
 ) -> EditBot:
     """The bot main runs with `await bot.start(token)`; `bot.chat` is its ChatPort for the core.
 
     `http` downloads attachments (redirects only onto Discord's CDN); without it discord.py does.
+    `metrics` gets the interactions' ack times (ack_seconds, platform="discord").
     """
     downloads = CdnDownloads.create(
         max_bytes=settings.max_input_bytes, extra_hosts=extra_cdn_hosts, http=http
@@ -206,7 +215,11 @@ def build_discord_bot(
     shards = shard_ids(settings)
     if shards is None:
         return EditBot(
-            settings=settings, service=service, downloads=downloads, chat_factory=chat_factory
+            settings=settings,
+            service=service,
+            downloads=downloads,
+            chat_factory=chat_factory,
+            metrics=metrics,
         )
     count, ids = shards
     return ShardedEditBot(
@@ -214,6 +227,7 @@ def build_discord_bot(
         service=service,
         downloads=downloads,
         chat_factory=chat_factory,
+        metrics=metrics,
         shard_count=count,
         shard_ids=ids,
     )

@@ -10,7 +10,9 @@ import discord
 from discord import app_commands
 from discord.app_commands import Choice
 
+from adapters.discord.acks import timed_defer
 from adapters.discord.translate import interaction_place, platform_admin
+from bot.core.metrics import Histogram
 from bot.core.ports import EditServicePort
 
 log = logging.getLogger(__name__)
@@ -25,9 +27,10 @@ class EditBudget(
 ):
     """The budget group; the core decides who may change what and words every answer."""
 
-    def __init__(self, *, service: EditServicePort) -> None:
+    def __init__(self, *, service: EditServicePort, acks: Histogram | None = None) -> None:
         super().__init__()
         self._service = service
+        self._acks = acks  # ack_seconds: the defers timed
 
     @app_commands.command(name="show", description="Spent, cap and period (only you see it)")
     async def show(self, interaction: discord.Interaction) -> None:
@@ -73,7 +76,7 @@ class EditBudget(
 
     async def _answer(self, interaction: discord.Interaction, args: str) -> None:
         """Defer (ephemeral) inside the 3 s window, ask the core, post its reply and files."""
-        await interaction.response.defer(ephemeral=True, thinking=True)
+        await timed_defer(interaction, self._acks, ephemeral=True, thinking=True)
         admin = platform_admin(interaction)
         try:
             reply = await self._service.budget(

@@ -185,7 +185,11 @@ def _wire_slack(
         metrics=app.metrics,
     )
     handler = None if uses_socket_mode(settings) else slack_events_handler(slack)
-    socket = socket_mode_handler(slack, settings) if uses_socket_mode(settings) else None
+    socket = (
+        socket_mode_handler(slack, settings, metrics=app.metrics)
+        if uses_socket_mode(settings)
+        else None
+    )
     if socket is None:
         board.set("slack", CONNECTED)  # HTTP mode: the token was accepted at start
     else:
@@ -205,7 +209,9 @@ def _wire_discord(app: App, board: PlatformHealth) -> tuple[Runner, Closer]:
     assert settings.discord_token is not None
     token = settings.discord_token.get_secret_value()
     _discord_rest_base(settings)
-    discord_bot = build_discord_bot(settings=settings, service=app.service, http=app.http)
+    discord_bot = build_discord_bot(
+        settings=settings, service=app.service, http=app.http, metrics=app.metrics
+    )
     app.chats["discord"] = discord_bot.chat
     app.service.intake.reattach["discord"] = _discord_reattach(discord_bot.downloads)
     board.set("discord", CONNECTING)

@@ -120,6 +120,7 @@ async def open_app(
             sessions=database.sessions,
             blobs=open_blob_store(settings),  # EDITBOT_BLOB_URL: files or S3
             provider=MeteredProvider(build_provider(settings, http), metrics),
+            metrics=metrics,
             concurrency=concurrency,
             lease_s=lease_s or settings.lease_s,
             owner=owner or owner_name(),
@@ -147,12 +148,12 @@ def build_core(
     idle_poll_s: float = 0.5,
     clock: Callable[[], datetime] = utcnow,
     on_enqueued: Callable[[], None] | None = None,
+    metrics: Registry | None = None,
 ) -> Core:
     """The Worker and the EditService on the given resources, sharing `chats` and a clock.
 
-    open_app calls it on the resources it opened; the test kit calls it on its own (a test
-    database, an emulator provider, fake chats, a fake clock), so tests run the real wiring.
-    `on_enqueued` is called after the workers are woken for new jobs.
+    open_app calls it on what it opened, the test kit on its own (fake chats, a fake clock), so
+    tests run the real wiring. `on_enqueued` runs after workers are woken; `metrics` counts.
     """
     chats = {} if chats is None else chats
     table = PriceTable.from_settings(settings)
@@ -169,6 +170,7 @@ def build_core(
         lease_s=lease_s or settings.lease_s,
         idle_poll_s=idle_poll_s,
         clock=clock,
+        metrics=metrics,
     )
     service = EditService(
         sessions=sessions,

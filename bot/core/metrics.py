@@ -164,7 +164,8 @@ EDITBOT_METRICS = {
     "spend_usd": "gauge: money spent per channel scope, settled and lost attempts, all time",
     "provider_seconds": "histogram: provider calls by provider and outcome",
     "provider_errors_total": "counter: provider calls that failed, by provider and kind",
-    "ack_seconds": "histogram: time to answer Slack's HTTP events (the ack)",
+    "ack_seconds": "histogram: time to ack, by platform (Slack HTTP and Socket Mode, Discord)",
+    "delivery_failures_total": "counter: posts of finished jobs that failed, by platform",
     "slack_events_total": "counter: Slack payloads handed to the core, by kind",
 }
 """What /metrics exposes (prefixed `editbot_`): the operator's reference."""

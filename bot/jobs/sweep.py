@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from bot.core.budgets import BudgetDefaults
 from bot.core.jobs import JobSpec, JobStatus
+from bot.core.metrics import Counter
 from bot.core.ports import BlobStore, ChatPort
 from bot.jobs.delivery import Delivery, failure_delivery, post, result_delivery
 from storage.budget_reports import standing
@@ -41,8 +42,11 @@ class Delivered:
     reason: str = ""
 
 
-async def post_once(sessions: Sessions, chat: ChatPort, delivery: Delivery) -> Delivered:
-    """Post a delivery whose job is marked delivered; if posting fails, take the mark back.
+async def post_once(
+    sessions: Sessions, chat: ChatPort, delivery: Delivery, *, failures: Counter | None = None
+) -> Delivered:
+    """Post a delivery whose job is marked delivered; if posting fails, take the mark back
+    (and count it in `failures`, by platform: /metrics' delivery_failures_total).
 
     A post is not cut by cancellation (a stop whose grace ran out): it gets up to
     POST_FINISH_S more to end, since a half-made post could show twice. One that still has
@@ -59,6 +63,8 @@ async def post_once(sessions: Sessions, chat: ChatPort, delivery: Delivery) -> D
         raise
     except Exception:
         log.exception("job %s: posting to %s failed; will retry", delivery.job_id, chat.platform)
+        if failures is not None:
+            failures.inc(platform=chat.platform)
         await _unmark(sessions, delivery.job_id)
         return Delivered(delivery.job_id, False, "post failed")
     return Delivered(delivery.job_id, True)
@@ -71,6 +77,7 @@ async def deliver(
     chats: Mapping[str, ChatPort],
     defaults: BudgetDefaults,
     job_id: str,
+    failures: Counter | None = None,
 ) -> Delivered:
     """Post a finished job's result (or its failure) once; later calls post nothing."""
     async with sessions() as session:
@@ -93,7 +100,7 @@ async def deliver(
         log.exception("job %s: reading its result failed; will retry", job_id)
         await _unmark(sessions, job_id)
         return Delivered(job_id, False, "read failed")
-    return await post_once(sessions, chat, delivery)
+    return await post_once(sessions, chat, delivery, failures=failures)
 
 
 async def _read_back(
@@ -116,6 +123,7 @@ async def deliver_pending(
     chats: Mapping[str, ChatPort],
     defaults: BudgetDefaults,
     now: datetime | None = None,
+    failures: Counter | None = None,
 ) -> list[Delivered]:
     """Deliver every finished job a crash left undelivered (run on start and periodically).
 
@@ -126,7 +134,14 @@ async def deliver_pending(
     async with sessions() as session:
         ids = await undelivered(session, since=since, platforms=list(chats))
     return [
-        await deliver(sessions=sessions, blobs=blobs, chats=chats, defaults=defaults, job_id=i)
+        await deliver(
+            sessions=sessions,
+            blobs=blobs,
+            chats=chats,
+            defaults=defaults,
+            job_id=i,
+            failures=failures,
+        )
         for i in ids
     ]
 

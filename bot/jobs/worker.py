@@ -17,6 +17,7 @@ from datetime import datetime
 
 from bot.core.config import Settings, budget_defaults
 from bot.core.jobs import JobSpec, JobWithInputs
+from bot.core.metrics import Registry
 from bot.core.ports import BlobStore, ChatPort, Provider
 from bot.core.pricing import PriceTable
 from bot.jobs.outcome import Outcome
@@ -52,6 +53,7 @@ class Worker:
         periodic_s: float = 30.0,
         max_attempts: int = MAX_ATTEMPTS,
         clock: Callable[[], datetime] = utcnow,
+        metrics: Registry | None = None,
     ) -> None:
         self.sessions = sessions
         self.blobs = blobs
@@ -77,6 +79,9 @@ class Worker:
             clock=clock,
         )
         self.defaults = budget_defaults(settings)
+        self.delivery_failures = (metrics or Registry()).counter(
+            "delivery_failures_total", "Posts of finished jobs that failed, by platform"
+        )
         self.outcomes: list[Outcome] = []
         self._wake = asyncio.Event()
         self._stopping = False
@@ -177,7 +182,7 @@ class Worker:
             return  # lease lost, or no client here for its platform: the sweep delivers it
         chat = self.chats[outcome.delivery.place.platform]
         try:
-            await post_once(self.sessions, chat, outcome.delivery)
+            await post_once(self.sessions, chat, outcome.delivery, failures=self.delivery_failures)
         except Exception:  # taking the mark back failed too; the result stays in `versions`
             log.exception("job %s: delivery failed", outcome.job_id)
 
@@ -197,7 +202,11 @@ class Worker:
     async def _deliver_pending(self) -> None:
         try:
             await deliver_pending(
-                sessions=self.sessions, blobs=self.blobs, chats=self.chats, defaults=self.defaults
+                sessions=self.sessions,
+                blobs=self.blobs,
+                chats=self.chats,
+                defaults=self.defaults,
+                failures=self.delivery_failures,
             )
         except Exception:
             log.exception("worker %s: delivering pending results failed", self.owner)

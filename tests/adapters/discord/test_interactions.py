@@ -11,6 +11,7 @@ from discord.ext.test import factories as facts
 
 from adapters.discord.buttons import EditbotButton
 from bot.core.domain import EditOptions, Quality
+from bot.core.metrics import Registry
 from bot.core.options import parse_options
 from bot.core.ports import Action
 from tests.kit.discord.backend import (
@@ -298,3 +299,24 @@ async def test_setup_hook_syncs_commands_to_the_configured_guild(tmp_path: pathl
         assert sorted(c["name"] for c in commands) == ["Edit image", "edit", "edit-budget"]
         assert EditbotButton in rig.bot._connection._view_store._dynamic_items.values()
         await dpytest.empty_queue()
+
+
+async def test_each_interaction_defer_is_timed_in_ack_seconds() -> None:
+    registry = Registry()
+    rig = await start_rig(make_settings(), metrics=registry)
+    acks = registry.histogram("ack_seconds")
+    payload = interaction_payload(
+        kind=2, channel=rig.channel, member=rig.member, data=_budget("show")
+    )
+    adapter = RecordingWebhookAdapter(rig.channel)
+    await dispatch_interaction(payload, adapter)
+    [defer] = [c for c in adapter.calls if c.path.endswith("/callback")]
+    assert defer.payload["type"] == 5  # the ack that was timed
+    assert acks.count(platform="discord") == 1
+    # A /edit without an image (nothing to download): its defer is the second ack timed.
+    edit = slash("edit", [{"name": "prompt", "type": 3, "value": "brighter"}])
+    payload = interaction_payload(kind=2, channel=rig.channel, member=rig.member, data=edit)
+    await dispatch_interaction(payload, RecordingWebhookAdapter(rig.channel))
+    assert acks.count(platform="discord") == 2
+    assert acks.count(platform="slack") == 0
+    await dpytest.empty_queue()

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 from PIL import Image
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
@@ -27,6 +28,7 @@ from adapters.slack.app import build_slack_app, build_slack_client
 from adapters.slack.chat import SlackChatPort
 from adapters.slack.downloads import SlackDownloader, allowed_hosts
 from adapters.slack.socket import socket_mode_handler, uses_socket_mode
+from bot.core.metrics import Registry
 from bot.core.ports import Action
 from tests.bot.app.cli.test_run import editbot_run
 from tests.kit.emulator import ProviderEmulator
@@ -52,7 +54,9 @@ class SocketRig:
 
 
 @asynccontextmanager
-async def socket_rig(*, gate: asyncio.Event | None = None) -> AsyncIterator[SocketRig]:
+async def socket_rig(
+    *, gate: asyncio.Event | None = None, metrics: Registry | None = None
+) -> AsyncIterator[SocketRig]:
     """editbot's AsyncApp (fake core) connected in Socket Mode to the fake Slack."""
     async with (
         FakeSocketMode() as sm,
@@ -79,7 +83,7 @@ async def socket_rig(*, gate: asyncio.Event | None = None) -> AsyncIterator[Sock
         app = build_slack_app(
             settings=settings, client=client, service=service, downloader=downloader
         )
-        handler = socket_mode_handler(app, settings)
+        handler = socket_mode_handler(app, settings, metrics=metrics)
         await handler.connect_async()
         try:
             await sm.wait_connected()
@@ -148,6 +152,21 @@ async def test_mention_envelope_is_acked_first_then_edited_into_its_thread() -> 
         [edit] = rig.service.accepted
         assert edit.event_key == f"slack:{TEAM_ID}:{CHANNEL}:{TS}"
         assert edit.text == "make it moody"
+
+
+async def test_each_envelope_ack_is_timed_in_ack_seconds() -> None:
+    registry = Registry()
+    async with socket_rig(metrics=registry) as rig:
+        acks = registry.histogram("ack_seconds")
+        rig.api.files["photo.png"] = split((64, 48))
+        event = mention("timed", files=[file_object(rig.api, "photo.png")])
+        envelope = await rig.socket.push("events_api", events_payload(event, event_id="EvS9"))
+        await rig.socket.wait_ack(envelope)
+        # Observed right after the ack was sent (the handler's last step).
+        await wait_until(lambda: acks.count(platform="slack") >= 1)
+        await wait_until(lambda: len(rig.service.finished) == 1)
+    assert acks.count(platform="slack") == 1
+    assert acks.count(platform="discord") == 0
 
 
 async def test_redelivered_envelope_is_acked_again_but_edited_once() -> None:
@@ -296,7 +315,8 @@ async def test_editbot_run_in_socket_mode_edits_a_mention_end_to_end(tmp_path: P
             await sm.wait_ack(envelope, timeout=10)
             await wait_until(lambda: any(u.thread_ts == ts for u in api.uploads), timeout=60)
 
-            [upload] = api.uploads
+            # The result, not the previews (uploaded privately, with no channel).
+            [upload] = [u for u in api.uploads if u.channel is not None]
             assert (upload.channel, upload.thread_ts) == (CHANNEL, ts)
             image = image_at(upload.data)
             assert image.size == (1360, 1024)  # 4:3 at 1k, as editbot asks for it
@@ -305,6 +325,16 @@ async def test_editbot_run_in_socket_mode_edits_a_mention_end_to_end(tmp_path: P
             assert left[0] > left[2] and right[2] > right[0]  # the input's halves survive
             assert upload.alt_txt and "make it blue" in upload.alt_txt
             assert len(emu.routes("openai_edit")) == 1
+            # /metrics of the process: the one envelope's ack was timed.
+            async with httpx.AsyncClient() as http:
+                text = (await http.get(bot.url + "/metrics")).text
+            acks = [
+                s.value
+                for family in text_string_to_metric_families(text)
+                for s in family.samples
+                if s.name == "editbot_ack_seconds_count" and s.labels == {"platform": "slack"}
+            ]
+            assert acks == [1]
 
             bot.proc.send_signal(signal.SIGTERM)
             assert await asyncio.wait_for(bot.proc.wait(), 30) == 0, bot.output()

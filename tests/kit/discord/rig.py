@@ -15,6 +15,7 @@ from adapters.discord.bot import EditBot, build_discord_bot
 from adapters.discord.chat import DiscordChatPort
 from adapters.discord.downloads import CdnDownloads
 from bot.core.config import Settings
+from bot.core.metrics import Registry
 from bot.core.ports import ChatPort
 from tests.kit.discord.backend import CaptionKeepingHttp, install, make_thread
 from tests.kit.service import FakeEditService
@@ -32,8 +33,11 @@ class Rig:
     threads_opened: list[tuple[int | None, str]]
 
 
-async def start_rig(settings: Settings, **service_kw: Any) -> Rig:
-    """A fresh bot + dpytest world; the thread opener stands in for Message.create_thread."""
+async def start_rig(
+    settings: Settings, *, metrics: Registry | None = None, **service_kw: Any
+) -> Rig:
+    """A fresh bot + dpytest world; the thread opener stands in for Message.create_thread.
+    `metrics` gets what the bot records (its acks)."""
     opened: list[tuple[int | None, str]] = []
 
     def chat_factory(client: discord.Client, downloads: CdnDownloads) -> DiscordChatPort:
@@ -47,7 +51,9 @@ async def start_rig(settings: Settings, **service_kw: Any) -> Rig:
 
     chats: dict[str, ChatPort] = {}
     service = FakeEditService(chats=chats, **{"charts": True, **service_kw})
-    bot = build_discord_bot(settings=settings, service=service, chat_factory=chat_factory)
+    bot = build_discord_bot(
+        settings=settings, service=service, chat_factory=chat_factory, metrics=metrics
+    )
     chats["discord"] = bot.chat
     await bot._async_setup_hook()
     dpytest.configure(bot)
