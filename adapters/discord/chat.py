@@ -99,6 +99,7 @@ class DiscordChatPort(DiscordPeople):
             )
         except discord.HTTPException as exc:
             raise PlatformError(f"Discord refused to open a thread: {exc}") from exc
+        self.adopt_reply(place, str(thread_id))
         return replace(place, thread=str(thread_id))
 
     async def post_text(
@@ -129,6 +130,17 @@ class DiscordChatPort(DiscordPeople):
                 view=actions_view(actions),
                 allowed_mentions=requester_only(ref.place),
             )
+        except discord.HTTPException as exc:
+            raise PlatformError(f"Discord refused a message edit: {exc}") from exc
+
+    async def mark_pressed(self, ref: MessageRef, note: str) -> None:
+        """Edit the pressed message: its buttons give way to one disabled button saying `note`."""
+        target = await self._target(ref.place)
+        partial = target.get_partial_message(int(ref.message_id))
+        view = discord.ui.View(timeout=None)
+        view.add_item(discord.ui.Button(label=note[:80], disabled=True))
+        try:
+            await partial.edit(view=view)
         except discord.HTTPException as exc:
             raise PlatformError(f"Discord refused a message edit: {exc}") from exc
 

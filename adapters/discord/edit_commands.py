@@ -11,10 +11,12 @@ from discord import app_commands
 from discord.app_commands import Choice
 from discord.ext import commands
 
+from adapters.discord.acks import timed_defer
 from adapters.discord.downloads import CdnDownloads
 from adapters.discord.modals import EditImageModal
 from adapters.discord.translate import command_picks, interaction_edit
 from bot.core.domain import ASPECTS, IncomingEdit, OptionPicks, Quality, Resolution
+from bot.core.metrics import Histogram
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,10 @@ class EditCommands(commands.Cog):
         submit: SubmitEdit,
         max_n: int = 10,
         remember: Callable[[discord.Interaction], None] | None = None,
+        acks: Histogram | None = None,
     ) -> None:
         self._tree = tree
+        self._acks = acks  # ack_seconds: the defers timed
         self._downloads = downloads
         self._submit = submit
         self._remember = remember
@@ -116,7 +120,7 @@ class EditCommands(commands.Cog):
     ) -> None:
         """Defer, repeat the prompt as the response (the thread's anchor), then submit."""
         # The 3-second window: defer before anything else, then do the slow part.
-        await interaction.response.defer(thinking=True)
+        await timed_defer(interaction, self._acks, thinking=True)
         if self._remember is not None:
             self._remember(interaction)  # a mistake is answered to this person only
         attachments = self._downloads.attachments(sources)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import discord
@@ -32,6 +33,7 @@ class DiscordPeople:
     _client: discord.Client
     _interactions: dict[tuple[str, str], tuple[float, discord.Interaction]]
     _public_replies: set[int]
+    _thread_replies: dict[str, tuple[float, discord.Interaction]]
 
     def remember_interaction(
         self, interaction: discord.Interaction, *, public_reply: bool = False
@@ -89,6 +91,31 @@ class DiscordPeople:
                 await target.send(text[:2000], allowed_mentions=NO_PINGS, view=view)
         except discord.HTTPException as exc:
             raise PlatformError(f"Discord refused a message: {exc}") from exc
+
+    def adopt_reply(self, place: Place, thread: str) -> None:
+        """A thread opened for `/edit`: its public reply ("Editing: ...") is the thread's, so
+        the edit's outcome can replace it (tell_outcome)."""
+        interaction = self._interaction_for(replace(place, thread=None))
+        if interaction is None or interaction.id not in getattr(self, "_public_replies", set()):
+            return
+        if not hasattr(self, "_thread_replies"):
+            self._thread_replies = {}
+        self._thread_replies[thread] = (time.monotonic(), interaction)
+        while len(self._thread_replies) > _KEPT:
+            self._thread_replies.pop(next(iter(self._thread_replies)))
+
+    async def tell_outcome(self, place: Place, outcome: str) -> None:
+        """The `/edit` reply the thread was opened on says how the edit ended (once)."""
+        found = getattr(self, "_thread_replies", {}).pop(str(place.thread or ""), None)
+        if found is None or time.monotonic() - found[0] >= TOKEN_LIFETIME_S:
+            return
+        interaction = found[1]
+        try:
+            await interaction.edit_original_response(
+                content=outcome[:2000], allowed_mentions=NO_PINGS
+            )
+        except discord.HTTPException as exc:
+            raise PlatformError(f"Discord refused to edit the /edit reply: {exc}") from exc
 
     async def send_direct(
         self, place: Place, user: str, text: str, *, file: PrivateFile | None = None

@@ -105,6 +105,39 @@ class SlackChatPort(SlackPeople):
         text = outgoing(text, requester=ref.place.user)
         await self._coalesce(ref, text, message_blocks(text, actions))
 
+    async def mark_pressed(self, ref: MessageRef, note: str) -> None:
+        """chat.update of the pressed message: its blocks as the thread shows them, the actions
+        block replaced by a context line (a file share keeps its files)."""
+        shown = await self._shown_blocks(ref)
+        if not shown:  # not found: blanking a message it cannot read back would lose its text
+            raise PlatformError(f"pressed message {ref.message_id} not found in its thread")
+        kept = [b for b in shown if b.get("type") != "actions"]
+        line = outgoing(note, requester=ref.place.user)
+        kept.append({"type": "context", "elements": [{"type": "mrkdwn", "text": line}]})
+        await self._call(
+            self._client.chat_update,
+            channel=ref.place.channel,
+            ts=ref.message_id,
+            text=line,
+            blocks=kept,
+        )
+
+    async def _shown_blocks(self, ref: MessageRef) -> list[dict]:
+        """The blocks of message `ref` in its thread (conversations.replies); none if unseen."""
+        thread = ref.place.thread or ref.message_id
+        resp = await self._call(
+            self._client.conversations_replies,
+            channel=ref.place.channel,
+            ts=thread,
+            oldest=ref.message_id,
+            inclusive=True,
+            limit=2,
+        )
+        for message in resp.get("messages") or []:
+            if message.get("ts") == ref.message_id:
+                return list(message.get("blocks") or [])
+        return []
+
     async def update_status(
         self, ref: MessageRef, text: str, *, preview: ResultImage | None = None
     ) -> None:

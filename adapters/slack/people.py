@@ -62,6 +62,9 @@ class SlackPeople:
             blocks=message_blocks(text, actions),
         )
 
+    async def tell_outcome(self, place: Place, outcome: str) -> None:
+        """A Slack request has no reply of its own besides the thread: nothing to update."""
+
     async def send_direct(
         self, place: Place, user: str, text: str, *, file: PrivateFile | None = None
     ) -> None:

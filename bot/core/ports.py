@@ -136,6 +136,17 @@ class ChatPort(Protocol):
         notified; `replaces`, the edit's status message, is removed once it is posted."""
         ...
 
+    async def tell_outcome(self, place: Place, outcome: str) -> None:
+        """Where the request has its own reply besides the thread (Discord's `/edit` response
+        "Editing: ..."), make it say how the edit in `place`'s thread ended ("Done: v1 in the
+        thread"); elsewhere nothing."""
+        ...
+
+    async def mark_pressed(self, ref: MessageRef, note: str) -> None:
+        """Show on a pressed message what the press does ("Retrying as v7..."): its buttons
+        give way to `note`; its text and images stay."""
+        ...
+
     async def post_private(
         self, place: Place, text: str, *, actions: Sequence[ActionButton] = ()
     ) -> None:

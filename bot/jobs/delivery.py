@@ -34,6 +34,7 @@ BATCH_DONE = "Done: the results are below."
 
 _EXTENSIONS = {"image/png": "png", "image/jpeg": "jpg", "image/webp": "webp"}
 ALT_TEXT_CHARS = 1000
+DONE = "Done: the result is in the thread"
 
 
 @dataclass(frozen=True)
@@ -231,8 +232,21 @@ async def post(chat: ChatPort, delivery: Delivery) -> None:
         notify=delivery.place.user or None,
         replaces=None if delivery.shared_status else status,
     )
+    await _tell_outcome(chat, delivery)
     if delivery.shared_status and status is not None:
         try:
             await chat.update_text(status, BATCH_DONE)
         except Exception:  # the result is posted; a stale status line is cosmetic
             log.warning("job %s: could not update the batch's status", delivery.job_id)
+
+
+async def _tell_outcome(chat: ChatPort, delivery: Delivery) -> None:
+    """The request's own reply (where it has one) says how it ended; cosmetic if it fails."""
+    if delivery.images:
+        outcome = f"Done: v{delivery.version} in the thread" if delivery.version else DONE
+    else:
+        outcome = "Failed: " + (delivery.text.splitlines() or [""])[0]
+    try:
+        await chat.tell_outcome(delivery.place, outcome)
+    except Exception:
+        log.warning("job %s: could not update the request's reply", delivery.job_id, exc_info=True)

@@ -8,9 +8,10 @@ from dataclasses import replace
 
 from bot.core.access import may_act_for
 from bot.core.domain import Quality
+from bot.core.errors import PlatformError
 from bot.core.jobs import FINISHED, JobSpec, JobStatus, JobWithInputs
 from bot.core.messages import thread_title
-from bot.core.ports import Action, ActionPress
+from bot.core.ports import Action, ActionPress, ChatPort, MessageRef
 from bot.images.stored import load_request
 from bot.service.batches import use_image, vary_image
 from bot.service.confirm import NOT_WAITING, cancel_edit, confirm_edit
@@ -32,6 +33,7 @@ INPUTS_GONE = (
     "The images of that edit are no longer stored (past retention). Attach them again to edit."
 )
 NO_THREAD = "That edit has no versions to undo."
+CONFIRMED = "Confirmed, editing..."
 
 
 def only_requester(requester: str, verb: str) -> str:
@@ -52,6 +54,16 @@ async def _first_press(ctx: ServiceContext, press: ActionPress) -> bool:
             user=press.place.user,
             now=ctx.clock(),
         )
+
+
+async def mark_pressed(chat: ChatPort, press: ActionPress, note: str) -> None:
+    """The pressed message says what the press does; failing to say it stops nothing."""
+    if press.message_id is None:
+        return
+    try:
+        await chat.mark_pressed(MessageRef(place=press.place, message_id=press.message_id), note)
+    except (PlatformError, ConnectionError):
+        log.warning("could not mark message %s as pressed", press.message_id, exc_info=True)
 
 
 async def undo_result(ctx: ServiceContext, *, job: JobSpec) -> str:
@@ -85,7 +97,7 @@ async def handle_press(ctx: ServiceContext, press: ActionPress) -> None:
     place = replace(job.place, user=press.place.user)
     convo = Conversation(chat, place, title=thread_title(job.prompt), anchor=None)
     if press.action in (Action.RETRY, Action.HIGH_QUALITY):
-        await _rerun(ctx, convo, job=job, high=press.action is Action.HIGH_QUALITY)
+        await _rerun(ctx, convo, job=job, press=press)
     elif press.action is Action.UNDO:
         if job.edit_thread_id is None:
             await convo.say(NO_THREAD)
@@ -119,13 +131,18 @@ async def _answer(
     elif job.status is not JobStatus.AWAITING_CONFIRM:
         await convo.say(NOT_WAITING)
     elif press.action is Action.CONFIRM:
+        if press.message_id != job.status_message_id:  # else confirming updates it anyway
+            await mark_pressed(convo.chat, press, CONFIRMED)
         await confirm_edit(ctx, convo, job=job)
     else:
         await cancel_edit(ctx, convo, job=job)
 
 
-async def _rerun(ctx: ServiceContext, convo: Conversation, *, job: JobSpec, high: bool) -> None:
+async def _rerun(
+    ctx: ServiceContext, convo: Conversation, *, job: JobSpec, press: ActionPress
+) -> None:
     """The same inputs and options again as a new job (a new sample), or at quality=high."""
+    high = press.action is Action.HIGH_QUALITY
     if job.status not in FINISHED:
         await convo.say(STILL_RUNNING)
         return
@@ -154,13 +171,17 @@ async def _rerun(ctx: ServiceContext, convo: Conversation, *, job: JobSpec, high
     )
     queued = await queue_edit(ctx, convo, prepared=prepared, origin=origin)
     if queued.status is JobStatus.QUEUED:
-        # The presser hears what the press did (once: a repeat press never gets here).
-        await convo.chat.post_private(place, await _rerun_note(ctx, job, high=high))
+        # The pressed message shows what the press did (once: a repeat never gets here).
+        note = await _rerun_note(ctx, job, high=high)
+        if press.message_id is None:
+            await convo.chat.post_private(place, note)
+        else:
+            await mark_pressed(convo.chat, press, note)
 
 
 async def _rerun_note(ctx: ServiceContext, job: JobSpec, *, high: bool) -> str:
     """`Retrying as v7...`: the version the new job will most likely become."""
-    what = "Running it again at quality=high" if high else "Retrying"
+    what = "Making a high-quality version" if high else "Retrying"
     if job.edit_thread_id is None:
         return f"{what}..."
     async with ctx.sessions() as session:

@@ -29,6 +29,12 @@ from storage.threads import get_or_create_thread
 log = logging.getLogger(__name__)
 
 
+def refused_outcome(refusal: Refusal) -> str:
+    """What the request's own reply says after a budget refusal."""
+    whose = "the channel's" if refusal.limit == "channel" else "your"
+    return f"Refused: over {whose} budget; nothing was charged."
+
+
 @dataclass(frozen=True)
 class JobOrigin:
     """Who asks for the jobs and what they build on: thread, base version, parent job."""
@@ -101,6 +107,10 @@ async def queue_edit(
     except _Refused as refused:
         cheaper = cheaper_edits(ctx, prepared)
         await convo.say(await refusal_message(ctx, place, refused.refusal, cheaper=cheaper))
+        try:
+            await convo.chat.tell_outcome(await convo.place(), refused_outcome(refused.refusal))
+        except Exception:  # the refusal is said in the thread; the reply is cosmetic
+            log.warning("could not update the request's reply after a refusal", exc_info=True)
         return Queued(job_ids=(), status=None)
     if reservation is not None:
         if reservation.warn:

@@ -40,6 +40,8 @@ class Posted:
     """Preview images update_status showed in it, in order."""
     notify: str | None = None
     """Whom posting it notified (post_result's mention)."""
+    pressed: str | None = None
+    """What a press of one of its buttons said it does (mark_pressed), which replaced them."""
 
     @property
     def thread(self) -> str | None:
@@ -75,6 +77,8 @@ class FakeChat:
         self.direct: list[tuple[str, str, PrivateFile | None]] = []
         """Direct messages: (user, text, file)."""
         self.names: dict[str, str] = {}
+        self.outcomes: list[tuple[str | None, str]] = []
+        """What tell_outcome said: (thread, outcome)."""
         self.channel_names: dict[str, str] = {}
         self._journal = journal
         # Ids unique across processes when several write journals the same test reads.
@@ -126,6 +130,17 @@ class FakeChat:
             message.history.append(text)
         elif self._remember and self._journal is None:  # journaled ids may be another's
             raise KeyError(f"no message {ref.message_id}")
+
+    async def tell_outcome(self, place: Place, outcome: str) -> None:
+        self._call("tell_outcome", new_id=False, thread=place.thread, outcome=outcome)
+        self.outcomes.append((place.thread, outcome))
+
+    async def mark_pressed(self, ref: MessageRef, note: str) -> None:
+        self._call("mark_pressed", new_id=False, ref=ref.message_id, note=note)
+        message = self._by_id.get(ref.message_id)
+        if message is not None:
+            message.actions = ()
+            message.pressed = note
 
     async def post_images(
         self,

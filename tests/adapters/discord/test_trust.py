@@ -4,6 +4,9 @@ answered to the person only (ephemeral, flag 64), and /edit offers only the n ed
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+from discord.webhook.async_ import async_context
 
 from tests.adapters.discord import test_e2e
 from tests.adapters.discord.test_e2e import edit_v1, input_file, job_rows
@@ -92,3 +95,79 @@ async def test_budget_show_is_ephemeral_and_names_people_without_pings(
     assert f"1. {bot.alice.display_name} - $0." in text
     assert "<@" not in text and not shown.files  # no chart unless asked with `chart`
     assert await drain_sent() == []
+
+
+async def test_retry_pressed_twice_runs_once_and_the_message_says_so(
+    core: Core, tmp_path: Path
+) -> None:
+    bot = await start_instance(core)
+    v1, _ = await edit_v1(core, bot, tmp_path)
+    [job1] = await job_rows(core)
+    retry = f"editbot:retry:{job1.id}"
+    components = test_e2e.sent_components(bot, retry)
+    for _ in range(2):  # Alice presses Retry twice, two interactions
+        press = test_e2e.button_press(
+            bot, custom_id=retry, message=v1, components=components, member=bot.alice
+        )
+        await dispatch_interaction(press, RecordingWebhookAdapter(bot.channel))
+    await bot.worker.drain()
+    assert len(await job_rows(core)) == 2  # v1 and ONE retry
+    # The pressed message itself says what is happening: its buttons give way to one
+    # disabled button; its caption and image are not touched.
+    [mark] = [p for mid, p in bot.http.edits if mid == v1.id]
+    [[shown]] = [row["components"] for row in mark["components"]]
+    assert (shown["label"], shown["disabled"]) == ("Retrying as v2...", True)
+    assert "content" not in mark and "attachments" not in mark
+
+
+async def _slash_edit(bot: Any, tmp_path: Path, prompt: str) -> RecordingWebhookAdapter:
+    att = attachment_dict(input_file(tmp_path, "bag.png"))
+    options = [
+        {"name": "prompt", "type": 3, "value": prompt},
+        {"name": "image", "type": 11, "value": str(att["id"])},
+        {"name": "quality", "type": 3, "value": "low"},
+    ]
+    payload = interaction_payload(
+        kind=2,
+        channel=bot.channel,
+        member=bot.alice,
+        data=slash("edit", options, attachments={str(att["id"]): att}),
+    )
+    adapter = RecordingWebhookAdapter(bot.channel)
+    await dispatch_interaction(payload, adapter)
+    token = async_context.set(adapter)  # the worker's calls on the interaction's webhook too
+    try:
+        await bot.worker.drain()
+    finally:
+        async_context.reset(token)
+    return adapter
+
+
+def _replies(adapter: RecordingWebhookAdapter) -> list[str]:
+    """What the `/edit` response said, edit by edit."""
+    calls = [c for c in adapter.calls if c.path.endswith("/messages/@original")]
+    return [c.payload["content"] for c in calls if c.method == "PATCH"]
+
+
+async def test_the_edit_reply_says_done_or_failed(core: Core, tmp_path: Path) -> None:
+    bot = await start_instance(core)
+    done = await _slash_edit(bot, tmp_path, "beige wall size=1024x640")
+    assert _replies(done) == ["Editing: beige wall size=1024x640", "Done: v1 in the thread"]
+    core.emu.fail_next("refuse", on="openai_edit")
+    failed = await _slash_edit(bot, tmp_path, "red wall size=1024x640")
+    [editing, outcome] = _replies(failed)
+    assert editing == "Editing: red wall size=1024x640"
+    [job] = [j for j in await job_rows(core) if j.prompt.startswith("red wall")]
+    assert outcome.startswith("Failed: ") and outcome[len("Failed: ") :] in (job.error or "")
+    assert job.id not in outcome  # a short reference, never the job id
+
+
+async def test_the_edit_reply_says_refused_over_the_budget(core: Core, tmp_path: Path) -> None:
+    settings = make_settings(tmp_path, EDITBOT_DEFAULT_BUDGET_USD="0.001")
+    bot = await start_instance(core, settings=settings)
+    refused = await _slash_edit(bot, tmp_path, "beige wall size=1024x640")
+    assert _replies(refused) == [
+        "Editing: beige wall size=1024x640",
+        "Refused: over the channel's budget; nothing was charged.",
+    ]
+    assert await job_rows(core) == [] and core.emu.requests == []

@@ -75,15 +75,17 @@ async def test_help_anywhere_by_mention_and_slash_command(sqlite_url: str, tmp_p
         assert await _counts(w) == (0, 0)
 
 
-def _press(action: str, job_id: str, *, user: str, action_ts: str) -> dict[str, Any]:
+def _press(
+    action: str, job_id: str, *, user: str, action_ts: str, on: str = "5.6"
+) -> dict[str, Any]:
     return {
         "type": "block_actions",
         "team": {"id": TEAM_ID},
         "user": {"id": user},
         "channel": {"id": CHANNEL},
         "trigger_id": "t",
-        "container": {"type": "message", "message_ts": "5.6", "channel_id": CHANNEL},
-        "message": {"ts": "5.6", "thread_ts": TS, "text": "What next?"},
+        "container": {"type": "message", "message_ts": on, "channel_id": CHANNEL},
+        "message": {"ts": on, "thread_ts": TS, "text": "What next?"},
         "actions": [
             {
                 "action_id": f"editbot:{action}",
@@ -101,19 +103,29 @@ async def test_retry_pressed_twice_runs_one_paid_job(sqlite_url: str, tmp_path: 
         await edit_by(w, MAYA, TS, "make it blue quality=low")
         async with w.sessions() as session:
             [job] = (await session.exec(select(Job))).all()
-        posted = len(w.h.api.named("chat.postMessage"))
+        [result] = [m for m in w.h.api.bot_messages(CHANNEL, TS) if m.get("files")]
+        assert any(b["type"] == "actions" for b in result["blocks"])  # Retry is on it
+        files, caption = list(result["files"]), result["blocks"][0]
         asked = len(w.h.api.named("users.info"))
         for ts in ("8.1", "8.2"):  # two presses, two distinct Slack events
-            assert (await w.h.interact(_press("retry", job.id, user=MAYA, action_ts=ts))).is_success
-        await w.h.api.wait_calls("chat.postMessage", posted + 1)
+            press = _press("retry", job.id, user=MAYA, action_ts=ts, on=result["ts"])
+            assert (await w.h.interact(press)).is_success
+        await w.h.api.wait_calls("chat.update")
         await w.h.api.wait_calls("users.info", asked + 2)  # both presses reached the app
         await w.core.worker.drain()
         async with w.sessions() as session:
             jobs = (await session.exec(select(Job))).all()
         assert len(jobs) == 2  # the first edit and ONE retry
-        await w.h.api.wait_calls("chat.postEphemeral")
-        notes = [a for a in w.h.api.named("chat.postEphemeral") if "Retrying" in a["text"]]
-        assert [(a["user"], a["text"]) for a in notes] == [(MAYA, "Retrying as v2...")]
+        # The pressed message itself says what is happening, once: its image stays, its
+        # buttons give way to a line everyone in the thread sees.
+        marks = [a for a in w.h.api.named("chat.update") if a["ts"] == result["ts"]]
+        assert [a["text"] for a in marks] == ["Retrying as v2..."]
+        [shown] = [m for m in w.h.api.bot_messages(CHANNEL, TS) if m["ts"] == result["ts"]]
+        assert shown["files"] == files and files and shown["blocks"][0] == caption
+        assert [b["type"] for b in shown["blocks"]][-1] == "context"
+        assert "actions" not in [b["type"] for b in shown["blocks"]]
+        assert shown["blocks"][-1]["elements"][0]["text"] == "Retrying as v2..."
+        assert not [a for a in w.h.api.named("chat.postEphemeral") if "Retrying" in a["text"]]
         # Another person's press is their own: it is acted on.
         assert (await w.h.interact(_press("retry", job.id, user=OMAR, action_ts="8.3"))).is_success
         async with asyncio.timeout(10):
