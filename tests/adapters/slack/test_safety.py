@@ -7,6 +7,7 @@ may ping anyone but the requester, and nothing refused may be charged.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import re
@@ -165,9 +166,15 @@ async def test_hostile_prompts_file_names_and_option_values_ping_nobody(
             assert (await h.post(event_callback(event, event_id=f"Ev{i}"))).status_code == 200
         # The two mistakes are answered privately; the edit opens its thread.
         await h.api.wait_for(lambda: len(h.api.named("chat.postEphemeral")) >= 2)
-        await h.api.wait_for(lambda: h.api.download_requests != [])
+        # The edit's job is queued once its status is posted (the download alone is too early:
+        # a drain before the enqueue commits finds nothing to run).
+        await h.api.wait_for(lambda: bool(h.api.named("chat.postMessage")))
+        async with asyncio.timeout(10):
+            while not (await w.charged())[0]:
+                await asyncio.sleep(0.01)
         await w.core.worker.drain()
-        await h.api.wait_for(lambda: len(h.api.uploads) == 1)
+        # The result (previews are uploaded privately, with no channel).
+        await h.api.wait_for(lambda: len([u for u in h.api.uploads if u.channel]) == 1)
 
         text = said(h.api)
         # People read what they typed, as they typed it, and nobody is pinged by it.
