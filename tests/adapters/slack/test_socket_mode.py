@@ -315,8 +315,7 @@ async def test_editbot_run_in_socket_mode_edits_a_mention_end_to_end(tmp_path: P
             await sm.wait_ack(envelope, timeout=10)
             await wait_until(lambda: any(u.thread_ts == ts for u in api.uploads), timeout=60)
 
-            # The result, not the previews (uploaded privately, with no channel).
-            [upload] = [u for u in api.uploads if u.channel is not None]
+            [upload] = [u for u in api.uploads if u.channel is not None]  # not the previews
             assert (upload.channel, upload.thread_ts) == (CHANNEL, ts)
             image = image_at(upload.data)
             assert image.size == (1360, 1024)  # 4:3 at 1k, as editbot asks for it
