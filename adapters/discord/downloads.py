@@ -13,36 +13,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
 
 import discord
 import httpx
 
 from bot.core.domain import Attachment
 from bot.core.errors import ImageRejected
+from bot.core.origins import MAX_REDIRECTS, Origin, off_origin, origin, read_capped, redirect_target
 
 log = logging.getLogger(__name__)
 
 DISCORD_CDN_HOSTS: frozenset[str] = frozenset({"cdn.discordapp.com", "media.discordapp.net"})
-MAX_REDIRECTS = 3
-_DEFAULT_PORTS = {"https": 443, "http": 80}
-
-Origin = tuple[str, str, int]
-"""(scheme, host, port) of a URL, ports made explicit."""
-
-
-def origin(url: str) -> Origin | None:
-    """The URL's origin, or None when it has no usable scheme or host."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if scheme not in _DEFAULT_PORTS or not host:
-        return None
-    return (scheme, host, port if port is not None else _DEFAULT_PORTS[scheme])
 
 
 def _origins(extra: Iterable[str]) -> frozenset[Origin]:
@@ -115,8 +96,9 @@ class CdnDownloads:
         url = source.url
 
         async def fetch() -> bytes:
-            if not self.allowed(url):
-                raise _off_cdn(source.filename, f"{origin(url) or url!r} is not an allowed origin")
+            why = off_origin(url, _origins(self.extra_hosts))
+            if why is not None:
+                raise _off_cdn(source.filename, why)
             # Attachment.size comes with the event: refuse before reading a single byte.
             if source.size > self.max_bytes:
                 raise _too_large(source.filename, source.size, self.max_bytes)
@@ -156,20 +138,19 @@ class CdnDownloads:
         assert self.http is not None
         allowed = _origins(self.extra_hosts)
         for _ in range(MAX_REDIRECTS + 1):
-            if origin(url) not in allowed:
-                raise _off_cdn(name, f"{origin(url) or url!r} is not an allowed origin")
+            why = off_origin(url, allowed)
+            if why is not None:
+                raise _off_cdn(name, why)
             async with self.http.stream("GET", url, follow_redirects=False) as resp:
-                if resp.is_redirect and resp.headers.get("location"):
-                    url = urljoin(url, resp.headers["location"])
+                target = redirect_target(url, resp.headers.get("location"))
+                if resp.is_redirect and target is not None:
+                    url = target
                     continue
                 if resp.status_code != 200:
                     raise _answered(name, resp.status_code)
-                chunks: list[bytes] = []
-                total = 0
-                async for chunk in resp.aiter_bytes():
-                    total += len(chunk)
-                    if total > self.max_bytes:
-                        raise _too_large(name, total, self.max_bytes)
-                    chunks.append(chunk)
-                return b"".join(chunks)
+                return await read_capped(
+                    resp.aiter_bytes(),
+                    limit=self.max_bytes,
+                    too_large=lambda total: _too_large(name, total, self.max_bytes),
+                )
         raise _off_cdn(name, f"more than {MAX_REDIRECTS} redirects")

@@ -9,36 +9,17 @@ plain words, as ImageRejected, naming whose problem it is; nothing has been char
 from __future__ import annotations
 
 import logging
-from urllib.parse import urljoin, urlsplit
 
 import httpx
 
 from adapters.slack.payloads import SlackFile
 from bot.core.domain import Attachment
 from bot.core.errors import ImageRejected
+from bot.core.origins import MAX_REDIRECTS, Origin, off_origin, origin, read_capped, redirect_target
 
 log = logging.getLogger(__name__)
 
 SLACK_FILE_HOST = "files.slack.com"
-MAX_REDIRECTS = 3
-_DEFAULT_PORTS = {"https": 443, "http": 80}
-
-Origin = tuple[str, str, int]
-"""(scheme, host, port) of a URL, ports made explicit."""
-
-
-def origin(url: str) -> Origin | None:
-    """The URL's origin, or None when it has no usable scheme or host."""
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    scheme = parts.scheme.lower()
-    host = (parts.hostname or "").lower()
-    if scheme not in _DEFAULT_PORTS or not host:
-        return None
-    return (scheme, host, port if port is not None else _DEFAULT_PORTS[scheme])
 
 
 def allowed_hosts(api_url: str) -> frozenset[Origin]:
@@ -127,19 +108,19 @@ class SlackDownloader:
 
     async def _follow(self, url: str, name: str) -> bytes:
         for _ in range(MAX_REDIRECTS + 1):
-            where = origin(url)
-            if where not in self._origins:
+            why = off_origin(url, self._origins)
+            if why is not None:
                 # Never send the bot token anywhere but Slack's own file server.
-                raise _refused(name, f"{where or url!r} is not an allowed origin")
+                raise _refused(name, why)
             headers = {"Authorization": f"Bearer {self._token}"}
             async with self._http.stream(
                 "GET", url, headers=headers, follow_redirects=False
             ) as resp:
                 if resp.is_redirect:
-                    location = resp.headers.get("location")
-                    if not location:
+                    target = redirect_target(url, resp.headers.get("location"))
+                    if target is None:
                         raise _refused(name, "a redirect without a location")
-                    url = urljoin(url, location)
+                    url = target
                     continue
                 if resp.status_code != 200:
                     raise _answered(name, resp.status_code)
@@ -152,12 +133,10 @@ class SlackDownloader:
             raise ImageRejected(
                 f"{name} is {_mb(int(declared))}; the limit is {_mb(self._max_bytes)}."
             )
-        chunks: list[bytes] = []
-        total = 0
-        async for chunk in resp.aiter_bytes():
-            total += len(chunk)
-            if total > self._max_bytes:
-                # Leaving the stream context closes the connection: the rest is never read.
-                raise ImageRejected(f"{name} is larger than the {_mb(self._max_bytes)} limit.")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        return await read_capped(
+            resp.aiter_bytes(),
+            limit=self._max_bytes,
+            too_large=lambda _: ImageRejected(
+                f"{name} is larger than the {_mb(self._max_bytes)} limit."
+            ),
+        )

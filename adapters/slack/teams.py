@@ -14,10 +14,11 @@ from typing import Any
 import httpx
 
 from adapters.slack.chat import SlackChatPort
-from adapters.slack.downloads import Origin, SlackDownloader
+from adapters.slack.downloads import SlackDownloader
 from adapters.slack.translate import PLATFORM, AttachmentFactory
 from bot.core.domain import Place
 from bot.core.errors import PlatformError
+from bot.core.origins import Origin
 from bot.core.ports import MessageRef
 
 TokenOf = Callable[[str], Awaitable[str | None]]
