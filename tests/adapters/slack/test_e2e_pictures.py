@@ -9,24 +9,15 @@ import hashlib
 import io
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
 from sqlmodel import select
 
-from adapters.slack.chat import SlackChatPort
-from bot.app.root import Core
-from bot.core.config import Settings
-from bot.core.ports import ChatPort, EditServicePort
-from storage.blobs import FileBlobStore
-from storage.db import Sessions, create_engine, session_factory
 from storage.models import EditThread, Job, JobImage, ThreadVersion
-from tests.kit.core import EMULATOR, emulated, openai_provider, real_core
-from tests.kit.emulator import ProviderEmulator
-from tests.kit.images import split
-from tests.kit.slack.api import FakeSlackApi, Upload
+from tests.kit.slack.api import Upload
+from tests.kit.slack.e2e import SlackWorld, real_slack
 from tests.kit.slack.harness import (
     CHANNEL,
     TEAM_ID,
@@ -34,23 +25,15 @@ from tests.kit.slack.harness import (
     event_callback,
     file_object,
     mention,
-    slack_harness,
 )
 
 TS = "1699999999.000100"
 
 
-@dataclass
-class Rig:
-    h: Any
-    api: FakeSlackApi
-    emu: ProviderEmulator
-    sessions: Sessions
-    cores: list[Core]
-
+class Rig(SlackWorld):
     async def run(self) -> None:
         """Let the worker finish what is queued."""
-        await self.cores[0].worker.drain()
+        await self.drain()
 
     async def mention(self, text: str, *, n: int, files: bool = False) -> None:
         ts = TS if files else f"1699999999.{n:06d}"
@@ -118,32 +101,8 @@ class Rig:
 
 @asynccontextmanager
 async def rig(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Rig]:
-    engine = create_engine(sqlite_url)
-    sessions = session_factory(engine)
-    blobs = FileBlobStore(tmp_path / "blobs")
-    emu = ProviderEmulator()
-    provider_http = emulated(emu)
-    cores: list[Core] = []
-
-    def make_service(chat: SlackChatPort, settings: Settings) -> EditServicePort:
-        provider = openai_provider(provider_http, EMULATOR)
-        chats: dict[str, ChatPort] = {"slack": chat}
-        cores.append(
-            real_core(settings, sessions=sessions, blobs=blobs, chats=chats, provider=provider)
-        )
-        return cores[0].service
-
-    try:
-        async with (
-            provider_http,
-            slack_harness(
-                make_service=make_service, update_interval=0.01, EDITBOT_DATA_DIR=str(tmp_path)
-            ) as h,
-        ):
-            h.api.files["photo.png"] = split((320, 256))
-            yield Rig(h, h.api, emu, sessions, cores)
-    finally:
-        await engine.dispose()
+    async with real_slack(sqlite_url, tmp_path) as w:
+        yield Rig(w.h, w.api, w.emu, w.sessions, w.cores)
 
 
 async def eventually(read: Callable[[], Awaitable[object]], expected: object) -> None:

@@ -10,21 +10,14 @@ from typing import Any
 
 from sqlmodel import select
 
-from adapters.slack.chat import SlackChatPort
 from adapters.slack.edit_modal import CHOOSE_ACTION, NO_IMAGE
 from adapters.slack.views import COMMAND_VIEW
-from bot.app.root import Core
-from bot.core.config import Settings
 from bot.core.domain import EditOptions, Quality
 from bot.core.options import parse_options
-from bot.core.ports import ChatPort, EditServicePort
-from storage.blobs import FileBlobStore
-from storage.db import create_engine, session_factory
 from storage.models import EditThread
-from tests.kit.core import EMULATOR, emulated, openai_provider, real_core
-from tests.kit.emulator import ProviderEmulator
 from tests.kit.images import split
 from tests.kit.slack.api import BOT_USER_ID, TEAM_ID
+from tests.kit.slack.e2e import real_slack
 from tests.kit.slack.harness import CHANNEL, USER, Harness, file_object, slack_harness, view_state
 
 OTHER = "U0002"
@@ -214,37 +207,18 @@ async def test_choose_another_image_opens_the_modal_on_the_same_prompt() -> None
 async def test_the_real_core_edits_the_latest_image_in_its_thread(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    engine = create_engine(sqlite_url)
-    sessions = session_factory(engine)
-    provider_http = emulated(ProviderEmulator())
-    cores: list[Core] = []
-
-    def make_service(chat: SlackChatPort, settings: Settings) -> EditServicePort:
-        chats: dict[str, ChatPort] = {"slack": chat}
-        blobs = FileBlobStore(tmp_path / "blobs")
-        provider = openai_provider(provider_http, EMULATOR)
-        cores.append(
-            real_core(settings, sessions=sessions, blobs=blobs, chats=chats, provider=provider)
-        )
-        return cores[0].service
-
-    try:
-        async with (
-            provider_http,
-            slack_harness(make_service=make_service, update_interval=0.01) as h,
-        ):
-            ts = image_post(h, "IMG_2041.png", user=USER, ago_s=70)
-            assert (await h.command("/edit", "make it warmer quality=low")).status_code == 200
-            await h.api.wait_for(lambda: h.api.download_requests != [])
-            await h.api.wait_calls("chat.postMessage")
-            await cores[0].worker.drain()
-            await h.api.wait_for(lambda: len(h.api.uploads) >= 1)
-            [up] = h.api.uploads
-            assert (up.channel, up.thread_ts) == (CHANNEL, ts)
-            assert all(m.get("thread_ts") == ts for m in h.api.named("chat.postMessage"))
-            assert h.api.named("views.open") == []
-        async with sessions() as session:
+    async with real_slack(sqlite_url, tmp_path) as w:
+        h = w.h
+        ts = image_post(h, "IMG_2041.png", user=USER, ago_s=70)
+        assert (await h.command("/edit", "make it warmer quality=low")).status_code == 200
+        await h.api.wait_for(lambda: h.api.download_requests != [])
+        await h.api.wait_calls("chat.postMessage")
+        await w.drain()
+        await h.api.wait_for(lambda: len(h.api.uploads) >= 1)
+        [up] = h.api.uploads
+        assert (up.channel, up.thread_ts) == (CHANNEL, ts)
+        assert all(m.get("thread_ts") == ts for m in h.api.named("chat.postMessage"))
+        assert h.api.named("views.open") == []
+        async with w.sessions() as session:
             [thread] = (await session.exec(select(EditThread))).all()
         assert (thread.channel, thread.thread, thread.current_version) == (CHANNEL, ts, 1)
-    finally:
-        await engine.dispose()

@@ -7,17 +7,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-from adapters.slack.chat import SlackChatPort
 from adapters.slack.home_view import SETTINGS_ACTION, SETTINGS_VIEW
-from bot.app.root import Core
-from bot.core.config import Settings
-from bot.core.ports import ChatPort, EditServicePort
-from storage.blobs import FileBlobStore
-from storage.db import create_engine, session_factory
-from tests.kit.core import EMULATOR, emulated, openai_provider, real_core
-from tests.kit.emulator import ProviderEmulator
 from tests.kit.images import split
 from tests.kit.slack.api import TEAM_ID
+from tests.kit.slack.e2e import PHOTO, real_slack
 from tests.kit.slack.harness import (
     CHANNEL,
     USER,
@@ -62,42 +55,21 @@ async def published(h: Harness, user: str = USER, count: int = 1) -> dict[str, A
 async def test_home_lists_the_persons_edits_with_thumbnail_cost_and_thread_link(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    engine = create_engine(sqlite_url)
-    sessions = session_factory(engine)
-    emu = ProviderEmulator()
-    provider_http = emulated(emu)
-    cores: list[Core] = []
-
-    def make_service(chat: SlackChatPort, settings: Settings) -> EditServicePort:
-        chats: dict[str, ChatPort] = {"slack": chat}
-        blobs = FileBlobStore(tmp_path / "blobs")
-        provider = openai_provider(provider_http, EMULATOR)
-        cores.append(
-            real_core(settings, sessions=sessions, blobs=blobs, chats=chats, provider=provider)
+    async with real_slack(sqlite_url, tmp_path) as w:
+        h = w.h
+        body = event_callback(
+            mention("make it warmer quality=low", files=[file_object(h.api, PHOTO)])
         )
-        return cores[0].service
+        assert (await h.post(body)).status_code == 200
+        await h.api.wait_for(lambda: h.api.download_requests != [])
+        await h.api.wait_calls("chat.postMessage")
+        await w.drain()
+        await h.api.wait_for(lambda: len(h.api.uploads) >= 1)
 
-    try:
-        async with (
-            provider_http,
-            slack_harness(make_service=make_service, update_interval=0.01) as h,
-        ):
-            h.api.files["photo.png"] = split((320, 256))
-            body = event_callback(
-                mention("make it warmer quality=low", files=[file_object(h.api, "photo.png")])
-            )
-            assert (await h.post(body)).status_code == 200
-            await h.api.wait_for(lambda: h.api.download_requests != [])
-            await h.api.wait_calls("chat.postMessage")
-            await cores[0].worker.drain()
-            await h.api.wait_for(lambda: len(h.api.uploads) >= 1)
-
-            opened = event_callback(home_opened(), event_id="Ev-home")
-            assert (await h.post(opened)).status_code == 200
-            view = await published(h)
-            [up] = h.api.uploads
-    finally:
-        await engine.dispose()
+        opened = event_callback(home_opened(), event_id="Ev-home")
+        assert (await h.post(opened)).status_code == 200
+        view = await published(h)
+        [up] = h.api.uploads
     assert view["type"] == "home"
     shown = texts(view)
     assert "make it warmer" in shown and f"<#{CHANNEL}>" in shown

@@ -13,25 +13,19 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from adapters.slack.chat import UPDATE_INTERVAL_S, SlackChatPort
-from bot.app.root import Core
-from bot.core.config import Settings
-from bot.core.ports import ChatPort, EditServicePort
+from adapters.slack.chat import UPDATE_INTERVAL_S
 from bot.providers.openai import OpenAIProvider
 from bot.providers.retry import RetryPolicy
-from storage.blobs import FileBlobStore
-from storage.db import create_engine, session_factory
-from tests.kit.core import EMULATOR, OPENAI_KEY, emulated, real_core
+from tests.kit.core import EMULATOR, OPENAI_KEY, emulated
 from tests.kit.emulator import ProviderEmulator
-from tests.kit.images import split
 from tests.kit.slack.api import FakeSlackApi
+from tests.kit.slack.e2e import PHOTO, real_slack
 from tests.kit.slack.harness import (
     CHANNEL,
     USER,
     event_callback,
     file_object,
     mention,
-    slack_harness,
 )
 
 TS = "1699999999.000100"
@@ -88,56 +82,41 @@ def assert_status_was_live(api: FakeSlackApi, status_ts: str) -> None:
 async def test_one_live_status_then_one_result_message_that_mentions_the_requester(
     sqlite_url: str, tmp_path: Path
 ) -> None:
-    engine = create_engine(sqlite_url)
-    sessions = session_factory(engine)
-    blobs = FileBlobStore(tmp_path / "blobs")
-    emu = ProviderEmulator(latency_s=LATENCY_S)
-    cores: list[Core] = []
+    async with real_slack(
+        sqlite_url,
+        tmp_path,
+        emu=ProviderEmulator(latency_s=LATENCY_S),
+        provider=streaming_provider,
+        update_interval=UPDATE_INTERVAL_S,
+    ) as w:
+        h = w.h
+        body = event_callback(mention("make it pop", files=[file_object(h.api, PHOTO)]))
+        assert (await h.post(body)).status_code == 200
+        await h.api.wait_calls("chat.postMessage")
+        [status] = h.api.bot_messages(CHANNEL, TS)
+        await w.drain()
 
-    def make_service(chat: SlackChatPort, settings: Settings) -> EditServicePort:
-        chats: dict[str, ChatPort] = {"slack": chat}
-        core = real_core(
-            settings, sessions=sessions, blobs=blobs, chats=chats, provider=streaming_provider(emu)
+        assert_status_was_live(h.api, status["ts"])
+        # The preview was shown before the result was shared.
+        methods = [c.method for c in h.api.calls]
+        first_preview = next(
+            i
+            for i, c in enumerate(h.api.calls)
+            if c.method == "chat.update" and image_file_ids(c.args.get("blocks") or [])
         )
-        cores.append(core)
-        return core.service
+        assert first_preview < methods.index("files.completeUploadExternal", first_preview)
 
-    try:
-        async with slack_harness(
-            make_service=make_service,
-            update_interval=UPDATE_INTERVAL_S,
-            EDITBOT_DATA_DIR=str(tmp_path),
-        ) as h:
-            h.api.files["photo.png"] = split((320, 256))
-            body = event_callback(mention("make it pop", files=[file_object(h.api, "photo.png")]))
-            assert (await h.post(body)).status_code == 200
-            await h.api.wait_calls("chat.postMessage")
-            [status] = h.api.bot_messages(CHANNEL, TS)
-            await cores[0].worker.drain()
-
-            assert_status_was_live(h.api, status["ts"])
-            # The preview was shown before the result was shared.
-            methods = [c.method for c in h.api.calls]
-            first_preview = next(
-                i
-                for i, c in enumerate(h.api.calls)
-                if c.method == "chat.update" and image_file_ids(c.args.get("blocks") or [])
-            )
-            assert first_preview < methods.index("files.completeUploadExternal", first_preview)
-
-            # Exactly one bot message in the thread for the version: image, caption, buttons.
-            [result] = h.api.bot_messages(CHANNEL, TS)
-            assert result["ts"] != status["ts"]
-            [shared] = [u for u in h.api.uploads if u.channel == CHANNEL]
-            assert [f["id"] for f in result["files"]] == [shared.file_id]
-            assert Image.open(io.BytesIO(shared.data)).size[0] > 0
-            kinds = [b["type"] for b in result["blocks"]]
-            assert kinds == ["section", "actions"]
-            caption = result["blocks"][0]["text"]["text"]
-            assert f"<@{USER}>" in caption and "v1" in caption  # notified: mentioned
-            labels = [e["text"]["text"] for e in result["blocks"][1]["elements"]]
-            assert any(label.startswith("Retry") for label in labels)
-            # The status message was turned into the result: deleted, not left behind.
-            assert [d["ts"] for d in h.api.named("chat.delete")] == [status["ts"]]
-    finally:
-        await engine.dispose()
+        # Exactly one bot message in the thread for the version: image, caption, buttons.
+        [result] = h.api.bot_messages(CHANNEL, TS)
+        assert result["ts"] != status["ts"]
+        [shared] = [u for u in h.api.uploads if u.channel == CHANNEL]
+        assert [f["id"] for f in result["files"]] == [shared.file_id]
+        assert Image.open(io.BytesIO(shared.data)).size[0] > 0
+        kinds = [b["type"] for b in result["blocks"]]
+        assert kinds == ["section", "actions"]
+        caption = result["blocks"][0]["text"]["text"]
+        assert f"<@{USER}>" in caption and "v1" in caption  # notified: mentioned
+        labels = [e["text"]["text"] for e in result["blocks"][1]["elements"]]
+        assert any(label.startswith("Retry") for label in labels)
+        # The status message was turned into the result: deleted, not left behind.
+        assert [d["ts"] for d in h.api.named("chat.delete")] == [status["ts"]]

@@ -13,29 +13,20 @@ import logging
 import re
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlmodel import select
 
-from adapters.slack.chat import SlackChatPort
-from bot.app.root import Core
-from bot.core.config import Settings
-from bot.core.ports import ChatPort, EditServicePort
-from storage.blobs import FileBlobStore
-from storage.db import Sessions, create_engine, session_factory
 from storage.models import Job, LedgerEntry
-from tests.kit.core import EMULATOR, emulated, openai_provider, real_core
-from tests.kit.emulator import ProviderEmulator
 from tests.kit.images import split
 from tests.kit.slack.api import TEAM_ID, FakeSlackApi
+from tests.kit.slack.e2e import SlackWorld, real_slack
 from tests.kit.slack.harness import (
     CHANNEL,
     TOKEN,
     USER,
-    Harness,
     event_callback,
     file_object,
     mention,
@@ -96,13 +87,7 @@ def said(api: FakeSlackApi) -> str:
     return "\n".join(parts)
 
 
-@dataclass
-class World:
-    h: Harness
-    core: Core
-    emu: ProviderEmulator
-    sessions: Sessions
-
+class World(SlackWorld):
     async def charged(self) -> tuple[list[Job], list[LedgerEntry]]:
         async with self.sessions() as session:
             jobs = list((await session.exec(select(Job))).all())
@@ -112,34 +97,8 @@ class World:
 
 @asynccontextmanager
 async def world(sqlite_url: str, tmp_path: Path) -> AsyncIterator[World]:
-    engine = create_engine(sqlite_url)
-    sessions = session_factory(engine)
-    emu = ProviderEmulator()
-    provider_http = emulated(emu)
-    cores: list[Core] = []
-
-    def make_service(chat: SlackChatPort, settings: Settings) -> EditServicePort:
-        chats: dict[str, ChatPort] = {"slack": chat}
-        core = real_core(
-            settings,
-            sessions=sessions,
-            blobs=FileBlobStore(tmp_path / "blobs"),
-            chats=chats,
-            provider=openai_provider(provider_http, EMULATOR),
-        )
-        cores.append(core)
-        return core.service
-
-    try:
-        async with (
-            provider_http,
-            slack_harness(
-                make_service=make_service, update_interval=0.01, EDITBOT_DATA_DIR=str(tmp_path)
-            ) as h,
-        ):
-            yield World(h, cores[0], emu, sessions)
-    finally:
-        await engine.dispose()
+    async with real_slack(sqlite_url, tmp_path) as w:
+        yield World(w.h, w.api, w.emu, w.sessions, w.cores)
 
 
 async def test_hostile_prompts_file_names_and_option_values_ping_nobody(
