@@ -4,19 +4,14 @@ pixels that come from the input), the caption's version, cost and budget, and th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import discord
 import discord.ext.test as dpytest
-import httpx
-import pytest
 
 from bot.core.domain import Quality, format_usd
 from bot.core.jobs import JobStatus
-from storage.blobs import FileBlobStore
-from storage.db import create_engine, session_factory
 from storage.job_rows import spec_of_row
 from storage.models import Job
 from tests.kit.discord.backend import (
@@ -38,33 +33,11 @@ from tests.kit.discord.e2e import (
     start_instance,
     thread_create,
 )
-from tests.kit.emulator import ProviderEmulator, Recorded
+from tests.kit.emulator import Recorded
 from tests.kit.emulator.images import tint
 from tests.kit.images import pixel_at, size_of, split
 from tests.kit.settings import make_settings
 from tests.kit.workers import all_jobs, read_ledger
-
-
-@pytest.fixture
-async def core(
-    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Core]:
-    # dpytest writes every uploaded file to ./dpytest_N.dat: keep them in this test's directory.
-    monkeypatch.chdir(tmp_path)
-    engine = create_engine(sqlite_url)
-    emu = ProviderEmulator()
-    try:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(emu.handler)) as http:
-            yield Core(
-                sessions=session_factory(engine),
-                blobs=FileBlobStore(tmp_path / "blobs"),
-                emu=emu,
-                provider_http=http,
-                settings=make_settings(tmp_path),
-            )
-    finally:
-        await dpytest.empty_queue()
-        await engine.dispose()
 
 
 def input_file(tmp_path: Path, name: str = "shoe.png") -> Path:

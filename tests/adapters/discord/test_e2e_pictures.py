@@ -10,9 +10,8 @@ from pathlib import Path
 from sqlmodel import select
 
 from storage.models import ThreadVersion
-from tests.adapters.discord.test_e2e import (  # noqa: F401  (core is a fixture)
+from tests.adapters.discord.test_e2e import (
     button_press,
-    core,
     job_rows,
     mention_with_image,
     provider_inputs,

@@ -8,25 +8,19 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import discord.ext.test as dpytest
-import httpx
 import pytest
 from discord.ext.test import backend as back
 from PIL import Image
 
 from bot.providers.openai import OpenAIProvider
 from bot.providers.retry import RetryPolicy
-from storage.blobs import FileBlobStore
-from storage.db import create_engine, session_factory
 from tests.kit.core import EMULATOR, OPENAI_KEY
 from tests.kit.discord.backend import image_attachment, post_message, settle
 from tests.kit.discord.e2e import Core, drain_sent, start_instance
 from tests.kit.emulator import ProviderEmulator
 from tests.kit.images import split
-from tests.kit.settings import make_settings
 
 LATENCY_S = 10.0
 
@@ -34,24 +28,8 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-async def core(
-    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Core]:
-    monkeypatch.chdir(tmp_path)  # dpytest writes uploaded files to ./dpytest_N.dat
-    engine = create_engine(sqlite_url)
-    emu = ProviderEmulator(latency_s=LATENCY_S)
-    try:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(emu.handler)) as http:
-            yield Core(
-                sessions=session_factory(engine),
-                blobs=FileBlobStore(tmp_path / "blobs"),
-                emu=emu,
-                provider_http=http,
-                settings=make_settings(tmp_path),
-            )
-    finally:
-        await dpytest.empty_queue()
-        await engine.dispose()
+def emulator() -> ProviderEmulator:
+    return ProviderEmulator(latency_s=LATENCY_S)
 
 
 def streaming_provider(core: Core) -> OpenAIProvider:

@@ -6,16 +6,9 @@ followups) must carry allowed_mentions that ping nobody but the requester, whate
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import discord.ext.test as dpytest
-import httpx
-import pytest
-
-from storage.blobs import FileBlobStore
-from storage.db import create_engine, session_factory
 from tests.kit.discord.backend import (
     RecordingWebhookAdapter,
     attachment_dict,
@@ -27,32 +20,10 @@ from tests.kit.discord.backend import (
     slash,
 )
 from tests.kit.discord.e2e import CHEAP, Core, Instance, drain_sent, start_instance
-from tests.kit.emulator import ProviderEmulator
 from tests.kit.images import split
 from tests.kit.settings import make_settings
 
 HOSTILE = "@everyone @here <@&123> <@999> <!channel> &lt;!channel&gt;"
-
-
-@pytest.fixture
-async def core(
-    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Core]:
-    monkeypatch.chdir(tmp_path)  # dpytest writes uploads to ./dpytest_N.dat
-    engine = create_engine(sqlite_url)
-    emu = ProviderEmulator()
-    try:
-        async with httpx.AsyncClient(transport=httpx.MockTransport(emu.handler)) as http:
-            yield Core(
-                sessions=session_factory(engine),
-                blobs=FileBlobStore(tmp_path / "blobs"),
-                emu=emu,
-                provider_http=http,
-                settings=make_settings(tmp_path),
-            )
-    finally:
-        await dpytest.empty_queue()
-        await engine.dispose()
 
 
 def unsafe(payload: dict[str, Any], *, requester: int) -> str | None:

@@ -20,8 +20,6 @@ from tests.kit.discord.backend import (
 from tests.kit.discord.e2e import Core, drain_sent, start_instance
 from tests.kit.settings import make_settings
 
-core = test_e2e.core  # the fixture: the real core on SQLite and the emulator
-
 
 async def test_a_mistake_in_edit_is_answered_privately_without_a_thread(
     core: Core, tmp_path: Path
