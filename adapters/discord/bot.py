@@ -1,7 +1,8 @@
 """The discord.py Bot: intents, the mention listener, app commands, buttons; built by bot.app.
 
-Mentions and interactions are answered (deferred) first, then handed to the core's
-EditServicePort; everything the user sees afterwards comes back through DiscordChatPort.
+Mentions go to the core's EditServicePort as they arrive (its submit stores them in the inbox
+first); `/edit` is stored, deferred, then handed over; buttons are deferred first. Everything
+the user sees afterwards comes back through DiscordChatPort.
 """
 
 from __future__ import annotations
@@ -95,6 +96,7 @@ class EditBot(commands.Bot):
             tree=self.tree,
             downloads=self.downloads,
             submit=self.submit,
+            accept=self._service.accept,
             max_n=self.settings.max_n,
             remember=functools.partial(self.chat.remember_interaction, public_reply=True),
             acks=self.acks,

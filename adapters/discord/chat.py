@@ -18,6 +18,7 @@ from adapters.discord.buttons import actions_view
 from adapters.discord.downloads import CdnDownloads
 from adapters.discord.fit import DEFAULT_UPLOAD_LIMIT, fit_images
 from adapters.discord.mentions import requester_only
+from adapters.discord.originals import anchor_message
 from adapters.discord.people import DiscordPeople
 from adapters.discord.translate import PLATFORM
 from bot.core.domain import Attachment, Place
@@ -93,10 +94,10 @@ class DiscordChatPort(DiscordPeople):
         if place.thread:
             return place
         channel = await self._channel(place.channel)
+        name = thread_title(title, limit=THREAD_NAME_MAX)
+        message = await anchor_message(self._client, anchor, title=name)  # also after a restart
         try:
-            thread_id = await self._open(
-                channel, int(anchor) if anchor else None, thread_title(title, limit=THREAD_NAME_MAX)
-            )
+            thread_id = await self._open(channel, message, name)
         except discord.HTTPException as exc:
             raise PlatformError(f"Discord refused to open a thread: {exc}") from exc
         self.adopt_reply(place, str(thread_id))

@@ -1,9 +1,11 @@
-"""`/edit` and the "Edit image" message menu: defer, then hand an IncomingEdit to `submit`."""
+"""`/edit` and the "Edit image" message menu: store, defer, then hand an IncomingEdit to
+`submit`."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Any, Optional
 
 import discord
@@ -11,9 +13,10 @@ from discord import app_commands
 from discord.app_commands import Choice
 from discord.ext import commands
 
-from adapters.discord.acks import timed_defer
+from adapters.discord.acks import accept_then_defer
 from adapters.discord.downloads import CdnDownloads
 from adapters.discord.modals import EditImageModal
+from adapters.discord.originals import original_anchor
 from adapters.discord.translate import command_picks, interaction_edit
 from bot.core.domain import ASPECTS, IncomingEdit, OptionPicks, Quality, Resolution
 from bot.core.metrics import Histogram
@@ -29,6 +32,12 @@ SHOWN_PROMPT_MAX = 1900
 
 SubmitEdit = Callable[[IncomingEdit], Awaitable[None]]
 """Hands an edit to the core; never raises into discord.py (EditBot.submit)."""
+AcceptEdit = Callable[[IncomingEdit], Awaitable[bool]]
+"""Stores an edit in the core's inbox before the defer; False when seen before."""
+
+
+async def _not_stored(edit: IncomingEdit) -> bool:
+    return True
 
 
 def _value(choice: Choice[str] | None) -> str | None:
@@ -42,6 +51,7 @@ class EditCommands(commands.Cog):
         tree: the tree the menu is added to (a context menu cannot live inside a Cog).
         downloads: turns the interaction's discord.Attachments into core Attachments.
         submit: where the finished IncomingEdit goes.
+        accept: the core's inbox, written before the defer (EditServicePort.accept).
     """
 
     def __init__(
@@ -50,6 +60,7 @@ class EditCommands(commands.Cog):
         tree: app_commands.CommandTree[Any],
         downloads: CdnDownloads,
         submit: SubmitEdit,
+        accept: AcceptEdit = _not_stored,
         max_n: int = 10,
         remember: Callable[[discord.Interaction], None] | None = None,
         acks: Histogram | None = None,
@@ -58,6 +69,7 @@ class EditCommands(commands.Cog):
         self._acks = acks  # ack_seconds: the defers timed
         self._downloads = downloads
         self._submit = submit
+        self._accept = accept
         self._remember = remember
         # `n` offers exactly 1..EDITBOT_MAX_N: a choice Discord shows is one editbot takes.
         n = self.edit._params["n"]
@@ -118,22 +130,27 @@ class EditCommands(commands.Cog):
         sources: Sequence[discord.Attachment],
         picks: OptionPicks | None = None,
     ) -> None:
-        """Defer, repeat the prompt as the response (the thread's anchor), then submit."""
-        # The 3-second window: defer before anything else, then do the slow part.
-        await timed_defer(interaction, self._acks, thinking=True)
+        """Store the request, defer, repeat the prompt as the response (the thread's anchor),
+        then submit. Stored before the defer, it is answered by a restart from then on: its
+        anchor is the original response's webhook until the response has an id."""
+        attachments = self._downloads.attachments(sources)
+        edit = interaction_edit(
+            interaction, text=text, attachments=attachments, anchor_message_id=None, picks=picks
+        )
+        edit = replace(edit, message_id=original_anchor(interaction))
+        # The 3-second window: nothing slow before the defer (the inbox write is bounded).
+        if not await accept_then_defer(
+            interaction, self._acks, lambda: self._accept(edit), thinking=True
+        ):
+            return  # delivered before (the gateway sent it again): answered there
         if self._remember is not None:
             self._remember(interaction)  # a mistake is answered to this person only
-        attachments = self._downloads.attachments(sources)
-        anchor: int | None = None
         try:
             shown = text if len(text) <= SHOWN_PROMPT_MAX else text[: SHOWN_PROMPT_MAX - 1] + "…"
             original = await interaction.edit_original_response(
                 content=f"Editing: {shown}", allowed_mentions=discord.AllowedMentions.none()
             )
-            anchor = original.id
+            edit = replace(edit, message_id=str(original.id))
         except discord.HTTPException:
             log.warning("could not edit the deferred response of interaction %s", interaction.id)
-        edit = interaction_edit(
-            interaction, text=text, attachments=attachments, anchor_message_id=anchor, picks=picks
-        )
         await self._submit(edit)

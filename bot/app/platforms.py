@@ -13,9 +13,12 @@ import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+import discord
+import yarl
 from aiohttp import web
+from discord.gateway import DiscordWebSocket
 
-from adapters.discord.bot import build_discord_bot, default_chat
+from adapters.discord.bot import EditBot, build_discord_bot, default_chat
 from adapters.discord.downloads import CdnDownloads
 from adapters.slack.app import build_slack_app, build_slack_client, make_chat_port
 from adapters.slack.downloads import SlackDownloader, allowed_hosts
@@ -33,6 +36,10 @@ from bot.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+DISCORD_API_URL = str(Settings.model_fields["discord_api_url"].default)
+"""Discord's own REST base, DISCORD_API_URL's default."""
+DISCORD_LOGIN_S = 30.0
+"""How long the start waits for Discord's login (REST) before serving without it."""
 SOCKET_WATCH_S = 0.5
 """How often Slack's Socket Mode connection is looked at for /healthz."""
 
@@ -107,16 +114,17 @@ async def register_delivery_chats(app: App) -> list[Closer]:
     elif settings.slack_oauth:
         app.chats["slack"] = delivery_chat_oauth(app)
     if settings.discord_token is not None:
-        import discord
-
         _discord_rest_base(settings)
         # Nothing a worker posts pings anyone unless a send says whom (DiscordChatPort).
         client = discord.Client(
             intents=discord.Intents.none(), allowed_mentions=discord.AllowedMentions.none()
         )
         await client.login(settings.discord_token.get_secret_value())
-        downloads = CdnDownloads.create(max_bytes=settings.max_input_bytes, http=app.http)
+        downloads = CdnDownloads.create(
+            max_bytes=settings.max_input_bytes, extra_hosts=_discord_proxy(settings), http=app.http
+        )
         app.chats["discord"] = default_chat(client, downloads)
+        app.service.intake.reattach["discord"] = _discord_reattach(downloads)
         closers.append(client.close)
     if not app.chats:
         log.warning("no SLACK_BOT_TOKEN or DISCORD_TOKEN: results wait for a process that has one")
@@ -210,10 +218,36 @@ def _wire_discord(app: App, board: PlatformHealth) -> tuple[Runner, Closer]:
     token = settings.discord_token.get_secret_value()
     _discord_rest_base(settings)
     discord_bot = build_discord_bot(
-        settings=settings, service=app.service, http=app.http, metrics=app.metrics
+        settings=settings,
+        service=app.service,
+        http=app.http,
+        metrics=app.metrics,
+        extra_cdn_hosts=_discord_proxy(settings),
     )
     app.chats["discord"] = discord_bot.chat
     app.service.intake.reattach["discord"] = _discord_reattach(discord_bot.downloads)
+    _watch_discord(discord_bot, board)
+    login: list[asyncio.Future[None]] = []
+
+    async def log_in() -> None:
+        # REST before the first heartbeat: a request taken over from a dead process is
+        # answered through it. A slow Discord does not hold the start up past DISCORD_LOGIN_S;
+        # a failing one fails in `run` (the platform's "failed" state), not the process.
+        login.append(asyncio.ensure_future(discord_bot.login(token)))
+        await asyncio.wait(login, timeout=DISCORD_LOGIN_S)
+
+    async def run() -> None:
+        # What bot.start does, with the gateway asked of DISCORD_API_URL in between.
+        await (login[0] if login else discord_bot.login(token))
+        await _discord_gateway(discord_bot, settings)
+        await discord_bot.connect()
+
+    board.before_start(log_in)
+    return run, discord_bot.close
+
+
+def _watch_discord(discord_bot: EditBot, board: PlatformHealth) -> None:
+    """The gateway connection's state, for /healthz."""
     board.set("discord", CONNECTING)
 
     async def up() -> None:
@@ -226,11 +260,6 @@ def _wire_discord(app: App, board: PlatformHealth) -> tuple[Runner, Closer]:
     discord_bot.add_listener(up, "on_resumed")
     discord_bot.add_listener(down, "on_disconnect")
 
-    async def run() -> None:
-        await discord_bot.start(token)
-
-    return run, discord_bot.close
-
 
 def _discord_rest_base(settings: Settings) -> None:
     """discord.py's REST base is a class attribute: DISCORD_API_URL sets it (also for tests'
@@ -238,6 +267,24 @@ def _discord_rest_base(settings: Settings) -> None:
     import discord.http
 
     discord.http.Route.BASE = settings.discord_api_url.rstrip("/")
+
+
+def _discord_proxy(settings: Settings) -> tuple[str, ...]:
+    """DISCORD_API_URL's origin when it is not Discord's own (a proxy the operator runs, or a
+    test's fake Discord): attachments are downloaded from it too, as Slack's are from
+    SLACK_API_URL's origin."""
+    url = settings.discord_api_url.rstrip("/")
+    return () if url == DISCORD_API_URL else (url,)
+
+
+async def _discord_gateway(bot: discord.Client, settings: Settings) -> None:
+    """With DISCORD_API_URL not Discord's own, the gateway is the one its `GET /gateway/bot`
+    names (discord.py would open Discord's, whatever the REST base): process-wide, as
+    `Route.BASE` is."""
+    if not _discord_proxy(settings):
+        return
+    _, url, _ = await bot.http.get_bot_gateway()
+    DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)
 
 
 def _health(app: App, board: PlatformHealth) -> Callable[[], Awaitable[dict[str, Any]]]:

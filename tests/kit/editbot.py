@@ -91,7 +91,11 @@ async def editbot(
     """Start `editbot COMMAND...`; with `http`, wait until /healthz answers. Killed on exit."""
     port = free_port() if http else None
     log = tmp_path / f"{name}.log"
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("EDITBOT_", "SLACK_"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("EDITBOT_", "SLACK_", "DISCORD_", "OPENAI_"))
+    }
     full = {**base, "PYTHONPATH": str(REPO), **env}
     if port is not None:
         full["EDITBOT_HTTP_PORT"] = str(port)

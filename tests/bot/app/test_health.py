@@ -200,3 +200,34 @@ async def test_discord_failing_after_the_start_leaves_slack_serving(tmp_path: Pa
             await _send_mention(bot, slack, ts=ts, text="make it blue quality=low")
             await slack.wait_for(lambda: any(u.thread_ts == ts for u in slack.uploads), timeout=60)
             assert bot.proc.returncode is None
+
+
+async def test_healthz_is_503_naming_discord_while_its_gateway_is_away_and_slack_stays_up(
+    tmp_path: Path,
+):
+    from tests.kit.discord.live import LiveFakeDiscord
+
+    async with (
+        FakeSocketMode() as sm,
+        SocketSlackApi(token=TOKEN, app_token=APP_TOKEN, socket=sm) as slack,
+        LiveFakeDiscord(token=DISCORD_TOKEN) as discord,
+    ):
+        env = {
+            "SLACK_BOT_TOKEN": TOKEN,
+            "SLACK_APP_TOKEN": APP_TOKEN,
+            "SLACK_API_URL": slack.api_url,
+            "DISCORD_TOKEN": DISCORD_TOKEN,
+            "DISCORD_API_URL": discord.api_url,
+        }
+        async with editbot_run(env, tmp_path) as bot:
+            await bot.wait_health(200, slack="connected", discord="connected")
+            # Discord drops the session, then refuses every new connection and resume.
+            discord.refuse_gateway = True
+            for session in discord.shards:
+                await session.ws.close(code=4000)
+            body = await bot.wait_health(503, slack="connected", discord="disconnected")
+            assert body["ok"] is False and body["platforms"]["discord"]["for_s"] >= 1
+            assert body["platforms"]["discord"]["error"] == "gateway connection lost"
+            discord.refuse_gateway = False  # back: the client identifies again
+            body = await bot.wait_health(200, slack="connected", discord="connected")
+            assert body["ok"] is True and discord.identified >= 2
