@@ -99,6 +99,10 @@ class Job(SQLModel, table=True):
     fair_seq: int = 0
     status_message_id: str | None = Field(default=None, max_length=100)
     delivered_at: datetime | None = Field(default=None, sa_column=_dt())
+    delivering_by: str | None = Field(default=None, max_length=100, index=True)
+    """The process (heartbeat owner) posting the job now, or whose post was not confirmed."""
+    posted_at: datetime | None = Field(default=None, sa_column=_dt())
+    """When the post was confirmed (it is in the thread)."""
     created_at: datetime = Field(default_factory=utcnow, sa_column=_dt(nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_dt(nullable=False))
     started_at: datetime | None = Field(default=None, sa_column=_dt())

@@ -196,8 +196,9 @@ async def finish(
 ) -> bool:
     """End a running job if `owner` still holds its lease; False (nothing written) otherwise.
 
-    `delivered` marks it delivered in the same statement (the caller posts it right after the
-    commit, see bot.jobs.delivery); `also` sets further columns (the thread a result went to).
+    `delivered` marks it delivered by `owner` in the same statement (the caller posts it right
+    after the commit and confirms the post, see bot.jobs.delivery); `also` sets further
+    columns (the thread a result went to).
     """
     if status not in FINISHED:
         raise ValueError(f"{status} is not a final status")
@@ -212,6 +213,7 @@ async def finish(
     }
     if delivered:
         values["delivered_at"] = now
+        values["delivering_by"] = owner
     if cost_micros is not None:
         values["cost_micros"] = cost_micros
     if version is not None:
@@ -271,20 +273,29 @@ async def expire_leases_of(
 
 
 async def mark_delivered(
-    session: AsyncSession, *, job_id: str, now: datetime | None = None
+    session: AsyncSession, *, job_id: str, owner: str | None = None, now: datetime | None = None
 ) -> bool:
-    """Set delivered_at once; True only for the call that set it (deliver exactly then)."""
+    """Set delivered_at once, with `owner` as the one delivering (storage.deliveries); True
+    only for the call that set it (deliver exactly then)."""
+    values: dict[str, object] = {"delivered_at": now or utcnow()}
+    if owner is not None:
+        values["delivering_by"] = owner
     result = await session.exec(
         update(_jobs)
-        .where(_jobs.c.id == job_id, _jobs.c.delivered_at.is_(None))
-        .values(delivered_at=now or utcnow())
+        .where(_jobs.c.id == job_id, _jobs.c.delivered_at.is_(None), _jobs.c.posted_at.is_(None))
+        .values(values)
     )
     return rowcount(result) == 1
 
 
 async def unmark_delivered(session: AsyncSession, *, job_id: str) -> None:
-    """Take a delivery mark back (the post failed), so the sweep tries again."""
-    await session.exec(update(_jobs).where(_jobs.c.id == job_id).values(delivered_at=None))
+    """Take a delivery mark back (the post failed), so the sweep tries again; `delivering_by`
+    stays, saying the next attempt must first look whether the post landed after all."""
+    await session.exec(
+        update(_jobs)
+        .where(_jobs.c.id == job_id, _jobs.c.posted_at.is_(None))
+        .values(delivered_at=None)
+    )
 
 
 async def undelivered(
@@ -299,6 +310,7 @@ async def undelivered(
     where = [
         _jobs.c.status.in_([JobStatus.SUCCEEDED, JobStatus.FAILED]),
         _jobs.c.delivered_at.is_(None),
+        _jobs.c.posted_at.is_(None),
         _jobs.c.finished_at >= since,
     ]
     if platforms is not None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
 import discord
 
-from adapters.discord.buttons import actions_view
+from adapters.discord.buttons import CUSTOM_ID_TEMPLATE, actions_view
 from adapters.discord.downloads import CdnDownloads
 from adapters.discord.fit import DEFAULT_UPLOAD_LIMIT, fit_images
 from adapters.discord.mentions import requester_only
@@ -24,7 +25,7 @@ from adapters.discord.translate import PLATFORM
 from bot.core.domain import Attachment, Place
 from bot.core.errors import PlatformError
 from bot.core.messages import thread_title
-from bot.core.ports import ActionButton, MessageRef, ResultImage
+from bot.core.ports import RESULT_ACTIONS, ActionButton, MessageRef, ResultImage
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,18 @@ async def create_thread(channel: Any, anchor: int | None, name: str) -> int:
             name=name, type=discord.ChannelType.public_thread, auto_archive_duration=1440
         )
     return int(thread.id)
+
+
+def _kids(row: Any) -> Sequence[Any]:
+    return list(getattr(row, "children", None) or [row])
+
+
+def _result_of(job_id: str, component: Any) -> bool:
+    """Whether `component` is a result's button (RESULT_ACTIONS) for `job_id`."""
+    found = re.fullmatch(CUSTOM_ID_TEMPLATE, str(getattr(component, "custom_id", None) or ""))
+    if found is None or found["job"] != job_id:
+        return False
+    return found["action"] in {a.value for a in RESULT_ACTIONS}
 
 
 def _clip(text: str) -> str:
@@ -231,6 +244,18 @@ class DiscordChatPort(DiscordPeople):
             except discord.HTTPException:  # the result is posted: a leftover status is cosmetic
                 log.warning("could not delete status message %s", replaces.message_id)
         return ref
+
+    async def find_posted(self, place: Place, job_id: str) -> bool:
+        """Whether one of the thread's recent messages (GET /channels/{id}/messages) carries a
+        result button for `job_id`: the buttons' custom_id say which job a result is."""
+        target = await self._target(place)
+        try:
+            async for message in target.history(limit=THREAD_HISTORY_LIMIT):
+                if any(_result_of(job_id, c) for row in message.components for c in _kids(row)):
+                    return True
+        except discord.HTTPException as exc:
+            raise PlatformError(f"Discord refused to list messages: {exc}") from exc
+        return False
 
     async def thread_images(self, place: Place) -> Sequence[Attachment]:
         """Image attachments in the place's thread, newest first."""

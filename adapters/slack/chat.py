@@ -16,10 +16,10 @@ from adapters.slack.downloads import SlackDownloader
 from adapters.slack.escape import outgoing
 from adapters.slack.people import SlackPeople
 from adapters.slack.translate import PLATFORM
-from adapters.slack.views import message_blocks
+from adapters.slack.views import message_blocks, parse_action_id
 from bot.core.domain import Attachment, Place
 from bot.core.errors import PlatformError
-from bot.core.ports import ActionButton, MessageRef, ResultImage
+from bot.core.ports import RESULT_ACTIONS, ActionButton, MessageRef, ResultImage
 
 log = logging.getLogger(__name__)
 
@@ -320,10 +320,8 @@ class SlackChatPort(SlackPeople):
         except PlatformError:
             log.warning("could not delete preview file %s", file_id, exc_info=True)
 
-    async def thread_images(self, place: Place) -> Sequence[Attachment]:
-        """Images in the thread, newest first, read with conversations.replies."""
-        if not place.thread:
-            return []
+    async def _replies(self, place: Place) -> list[dict]:
+        """The thread's messages, oldest first (conversations.replies, up to MAX_REPLY_PAGES)."""
         messages: list[dict] = []
         cursor: str | None = None
         for _ in range(MAX_REPLY_PAGES):
@@ -338,6 +336,25 @@ class SlackChatPort(SlackPeople):
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 break
+        return messages
+
+    async def find_posted(self, place: Place, job_id: str) -> bool:
+        """Whether a message in the thread (or the channel's latest, without one) carries a
+        result button whose value is `job_id`: the result's buttons say which job it is."""
+        if place.thread:
+            messages = await self._replies(place)
+        else:
+            resp = await self._call(
+                self._client.conversations_history, channel=place.channel, limit=200
+            )
+            messages = list(resp.get("messages") or [])
+        return any(_carries(message, job_id) for message in messages)
+
+    async def thread_images(self, place: Place) -> Sequence[Attachment]:
+        """Images in the thread, newest first, read with conversations.replies."""
+        if not place.thread:
+            return []
+        messages = await self._replies(place)
         found: list[Attachment] = []
         for message in reversed(messages):
             for f in reversed(message.get("files") or []):
@@ -357,6 +374,16 @@ class SlackChatPort(SlackPeople):
             raise PlatformError(f"Slack refused the call: {error or 'unknown error'}") from exc
         data = getattr(resp, "data", resp)
         return data if isinstance(data, dict) else {}
+
+
+def _carries(message: dict, job_id: str) -> bool:
+    """Whether `message` has one of a result's buttons (RESULT_ACTIONS) for `job_id`."""
+    for block in message.get("blocks") or []:
+        for element in block.get("elements") or [] if block.get("type") == "actions" else []:
+            action = parse_action_id(str(element.get("action_id") or ""))
+            if action in RESULT_ACTIONS and element.get("value") == job_id:
+                return True
+    return False
 
 
 def _with_thread(place: Place, thread: str) -> Place:

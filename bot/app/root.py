@@ -205,10 +205,11 @@ def _heartbeat(
     worker: Worker,
     service: EditService,
 ) -> Heartbeat:
-    """This process's heartbeat: a dead process's jobs go to the workers at once, its inbox
-    to the EditService."""
+    """This process's heartbeat: a dead process's jobs go to the workers at once, and so do
+    its unconfirmed posts (to the sweep); its inbox to the EditService."""
     heartbeat = Heartbeat(sessions=sessions, owner=owner, clock=clock)
     heartbeat.on_freed.append(worker.wake)
+    heartbeat.on_posts_freed.append(worker.sweep_soon)
     heartbeat.on_dead.append(service.adopt_intake)
     return heartbeat
 

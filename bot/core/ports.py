@@ -35,6 +35,12 @@ class Action(StrEnum):
     """The same prompt again from image `index` of a batch (a new paid edit)."""
 
 
+RESULT_ACTIONS = frozenset(
+    {Action.RETRY, Action.UNDO, Action.HIGH_QUALITY, Action.USE, Action.VARY}
+)
+"""The buttons a posted result (or failure) carries: ChatPort.find_posted looks for them."""
+
+
 @dataclass(frozen=True)
 class ActionButton:
     """A button: what it does, the job it acts on, and its label.
@@ -134,6 +140,12 @@ class ChatPort(Protocol):
         """The one message of a finished edit: images, caption and buttons together (or a
         failure's text and buttons), posted new so that `notify` (a user id, mentioned) is
         notified; `replaces`, the edit's status message, is removed once it is posted."""
+        ...
+
+    async def find_posted(self, place: Place, job_id: str) -> bool:
+        """Whether the result (or failure) of job `job_id` is already in `place`'s thread: a
+        message there carries a button of RESULT_ACTIONS for that job. The sweep asks before
+        posting a delivery whose earlier attempt died unconfirmed."""
         ...
 
     async def tell_outcome(self, place: Place, outcome: str) -> None:

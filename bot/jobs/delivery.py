@@ -1,13 +1,15 @@
 """What a finished job posts, and posting it: the result images with caption and buttons, or
 the failure message. Nothing here reads or writes the database (bot.jobs.sweep does).
 
-Trade-off, chosen on purpose: a job is marked delivered BEFORE it is posted (in the
-transaction that finishes it, or by the sweep), so two workers, or a worker and the restart
-sweep, never both post the same result: delivery is at most once. If posting raises, the mark
-is taken back so the sweep tries again later; only a process that dies between the mark and
-the post loses that one message (the result stays in the thread's versions, `versions` shows
-it). Posting first and marking after would instead post twice after such a crash, and a
-duplicate paid-looking result is worse for the people in the channel than one missing message.
+A job is marked delivered BEFORE it is posted (in the transaction that finishes it, or by the
+sweep), so two workers, or a worker and the restart sweep, never both post the same result.
+The mark is a lease: it names the process posting (its heartbeat owner), and a second write
+confirms the post once the platform took it (storage.deliveries). If posting raises, the
+mark is taken back so the sweep tries again later. A process that dies between the mark and
+the confirm (SIGKILL) leaves a mark its heartbeat no longer backs: a live process takes it
+back, and the sweep asks the platform whether the result is in the thread already
+(ChatPort.find_posted) before posting it, so the result is posted once, neither lost nor
+posted twice.
 """
 
 from __future__ import annotations

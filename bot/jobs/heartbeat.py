@@ -4,8 +4,10 @@ Every `interval_s` the process writes its row (storage.heartbeats) and reads the
 process is dead when its beat is older than `stale_s`, or when it ran on this host and its pid
 is gone (or is this process's own pid under another owner name: a container restarted as
 pid 1). The leases a dead process held end at once (storage.queue.expire_leases_of), so any
-live worker claims its jobs, and `on_dead` hooks take over the rest (the EditService adopts
-its inbox). A restarted process does this in its first beat, before its workers claim.
+live worker claims its jobs; so do its unconfirmed deliveries (storage.deliveries.
+release_deliveries_of), which the next sweep posts unless the post is found in the thread;
+and `on_dead` hooks take over the rest (the EditService adopts its inbox). A restarted
+process does this in its first beat, before its workers claim and sweep.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import datetime, timedelta
 
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
+from storage.deliveries import release_deliveries_of
 from storage.heartbeats import Beat, beat, beats, forget
 from storage.queue import expire_leases_of
 
@@ -68,6 +71,8 @@ class Heartbeat:
         self.started_at = clock()
         self.on_freed: list[Callable[[], None]] = []
         """Called when leases were freed (the Worker's wake)."""
+        self.on_posts_freed: list[Callable[[], None]] = []
+        """Called when unconfirmed deliveries were taken back (the Worker's sweep_soon)."""
         self.on_dead: list[OnDead] = []
         """Called with the dead owners (maybe none) on every beat."""
         self.ready = asyncio.Event()
@@ -98,6 +103,13 @@ class Heartbeat:
             await forget(session, now=now)
             dead = [b.owner for b in await beats(session) if self.is_dead(b, now)]
             freed = await expire_leases_of(session, owners=dead, now=now)
+            posts = await release_deliveries_of(session, owners=dead)
+        if posts:
+            log.warning(
+                "took over %d unconfirmed posts of dead processes %s", posts, ", ".join(dead)
+            )
+            for sweep in self.on_posts_freed:
+                sweep()
         if freed:
             log.warning("took over %d running jobs of dead processes %s", freed, ", ".join(dead))
             for wake in self.on_freed:

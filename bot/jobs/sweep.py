@@ -2,7 +2,10 @@
 
 A job finished in a process without that platform's chat client, or whose post failed, is left
 unmarked; the sweep (on start, then periodically) marks it, reads its result back and posts
-it. See bot.jobs.delivery for why the mark comes before the post.
+it. See bot.jobs.delivery for why the mark comes before the post, and storage.deliveries for
+the lease: the mark names the process posting, a second write confirms the post, and a mark
+whose process died unconfirmed comes back to the sweep, which first asks the platform
+whether the post landed (ChatPort.find_posted) so it is never posted twice.
 """
 
 from __future__ import annotations
@@ -10,18 +13,26 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.core.budgets import BudgetDefaults
 from bot.core.jobs import JobSpec, JobStatus
 from bot.core.metrics import Counter
-from bot.core.ports import BlobStore, ChatPort
-from bot.jobs.delivery import Delivery, failure_delivery, post, result_delivery
+from bot.core.ports import BlobStore, ChatPort, MessageRef
+from bot.jobs.delivery import (
+    BATCH_DONE,
+    DONE,
+    Delivery,
+    failure_delivery,
+    post,
+    result_delivery,
+)
 from storage.budget_reports import standing
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
+from storage.deliveries import confirm_posted, delivery_state
 from storage.images import job_outputs
 from storage.queue import get_job, mark_delivered, undelivered, unmark_delivered
 
@@ -45,8 +56,9 @@ class Delivered:
 async def post_once(
     sessions: Sessions, chat: ChatPort, delivery: Delivery, *, failures: Counter | None = None
 ) -> Delivered:
-    """Post a delivery whose job is marked delivered; if posting fails, take the mark back
-    (and count it in `failures`, by platform: /metrics' delivery_failures_total).
+    """Post a delivery whose job is marked delivered, then confirm the post; if posting
+    fails, take the mark back (and count it in `failures`, by platform: /metrics'
+    delivery_failures_total).
 
     A post is not cut by cancellation (a stop whose grace ran out): it gets up to
     POST_FINISH_S more to end, since a half-made post could show twice. One that still has
@@ -57,7 +69,9 @@ async def post_once(
     try:
         await asyncio.shield(posting)
     except asyncio.CancelledError:
-        if not await _finish_despite_cancel(posting, POST_FINISH_S):
+        if await _finish_despite_cancel(posting, POST_FINISH_S):
+            await _despite_cancel(_confirm(sessions, delivery.job_id))
+        else:
             log.warning("job %s: post cut short by a stop; a sweep posts it", delivery.job_id)
             await _unmark_despite_cancel(sessions, delivery.job_id)
         raise
@@ -67,7 +81,18 @@ async def post_once(
             failures.inc(platform=chat.platform)
         await _unmark(sessions, delivery.job_id)
         return Delivered(delivery.job_id, False, "post failed")
+    await _confirm(sessions, delivery.job_id)
     return Delivered(delivery.job_id, True)
+
+
+async def _confirm(sessions: Sessions, job_id: str) -> None:
+    """The post is in the thread: say so. Should this write fail, the lease stays with this
+    process, and whoever takes it over finds the post in the thread (find_posted)."""
+    try:
+        async with write_session(sessions) as session:
+            await confirm_posted(session, job_id=job_id)
+    except Exception:
+        log.warning("job %s: posted, but could not confirm it", job_id, exc_info=True)
 
 
 async def deliver(
@@ -77,9 +102,15 @@ async def deliver(
     chats: Mapping[str, ChatPort],
     defaults: BudgetDefaults,
     job_id: str,
+    owner: str | None = None,
     failures: Counter | None = None,
 ) -> Delivered:
-    """Post a finished job's result (or its failure) once; later calls post nothing."""
+    """Post a finished job's result (or its failure) once; later calls post nothing.
+
+    `owner` (this process's heartbeat owner) holds the delivery until the post is confirmed.
+    When an earlier attempt died unconfirmed, the thread is looked at first: a post found
+    there is confirmed, not posted again.
+    """
     async with sessions() as session:
         job = await get_job(session, job_id)
     if job is None or job.status not in (JobStatus.SUCCEEDED, JobStatus.FAILED):
@@ -89,8 +120,13 @@ async def deliver(
         # Another process (with this platform's client) may deliver it: leave it unmarked.
         return Delivered(job_id, False, f"no chat port for {job.place.platform}")
     async with write_session(sessions) as session:
-        if not await mark_delivered(session, job_id=job_id):
+        state = await delivery_state(session, job_id=job_id)
+        if not await mark_delivered(session, job_id=job_id, owner=owner):
             return Delivered(job_id, False, "already delivered")
+    if state is not None and state.maybe_posted:
+        found = await _posted_before(sessions, chat, job)
+        if found is not None:
+            return found
     try:
         delivery = await _read_back(sessions, blobs, job, defaults)
     except asyncio.CancelledError:
@@ -101,6 +137,41 @@ async def deliver(
         await _unmark(sessions, job_id)
         return Delivered(job_id, False, "read failed")
     return await post_once(sessions, chat, delivery, failures=failures)
+
+
+async def _posted_before(sessions: Sessions, chat: ChatPort, job: JobSpec) -> Delivered | None:
+    """After an attempt that died unconfirmed: the post found in the thread (confirmed now),
+    or a look that failed (the mark goes back for a later sweep); None: post it."""
+    try:
+        found = await chat.find_posted(job.place, job.id)
+    except asyncio.CancelledError:
+        await _unmark_despite_cancel(sessions, job.id)
+        raise
+    except Exception:
+        log.warning("job %s: could not look for an earlier post; will retry", job.id, exc_info=True)
+        await _unmark(sessions, job.id)
+        return Delivered(job.id, False, "look failed")
+    if not found:
+        log.warning("job %s: an earlier attempt's post is not in the thread; posting it", job.id)
+        return None
+    log.warning("job %s: an earlier attempt's post is in the thread; not posted again", job.id)
+    await _confirm(sessions, job.id)
+    await _settle_status(chat, job)
+    return Delivered(job.id, False, "posted before")
+
+
+async def _settle_status(chat: ChatPort, job: JobSpec) -> None:
+    """The status message a post found in the thread may have left behind says it is done
+    (cosmetic: it may be gone already)."""
+    if job.status_message_id is None:
+        return
+    text = BATCH_DONE if job.batch_id is not None else DONE
+    if job.status is JobStatus.FAILED:
+        text = "Failed: the reason is in the thread"
+    try:
+        await chat.update_text(MessageRef(job.place, job.status_message_id), text)
+    except Exception:
+        log.info("job %s: its status message is gone or could not be updated", job.id)
 
 
 async def _read_back(
@@ -123,12 +194,15 @@ async def deliver_pending(
     chats: Mapping[str, ChatPort],
     defaults: BudgetDefaults,
     now: datetime | None = None,
+    owner: str | None = None,
     failures: Counter | None = None,
 ) -> list[Delivered]:
-    """Deliver every finished job a crash left undelivered (run on start and periodically).
+    """Deliver every finished job a crash left undelivered (run on start and periodically),
+    holding each delivery as `owner` (this process's heartbeat owner) until it is confirmed.
 
     Only jobs of platforms this process has a client for: it cannot deliver the others, and
-    another platform's backlog must not hide its own.
+    another platform's backlog must not hide its own. Deliveries of dead processes come back
+    here once a heartbeat took them back (bot.jobs.heartbeat).
     """
     since = (now or utcnow()) - SWEEP_WINDOW
     async with sessions() as session:
@@ -140,6 +214,7 @@ async def deliver_pending(
             chats=chats,
             defaults=defaults,
             job_id=i,
+            owner=owner,
             failures=failures,
         )
         for i in ids
@@ -152,14 +227,19 @@ async def _unmark(sessions: Sessions, job_id: str) -> None:
 
 
 async def _unmark_despite_cancel(sessions: Sessions, job_id: str) -> None:
-    """Take the mark back even while this task is being cancelled (again): the write runs
-    in its own task, which a second cancellation does not stop."""
-    write = asyncio.ensure_future(_unmark(sessions, job_id))
-    while not write.done():
-        with contextlib.suppress(asyncio.CancelledError):
-            await asyncio.shield(write)
-    if not write.cancelled() and write.exception() is not None:
+    """Take the mark back even while this task is being cancelled (again)."""
+    if not await _despite_cancel(_unmark(sessions, job_id)):
         log.error("job %s: could not take its delivery mark back", job_id)
+
+
+async def _despite_cancel(write: Coroutine[object, object, None]) -> bool:
+    """Run `write` to its end even while this task is being cancelled (again): it runs in its
+    own task, which a second cancellation does not stop; False if it raised."""
+    task = asyncio.ensure_future(write)
+    while not task.done():
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.shield(task)
+    return task.cancelled() or task.exception() is None
 
 
 async def _finish_despite_cancel(posting: asyncio.Future[None], timeout: float) -> bool:

@@ -84,6 +84,7 @@ class Worker:
         )
         self.outcomes: list[Outcome] = []
         self._wake = asyncio.Event()
+        self._sweep_now = asyncio.Event()
         self._stopping = False
         self._running: dict[str, asyncio.Task[None]] = {}
         self._loops: list[asyncio.Task[None]] = []
@@ -206,14 +207,22 @@ class Worker:
                 blobs=self.blobs,
                 chats=self.chats,
                 defaults=self.defaults,
+                owner=self.owner,
                 failures=self.delivery_failures,
             )
         except Exception:
             log.exception("worker %s: delivering pending results failed", self.owner)
 
+    def sweep_soon(self) -> None:
+        """Deliveries came back (a dead process's unconfirmed posts): sweep now, not at the
+        next tick."""
+        self._sweep_now.set()
+
     async def _tick(self) -> None:
         while True:
-            await asyncio.sleep(self.periodic_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._sweep_now.wait(), self.periodic_s)
+            self._sweep_now.clear()
             await self._deliver_pending()
             if self.periodic is not None:
                 try:

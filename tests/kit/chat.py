@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.core.domain import Attachment, Place
-from bot.core.ports import ActionButton, MessageRef, PrivateFile, ResultImage
+from bot.core.ports import RESULT_ACTIONS, ActionButton, MessageRef, PrivateFile, ResultImage
 
 Call = str
 """A ChatPort method's name: open_thread, post_text, update_text, post_images."""
@@ -229,6 +229,20 @@ class FakeChat:
         if self._remember:
             self.messages.append(message)
             self._by_id[message.ref.message_id] = message
+
+    async def find_posted(self, place: Place, job_id: str) -> bool:
+        """From what was posted: a message in the place's thread with a result button for the
+        job (or, journaled, a post_result of the job by any process sharing the journal)."""
+        self._call("find_posted", new_id=False, job=job_id)
+        for message in self.in_thread(place.thread):
+            if any(a.job_id == job_id and a.action in RESULT_ACTIONS for a in message.actions):
+                return True
+        if self._journal is None:
+            return False
+        return any(
+            e["call"] == "post_result" and e.get("job") == job_id
+            for e in read_journal(self._journal)
+        )
 
     async def thread_images(self, place: Place) -> Sequence[Attachment]:
         return list(self.thread_files.get(place.thread, []))

@@ -85,6 +85,9 @@ class FakeSlackApi(LiveMessages, PeopleMethods, ChannelsAndInstalls):
         """When set, file uploads wait for it (after being recorded as `upload` calls)."""
         self.download_gate: asyncio.Event | None = None
         """When set, file downloads wait for it (after being recorded)."""
+        self.answer_gates: dict[str, asyncio.Event] = {}
+        """Per method: the call takes effect and is recorded, then its answer waits for the
+        event (Slack accepted a post, the client has not heard yet: a kill lands in between)."""
         self.teams: dict[str, str] = {token: TEAM_ID}
         """Accepted bot tokens and the workspace each belongs to (oauth.v2.access adds some)."""
         self.oauth_codes: dict[str, str] = {}
@@ -200,6 +203,9 @@ class FakeSlackApi(LiveMessages, PeopleMethods, ChannelsAndInstalls):
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         body = handler(args) if handler else {"ok": False, "error": "unknown_method"}
         await self._note(method, args, token)
+        gate = self.answer_gates.get(method)
+        if gate is not None:
+            await gate.wait()
         return web.json_response(body)
 
     def _next_ts(self) -> str:
