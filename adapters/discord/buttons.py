@@ -17,6 +17,7 @@ _STYLES = {
     Action.CONFIRM: discord.ButtonStyle.success,
     Action.CANCEL: discord.ButtonStyle.danger,
     Action.HIGH_QUALITY: discord.ButtonStyle.primary,
+    Action.CHEAPER: discord.ButtonStyle.primary,
 }
 
 _ROWS = {Action.USE: 0, Action.VARY: 1}
@@ -53,7 +54,8 @@ def custom_id(action: Action, job_id: str, index: int | None = None) -> str:
 
 
 class EditbotButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=CUSTOM_ID_TEMPLATE):
-    """Retry, Undo, High quality, Confirm, Cancel, Use N or Vary N for one job."""
+    """Retry, Undo, High quality, Confirm, Cancel, Use N, Vary N or a refusal's cheaper edit
+    N for one job."""
 
     def __init__(
         self, action: Action, job_id: str, *, label: str | None = None, index: int | None = None

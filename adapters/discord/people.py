@@ -28,7 +28,8 @@ NO_PINGS = discord.AllowedMentions.none()
 
 
 class DiscordPeople:
-    """post_private, send_direct, display_names, channel_name and thread_link over discord.py."""
+    """post_private, send_direct, display_names, channel_name, thread_link and admins over
+    discord.py."""
 
     _client: discord.Client
     _interactions: dict[tuple[str, str], tuple[float, discord.Interaction]]
@@ -150,6 +151,21 @@ class DiscordPeople:
             except discord.HTTPException:
                 return user
         return person.display_name
+
+    async def admins(self, place: Place) -> list[str]:
+        """The guild's owner and the cached members with Manage Server (or Administrator),
+        bots left out. Without the members intent the cache holds only people editbot saw."""
+        guild = self._client.get_guild(int(place.workspace)) if place.workspace.isdigit() else None
+        if guild is None:
+            return []
+        me = self._client.user.id if self._client.user is not None else None
+        found = [str(guild.owner_id)] if guild.owner_id else []
+        for member in guild.members:
+            perms = member.guild_permissions
+            person = not member.bot and member.id != me
+            if person and (perms.manage_guild or perms.administrator):
+                found.append(str(member.id))
+        return list(dict.fromkeys(found))
 
     async def channel_name(self, place: Place) -> str:
         channel = self._client.get_channel(int(place.channel)) if place.channel.isdigit() else None

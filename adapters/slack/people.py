@@ -5,6 +5,7 @@ A mixin so the ChatPort keeps one class; it needs only the Web API client.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -16,6 +17,14 @@ from adapters.slack.views import message_blocks
 from bot.core.domain import Place
 from bot.core.errors import PlatformError
 from bot.core.ports import ActionButton, PrivateFile
+
+ADMINS_TTL_S = 300.0
+"""How long a workspace's admins are remembered: users.list pages through everyone, and a
+refusal names who can raise the cap every time."""
+_PAGE = 1000
+_MAX_PAGES = 5
+"""users.list is rate limited (Tier 2): past 5,000 people the admins found so far are named
+(the warning and the refusal still say "a workspace admin" in words)."""
 
 
 async def _api(method: Callable[..., Awaitable[Any]], **kwargs: object) -> dict[str, Any]:
@@ -43,10 +52,19 @@ def name_of(user: Mapping[str, Any]) -> str:
     return str(user.get("id") or "")
 
 
+def is_workspace_admin(user: Mapping[str, Any]) -> bool:
+    """A person (not a bot, not deactivated) who is a workspace admin or owner."""
+    if user.get("is_bot") or user.get("deleted") or user.get("id") == "USLACKBOT":
+        return False
+    return bool(user.get("is_admin") or user.get("is_owner"))
+
+
 class SlackPeople:
-    """post_private, send_direct, display_names, channel_name and thread_link over the Web API."""
+    """post_private, send_direct, display_names, channel_name, thread_link and admins over the
+    Web API."""
 
     _client: AsyncWebClient
+    _admins: dict[str, tuple[float, list[str]]]
 
     async def post_private(
         self, place: Place, text: str, *, actions: Sequence[ActionButton] = ()
@@ -116,3 +134,21 @@ class SlackPeople:
             return None
         link = got.get("permalink")
         return str(link) if link else None
+
+    async def admins(self, place: Place) -> list[str]:
+        """The workspace's admins and owners (users.list, every page), remembered a while."""
+        cache = self.__dict__.setdefault("_admins", {})
+        held = cache.get(place.workspace)
+        if held is not None and time.monotonic() - held[0] < ADMINS_TTL_S:
+            return list(held[1])
+        found: list[str] = []
+        cursor: str | None = None
+        for _ in range(_MAX_PAGES):
+            # The token is the workspace's (adapters.slack.teams), so it names the workspace.
+            page = await _api(self._client.users_list, limit=_PAGE, cursor=cursor)
+            found += [str(u["id"]) for u in page.get("members") or [] if is_workspace_admin(u)]
+            cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
+            if not cursor:
+                break
+        cache[place.workspace] = (time.monotonic(), found)
+        return list(found)

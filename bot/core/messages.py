@@ -275,6 +275,7 @@ def budget_refused(
     who_can_raise: str,
     per_user: bool,
     cheaper: Sequence[tuple[str, int]] = (),
+    buttons: bool = False,
 ) -> str:
     """Said instead of running an edit that would pass a cap; nothing was reserved.
 
@@ -282,6 +283,7 @@ def budget_refused(
         who_can_raise: the people who may raise the cap, by name (used mid-sentence).
         per_user: the person's own cap in the channel was hit, not the channel's.
         cheaper: (option to add, its estimate) of cheaper edits that fit what is left.
+        buttons: the message carries a button per cheaper edit (Action.CHEAPER).
     """
     whose = "your own budget in this channel" if per_user else "this channel's budget"
     left = max(0, cap_micros - spent_micros - reserved_micros)
@@ -293,7 +295,8 @@ def budget_refused(
     offer = ""
     if cheaper:
         ways = " or ".join(f"`{what}` (up to {format_usd(micros)})" for what, micros in cheaper)
-        offer = f" It would fit with {ways}: send it again with that."
+        how = "press its button to run it, or send it again" if buttons else "send it again"
+        offer = f" It would fit with {ways}: {how} with that."
     return _fit(
         f"Not run: this edit could cost up to {format_usd(estimate_micros)}, and {whose} has "
         f"{format_usd(left)} left {period_phrase(period)} ({format_usd(spent_micros)} spent of "

@@ -33,6 +33,9 @@ class Action(StrEnum):
     """Make image `index` of a batch the one its version stands for (free)."""
     VARY = "vary"
     """The same prompt again from image `index` of a batch (a new paid edit)."""
+    CHEAPER = "cheaper"
+    """Run an edit the budget refused as its cheaper variant `index` (1-based, in the order
+    bot.service.budget_alerts.cheaper_edits lists them)."""
 
 
 RESULT_ACTIONS = frozenset(
@@ -45,7 +48,8 @@ RESULT_ACTIONS = frozenset(
 class ActionButton:
     """A button: what it does, the job it acts on, and its label.
 
-    `index` is the 1-based image of a batch the button is about (Use 2, Vary 2), else None.
+    `index` is the 1-based image of a batch the button is about (Use 2, Vary 2), or the
+    cheaper variant of a refused edit (Action.CHEAPER), else None.
     """
 
     action: Action
@@ -185,6 +189,11 @@ class ChatPort(Protocol):
         """A link to the place's thread (or channel) where the platform has one."""
         ...
 
+    async def admins(self, place: Place) -> list[str]:
+        """The platform's admins of the place's workspace (Slack: admins and owners; Discord:
+        the owner and members with Manage Server), people only, no bots: ids, each once."""
+        ...
+
 
 class BlobStore(Protocol):
     """Content-addressed bytes: put returns the sha256 hex, get returns the bytes."""
@@ -252,7 +261,8 @@ class ActionPress:
     """The message the button is on, where the platform says (it is updated to say what the
     press does)."""
     index: int | None = None
-    """The 1-based image of a batch the button was about (Use N, Vary N), else None."""
+    """The 1-based image of a batch the button was about (Use N, Vary N), or the cheaper
+    variant (Action.CHEAPER), else None."""
 
 
 @dataclass(frozen=True)
@@ -276,13 +286,15 @@ class BudgetReply:
 class EditServicePort(Protocol):
     """What adapters call on the core (implemented by bot.service.edit_service.EditService).
 
-    Adapters answer the platform first (ack / defer), then call these; every message the user
-    sees about an edit comes back through the ChatPort of `place.platform`.
+    Adapters `accept` a request (durably) before or while they answer the platform (Slack's
+    200, Discord's defer), then call the rest; every message the user sees about an edit comes
+    back through the ChatPort of `place.platform`.
     """
 
     async def accept(self, edit: IncomingEdit) -> bool:
         """Record a request durably, before the adapter acknowledges the platform (Slack's
-        200), so a crash after the ack still answers it; False when its event_key was seen.
+        200; Discord's defer waits for it up to 1.5 s of its 3), so a crash after the ack
+        still answers it; False when its event_key was seen.
         The adapter then calls `submit` with it as usual (submit accepts by itself for paths
         that cannot call this before their ack).
         """

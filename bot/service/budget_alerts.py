@@ -7,10 +7,11 @@ import logging
 from dataclasses import replace
 
 from bot.core.budgets import Refusal, Reservation
-from bot.core.domain import EditOptions, Place, Quality
+from bot.core.domain import EditOptions, Place, Quality, format_usd
 from bot.core.messages import budget_refused, budget_warning
+from bot.core.ports import Action, ActionButton
 from bot.core.pricing import estimate
-from bot.service.budget_views import who_can_raise
+from bot.service.budget_views import platform_admins, who_can_raise
 from bot.service.context import ServiceContext
 from bot.service.prepare import PreparedEdit
 
@@ -29,10 +30,10 @@ def warning_text(reservation: Reservation) -> str:
 _CHEAPER_QUALITY = {Quality.HIGH: Quality.MEDIUM, Quality.AUTO: Quality.MEDIUM}
 
 
-def cheaper_edits(ctx: ServiceContext, prepared: PreparedEdit) -> list[tuple[str, int]]:
-    """The cheaper variants of an edit that exist, each with its estimate: a lower quality
-    (never offered to someone already at quality=low) and a single image instead of several."""
-    options = prepared.options
+def cheaper_options(options: EditOptions) -> list[tuple[str, EditOptions]]:
+    """The cheaper variants of an edit's options that exist, each with what it changes: a
+    lower quality (never offered to someone already at quality=low) and a single image
+    instead of several. Their order is what a Cheaper button's index counts."""
     variants: list[tuple[str, EditOptions]] = []
     if options.quality is not Quality.LOW:
         lower = _CHEAPER_QUALITY.get(options.quality)
@@ -41,8 +42,13 @@ def cheaper_edits(ctx: ServiceContext, prepared: PreparedEdit) -> list[tuple[str
         variants.append(("quality=low", replace(options, quality=Quality.LOW)))
     if options.n > 1:
         variants.append(("n=1", replace(options, n=1)))
+    return variants
+
+
+def cheaper_edits(ctx: ServiceContext, prepared: PreparedEdit) -> list[tuple[str, int]]:
+    """The cheaper variants of an edit (cheaper_options), each with its estimate."""
     priced = []
-    for label, changed in variants:
+    for label, changed in cheaper_options(prepared.options):
         micros = 0
         for request in prepared.requests:
             request_options = replace(request.options, quality=changed.quality, n=changed.n)
@@ -52,21 +58,37 @@ def cheaper_edits(ctx: ServiceContext, prepared: PreparedEdit) -> list[tuple[str
     return priced
 
 
+def fitting(refusal: Refusal, cheaper: list[tuple[str, int]]) -> list[tuple[int, str, int]]:
+    """The cheaper edits that fit what the refusal leaves: (1-based index in `cheaper`, what
+    to change, estimate)."""
+    left = max(0, refusal.cap_micros - refusal.spent_micros - refusal.reserved_micros)
+    return [(i, what, micros) for i, (what, micros) in enumerate(cheaper, 1) if micros <= left]
+
+
+def cheaper_buttons(job_id: str, fits: list[tuple[int, str, int]]) -> tuple[ActionButton, ...]:
+    """One button per cheaper edit that fits: `Run at quality=low ~$0.043`."""
+    return tuple(
+        ActionButton(Action.CHEAPER, job_id, f"Run at {what} ~{format_usd(micros)}", index=i)
+        for i, what, micros in fits
+    )
+
+
 async def refusal_message(
     ctx: ServiceContext,
     place: Place,
     refusal: Refusal,
     *,
     cheaper: list[tuple[str, int]] | None = None,
+    buttons: bool = False,
 ) -> str:
     """The refusal, naming who can raise the cap and only cheaper edits that would fit.
 
     Args:
         cheaper: (what to change, e.g. `quality=low`, its estimate) of the edits the caller
             could price; those that fit what is left are offered.
+        buttons: the message carries their buttons (the words say to press one).
     """
-    left = max(0, refusal.cap_micros - refusal.spent_micros - refusal.reserved_micros)
-    fits = [(what, micros) for what, micros in cheaper or [] if micros <= left]
+    fits = [(what, micros) for _, what, micros in fitting(refusal, cheaper or [])]
     chat = ctx.chats.get(place.platform)
     who = await who_can_raise(chat, place, ctx.settings.admin_ids)
     return budget_refused(
@@ -78,11 +100,13 @@ async def refusal_message(
         who_can_raise=who,
         per_user=refusal.limit == "user",
         cheaper=fits,
+        buttons=buttons,
     )
 
 
 async def announce_warning(ctx: ServiceContext, place: Place, reservation: Reservation) -> None:
-    """Once per period (the reservation says when): tell the channel, and each admin in a DM.
+    """Once per period (the reservation says when): tell the channel, and each admin in a DM
+    (EDITBOT_ADMINS and the platform's admins of the workspace).
 
     A failed post is logged, never raised: the edit it came with is already queued.
     """
@@ -96,7 +120,9 @@ async def announce_warning(ctx: ServiceContext, place: Place, reservation: Reser
     except Exception:
         log.exception("could not post the budget warning in %s", place.scope)
     name = await chat.channel_name(place)
-    for admin in sorted(ctx.settings.admin_ids):
+    # EDITBOT_ADMINS and the platform's own admins (who can raise the cap too), each once.
+    admins = dict.fromkeys([*sorted(ctx.settings.admin_ids), *await platform_admins(chat, place)])
+    for admin in admins:
         try:
             await chat.send_direct(place, admin, f"{name}: {text}")
         except Exception:

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Collection
 from datetime import UTC, date, datetime, timedelta
 
@@ -18,6 +19,8 @@ from bot.images.render import spend_chart
 from bot.service.usage_report import finance_csv
 from storage.budget_reports import UsageSummary, daily_spend, usage_summary
 from storage.db import Sessions
+
+log = logging.getLogger(__name__)
 
 TOP_USERS = 10
 
@@ -118,19 +121,32 @@ def period_start(period: str, today: date) -> date:
     return today - timedelta(days=13 if period == "day" else 29)
 
 
+async def platform_admins(chat: ChatPort, place: Place) -> list[str]:
+    """The platform's admins of the place's workspace (ChatPort.admins); none when the
+    platform cannot say (logged), so a budget message is never lost over it."""
+    try:
+        return list(await chat.admins(place))
+    except Exception:
+        log.warning("could not list the admins of %s", place.workspace, exc_info=True)
+        return []
+
+
 async def who_can_raise(chat: ChatPort | None, place: Place, admin_ids: Collection[str]) -> str:
-    """The people who can raise this channel's cap, by name (never a mention)."""
-    platform_admins = PLATFORM_ADMINS.get(place.platform, "an admin")
-    ids = sorted(admin_ids)
-    if not ids or chat is None:
-        return platform_admins
+    """The people who can raise this channel's cap, by name (never a mention): EDITBOT_ADMINS
+    and the platform's admins of the workspace."""
+    platform_admin = PLATFORM_ADMINS.get(place.platform, "an admin")
+    if chat is None:
+        return platform_admin
+    ids = list(dict.fromkeys([*sorted(admin_ids), *await platform_admins(chat, place)]))
+    if not ids:
+        return platform_admin
     try:
         names = await chat.display_names(place, ids)
     except Exception:
-        return platform_admins
+        return platform_admin
     # EDITBOT_ADMINS may list people of the other platform: keep those this one knows.
     known = [names[i] for i in ids if names.get(i, i) != i]
     if not known:
-        return platform_admins
+        return platform_admin
     listed = ", ".join(known[:3]) + (" and others" if len(known) > 3 else "")
-    return f"{listed} or {platform_admins}"
+    return f"{listed} or {platform_admin}"

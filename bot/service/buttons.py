@@ -1,5 +1,5 @@
-"""The buttons: retry, high quality, undo, confirm, cancel, use N and vary N, each acting on a
-job id."""
+"""The buttons: retry, high quality, undo, confirm, cancel, use N, vary N and the cheaper
+edits of a refusal, each acting on a job id."""
 
 from __future__ import annotations
 
@@ -7,23 +7,25 @@ import logging
 from dataclasses import replace
 
 from bot.core.access import may_act_for
-from bot.core.domain import Quality
+from bot.core.domain import EditOptions, Quality
 from bot.core.errors import PlatformError
 from bot.core.jobs import FINISHED, JobSpec, JobStatus, JobWithInputs
 from bot.core.messages import thread_title
 from bot.core.ports import Action, ActionPress, ChatPort, MessageRef
 from bot.images.stored import load_request
 from bot.service.batches import use_image, vary_image
+from bot.service.budget_alerts import cheaper_options
 from bot.service.confirm import NOT_WAITING, cancel_edit, confirm_edit
 from bot.service.context import Conversation, ServiceContext
 from bot.service.enqueue import JobOrigin, queue_edit
-from bot.service.prepare import prepare_from_images
+from bot.service.prepare import PreparedEdit, prepare_from_images
 from bot.service.versions import undo_thread
 from storage.db import write_session
 from storage.images import job_inputs
 from storage.models import EditThread
 from storage.presses import claim_press
-from storage.queue import get_job
+from storage.queue import batch_of, get_job
+from storage.refused import RAN_CHEAPER, REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,9 @@ INPUTS_GONE = (
 )
 NO_THREAD = "That edit has no versions to undo."
 CONFIRMED = "Confirmed, editing..."
+ALREADY_RAN = "That edit already ran at a lower cost: see the thread. Nothing more was charged."
+NOT_REFUSED = "That edit was not refused by the budget, so there is no cheaper run to start."
+NO_VARIANT = "That button no longer matches a cheaper edit; send the edit again instead."
 
 
 def only_requester(requester: str, verb: str) -> str:
@@ -109,8 +114,28 @@ async def handle_press(ctx: ServiceContext, press: ActionPress) -> None:
         await use_image(ctx, convo, job=job, index=press.index)
     elif press.action is Action.VARY:
         await vary_image(ctx, convo, job=job, index=press.index)
+    elif press.action is Action.CHEAPER:
+        await _run_cheaper(ctx, convo, job=job, press=press)
     else:
         raise ValueError(f"unknown action {press.action!r}")
+
+
+async def _may_act(
+    ctx: ServiceContext, chat: ChatPort, *, job: JobSpec, press: ActionPress, verb: str
+) -> bool:
+    """Whether the presser is the requester or an admin; a stranger is told so privately,
+    with the requester's name (nobody is pinged)."""
+    requester = job.place.user
+    if may_act_for(
+        requester=requester,
+        user=press.place.user,
+        platform_admin=press.platform_admin,
+        admin_ids=ctx.settings.admin_ids,
+    ):
+        return True
+    names = await chat.display_names(press.place, [requester])
+    await chat.post_private(press.place, only_requester(names[requester], verb))
+    return False
 
 
 async def _answer(
@@ -118,17 +143,9 @@ async def _answer(
 ) -> None:
     """Confirm or Cancel: only the requester or an admin, only while the edit waits."""
     verb = "confirm" if press.action is Action.CONFIRM else "cancel"
-    requester = job.place.user
-    if not may_act_for(
-        requester=requester,
-        user=press.place.user,
-        platform_admin=press.platform_admin,
-        admin_ids=ctx.settings.admin_ids,
-    ):
-        # Only the presser reads this, and nobody is pinged.
-        names = await convo.chat.display_names(press.place, [requester])
-        await convo.chat.post_private(press.place, only_requester(names[requester], verb))
-    elif job.status is not JobStatus.AWAITING_CONFIRM:
+    if not await _may_act(ctx, convo.chat, job=job, press=press, verb=verb):
+        return
+    if job.status is not JobStatus.AWAITING_CONFIRM:
         await convo.say(NOT_WAITING)
     elif press.action is Action.CONFIRM:
         if press.message_id != job.status_message_id:  # else confirming updates it anyway
@@ -189,3 +206,65 @@ async def _rerun_note(ctx: ServiceContext, job: JobSpec, *, high: bool) -> str:
     if thread is None:
         return f"{what}..."
     return f"{what} as v{thread.last_version + 1}..."
+
+
+async def _run_cheaper(
+    ctx: ServiceContext, convo: Conversation, *, job: JobSpec, press: ActionPress
+) -> None:
+    """A refused edit again at the cheaper variant pressed, as the requester's edit, once."""
+    if not await _may_act(ctx, convo.chat, job=job, press=press, verb="run"):
+        return
+    if job.status is not JobStatus.CANCELLED or job.error not in (REFUSED, RAN_CHEAPER):
+        await convo.chat.post_private(press.place, NOT_REFUSED)
+        return
+    if job.error == RAN_CHEAPER:  # the claim in queue_edit decides; this spares the work
+        await convo.chat.post_private(press.place, ALREADY_RAN)
+        return
+    variants = cheaper_options(job.options)
+    if press.index is None or not 1 <= press.index <= len(variants):
+        await convo.chat.post_private(press.place, NO_VARIANT)
+        return
+    what, options = variants[press.index - 1]
+    prepared = await _refused_edit(ctx, job, options)
+    if prepared is None:
+        await convo.say(INPUTS_GONE)
+        return
+    origin = JobOrigin(
+        user=job.place.user,
+        edit_thread_id=job.edit_thread_id,
+        base_version=job.base_version,
+        parent_job_id=job.id,
+        runs_refused=job.id,
+    )
+    queued = await queue_edit(ctx, convo, prepared=prepared, origin=origin)
+    if queued.already_ran:
+        await convo.chat.post_private(press.place, ALREADY_RAN)
+    elif queued.job_ids and press.message_id is None:
+        await convo.chat.post_private(press.place, f"Running at {what}...")
+    elif queued.job_ids:
+        await mark_pressed(convo.chat, press, f"Running at {what}...")
+
+
+async def _refused_edit(
+    ctx: ServiceContext, job: JobSpec, options: EditOptions
+) -> PreparedEdit | None:
+    """The refused request (every job of its batch) prepared again with `options`, from its
+    stored inputs; None when they are gone."""
+    async with ctx.sessions() as session:
+        batch = await batch_of(session, job)
+        stored = [(member, *await job_inputs(session, job_id=member.id)) for member in batch]
+    try:
+        requests = [
+            await load_request(ctx.blobs, JobWithInputs(member, inputs, mask))
+            for member, inputs, mask in stored
+        ]
+    except FileNotFoundError:
+        return None
+    return prepare_from_images(
+        prompt=job.prompt,
+        options=options,
+        images=[image for request in requests for image in request.images],
+        mask=requests[0].mask,
+        provider=ctx.provider,
+        table=ctx.table,
+    )

@@ -24,6 +24,7 @@ from storage.queue import (
     expire_unconfirmed,
     jobs_ahead,
 )
+from storage.refused import REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ async def confirm_edit(ctx: ServiceContext, convo: Conversation, *, job: JobSpec
                     now=now,
                 )
                 if isinstance(outcome, Refusal):
-                    await _cancel_all(session, batch, error="budget refused", ctx=ctx)
+                    await _cancel_all(session, batch, error=REFUSED, ctx=ctx)
                 else:
                     ahead = await _queue_all(session, batch, ctx=ctx)
     except _Stale:

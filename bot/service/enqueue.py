@@ -1,6 +1,6 @@
 """From a prepared edit to jobs: reserve and enqueue in one transaction, or ask first.
 
-Shared by the EditService's submit and by the buttons (retry, high quality, confirm), so a
+Shared by the EditService's submit and by the buttons (retry, high quality, cheaper), so a
 job is created, paid for and announced the same way whichever path made it.
 """
 
@@ -17,13 +17,20 @@ from bot.core.edits import EditRequest
 from bot.core.jobs import JobSpec, JobStatus, JobWithInputs, StoredImage, new_job_id
 from bot.core.messages import status_confirm, status_queued
 from bot.core.ports import Action, ActionButton, BlobStore, MessageRef
-from bot.service.budget_alerts import announce_warning, cheaper_edits, refusal_message
+from bot.service.budget_alerts import (
+    announce_warning,
+    cheaper_buttons,
+    cheaper_edits,
+    fitting,
+    refusal_message,
+)
 from bot.service.context import Conversation, ServiceContext
 from bot.service.prepare import PreparedEdit
 from storage.budgets import reserve_many
 from storage.db import Session, write_session
 from storage.inbox import done as inbox_done
 from storage.queue import enqueue, jobs_ahead, set_status_message
+from storage.refused import claim_refused, keep_refused
 from storage.threads import get_or_create_thread
 
 log = logging.getLogger(__name__)
@@ -45,6 +52,9 @@ class JobOrigin:
     parent_job_id: str | None = None
     event_key: str | None = None
     """The request's inbox entry (bot.service.intake): it goes with the jobs' transaction."""
+    runs_refused: str | None = None
+    """A refused job this edit runs cheaper (Action.CHEAPER): claimed in the jobs'
+    transaction, so it runs once however often it is pressed, and a refusal unclaims it."""
 
 
 @dataclass(frozen=True)
@@ -54,6 +64,8 @@ class Queued:
     job_ids: tuple[str, ...]
     status: JobStatus | None
     message: MessageRef | None = None
+    already_ran: bool = False
+    """`origin.runs_refused` was run by an earlier press: nothing was made."""
 
 
 class _Refused(Exception):
@@ -62,6 +74,10 @@ class _Refused(Exception):
     def __init__(self, refusal: Refusal) -> None:
         super().__init__("budget refused")
         self.refusal = refusal
+
+
+class _AlreadyRan(Exception):
+    """Raised inside the write transaction: the refused job was run cheaper already."""
 
 
 def confirm_buttons(job_id: str) -> tuple[ActionButton, ...]:
@@ -77,8 +93,10 @@ async def queue_edit(
     """Create the jobs of `prepared`: queued and paid for, or waiting for a confirm.
 
     Reservation, job rows, their images, the enqueue and the status message id are one write
-    transaction, so a refusal leaves no job and no charge, and a worker that claims a job
-    always finds the message it edits (progress, "Done"). Then the workers are woken.
+    transaction, so a refusal queues nothing and charges nothing (the request is kept, as
+    cancelled rows, only when a cheaper edit that fits is offered on a button), and a worker
+    that claims a job always finds the message it edits (progress, "Done"). Then the workers
+    are woken.
     """
     place = await convo.place()
     stored = await _store_blobs(ctx.blobs, prepared.requests)
@@ -87,9 +105,14 @@ async def queue_edit(
     reservation: Reservation | None = None
     try:
         async with write_session(ctx.sessions) as session:
+            if origin.runs_refused is not None and not await claim_refused(
+                session, job_id=origin.runs_refused, now=ctx.clock()
+            ):
+                raise _AlreadyRan()
             thread_id = origin.edit_thread_id or await _edit_thread_id(session, place)
+            status = JobStatus.AWAITING_CONFIRM if ask_first else JobStatus.QUEUED
             jobs = _new_jobs(
-                ctx, place, prepared, replace(origin, edit_thread_id=thread_id), stored, ask_first
+                ctx, place, prepared, replace(origin, edit_thread_id=thread_id), stored, status
             )
             if not ask_first:
                 reservation = await _reserve(ctx, session, jobs, place=place, user=origin.user)
@@ -104,20 +127,51 @@ async def queue_edit(
             await set_status_message(session, job_ids=job_ids, message_id=ref.message_id)
             if origin.event_key is not None:  # queued exactly once, even across a crash
                 await inbox_done(session, key=origin.event_key)
+    except _AlreadyRan:
+        return Queued(job_ids=(), status=None, already_ran=True)
     except _Refused as refused:
-        cheaper = cheaper_edits(ctx, prepared)
-        await convo.say(await refusal_message(ctx, place, refused.refusal, cheaper=cheaper))
-        try:
-            await convo.chat.tell_outcome(await convo.place(), refused_outcome(refused.refusal))
-        except Exception:  # the refusal is said in the thread; the reply is cosmetic
-            log.warning("could not update the request's reply after a refusal", exc_info=True)
+        await _refuse(ctx, convo, refused.refusal, prepared=prepared, origin=origin, stored=stored)
         return Queued(job_ids=(), status=None)
     if reservation is not None:
         if reservation.warn:
             await announce_warning(ctx, place, reservation)
         ctx.wake_workers()
-    status = JobStatus.AWAITING_CONFIRM if ask_first else JobStatus.QUEUED
     return Queued(job_ids=job_ids, status=status, message=ref)
+
+
+async def _refuse(
+    ctx: ServiceContext,
+    convo: Conversation,
+    refusal: Refusal,
+    *,
+    prepared: PreparedEdit,
+    origin: JobOrigin,
+    stored: Mapping[int, StoredImage],
+) -> None:
+    """Say the refusal; when a cheaper edit fits, keep the request (cancelled, nothing
+    reserved) and offer a button per cheaper edit that runs it (Action.CHEAPER).
+
+    A cheaper run refused in turn offers no new buttons: the refused request keeps its own
+    (its claim rolled back), so it still runs at most once.
+    """
+    place = await convo.place()
+    cheaper = cheaper_edits(ctx, prepared)
+    fits = fitting(refusal, cheaper)
+    actions: tuple[ActionButton, ...] = ()
+    if fits and origin.runs_refused is None:
+        jobs = _new_jobs(ctx, place, prepared, origin, stored, JobStatus.AWAITING_CONFIRM)
+        try:
+            async with write_session(ctx.sessions) as session:
+                await keep_refused(session, jobs, now=ctx.clock())
+            actions = cheaper_buttons(jobs[0].spec.id, fits)
+        except Exception:  # the refusal is still said, its cheaper edits in words only
+            log.exception("could not keep the refused edit for its buttons")
+    text = await refusal_message(ctx, place, refusal, cheaper=cheaper, buttons=bool(actions))
+    await convo.say(text, actions=actions)
+    try:
+        await convo.chat.tell_outcome(place, refused_outcome(refusal))
+    except Exception:  # the refusal is said in the thread; the reply is cosmetic
+        log.warning("could not update the request's reply after a refusal", exc_info=True)
 
 
 async def _edit_thread_id(session: Session, place: Place) -> int:
@@ -139,12 +193,11 @@ def _new_jobs(
     prepared: PreparedEdit,
     origin: JobOrigin,
     stored: Mapping[int, StoredImage],
-    ask_first: bool,
+    status: JobStatus,
 ) -> list[JobWithInputs]:
     """One job per request, with its inputs and mask as stored; a batch shares a batch id."""
     now = ctx.clock()
     batch_id = new_job_id() if len(prepared.requests) > 1 else None
-    status = JobStatus.AWAITING_CONFIRM if ask_first else JobStatus.QUEUED
     jobs = []
     for request, estimate in zip(prepared.requests, prepared.estimates, strict=True):
         spec = JobSpec(

@@ -80,6 +80,8 @@ class FakeChat:
         self.outcomes: list[tuple[str | None, str]] = []
         """What tell_outcome said: (thread, outcome)."""
         self.channel_names: dict[str, str] = {}
+        self.platform_admins: list[str] = []
+        """Who `admins` says the platform's admins are (every workspace alike)."""
         self._journal = journal
         # Ids unique across processes when several write journals the same test reads.
         prefix = f"{os.getpid()}-" if journal is not None else ""
@@ -269,6 +271,9 @@ class FakeChat:
 
     async def thread_link(self, place: Place) -> str | None:
         return f"https://chat.example/{place.channel}/{place.thread or ''}"
+
+    async def admins(self, place: Place) -> list[str]:
+        return list(self.platform_admins)
 
     def public(self) -> list[Posted]:
         """What everyone in the place could see (not post_private's answers)."""

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from bot.app.root import Core
 from bot.core.config import Settings
 from bot.core.ports import ChatPort, EditServicePort
 from storage.blobs import FileBlobStore
+from storage.columns import utcnow
 from storage.db import Sessions, create_engine, session_factory
 from storage.models import LedgerEntry, LedgerKind
 from tests.kit.core import EMULATOR, emulated, openai_provider, real_core
@@ -42,9 +44,15 @@ class World:
 
 @asynccontextmanager
 async def world(
-    sqlite_url: str, tmp_path: Path, *, emu: ProviderEmulator | None = None, **settings: Any
+    sqlite_url: str,
+    tmp_path: Path,
+    *,
+    emu: ProviderEmulator | None = None,
+    clock: Callable[[], datetime] = utcnow,
+    **settings: Any,
 ) -> AsyncIterator[World]:
-    """The real AsyncApp on the real core (SQLite, files, the provider emulator in process)."""
+    """The real AsyncApp on the real core (SQLite, files, the provider emulator in process);
+    `clock` is the core's."""
     engine = create_engine(sqlite_url)
     sessions = session_factory(engine)
     cores: list[Core] = []
@@ -54,7 +62,11 @@ async def world(
         chats: dict[str, ChatPort] = {"slack": chat}
         blobs = FileBlobStore(tmp_path / "blobs")
         provider = openai_provider(provider_http, EMULATOR)
-        cores.append(real_core(s, sessions=sessions, blobs=blobs, chats=chats, provider=provider))
+        cores.append(
+            real_core(
+                s, sessions=sessions, blobs=blobs, chats=chats, provider=provider, clock=clock
+            )
+        )
         return cores[0].service
 
     try:
@@ -137,6 +149,10 @@ async def test_chart_goes_to_the_channel_with_spenders_only_for_an_admin(
         await w.h.command("/edit-budget", "chart", user=ADMIN)
         await w.h.api.wait_for(lambda: len(w.h.api.uploads) == 3)
         assert "1. Maya - $0." in (w.h.api.uploads[-1].initial_comment or "")
+        # Each asker is also answered privately, after the upload: wait for it, or the fake
+        # Web API closes under that last request (a socket left to the garbage collector).
+        await w.h.api.wait_calls("chat.postEphemeral", 2)
+        assert [a["user"] for a in w.h.api.named("chat.postEphemeral")] == [OMAR, ADMIN]
 
 
 async def test_usage_is_a_finance_report_sent_only_to_an_admin_by_dm(
@@ -194,3 +210,55 @@ async def test_warning_tells_the_channel_once_and_each_admin_directly(
         assert len(in_channel) == 1 and "thread_ts" not in in_channel[0]  # once, channel level
         dms = [a for a in warnings if a["channel"] == "D" + ADMIN]
         assert len(dms) == 1 and "#design" in dms[0]["text"]
+
+
+def workspace_people(w: World) -> None:
+    """Slack's own admins besides EDITBOT_ADMINS (ADMIN), and people who are none; users.list
+    answers two people a page."""
+    w.h.api.users.update(
+        {
+            "UOWNER": {"is_owner": True, "profile": {"display_name": "Olga Owner"}},
+            "UWSADMIN": {"is_admin": True, "profile": {"display_name": "Wes Admin"}},
+            "UBOTADMIN": {"is_admin": True, "is_bot": True},
+            "UGONE": {"is_admin": True, "deleted": True},
+        }
+    )
+    w.h.api.users_page = 2
+
+
+async def test_warning_tells_workspace_admins_directly_once_without_pings(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with world(sqlite_url, tmp_path) as w:
+        workspace_people(w)
+        await w.h.command("/edit-budget", "set 1 warn=1", user=ADMIN)
+        await w.h.api.wait_calls("chat.postEphemeral")
+        await edit_by(w, MAYA, "1699999999.000100", "make it blue quality=low")
+        await edit_by(w, OMAR, "1699999999.000200", "make it red quality=low")
+        warnings = [
+            a for a in w.h.api.named("chat.postMessage") if "Heads up" in str(a.get("text"))
+        ]
+        dms = sorted(str(a["channel"]) for a in warnings if a["channel"] != CHANNEL)
+        # Each admin once (EDITBOT_ADMINS and Slack's owner and admin), nobody else.
+        assert dms == ["DUADMIN", "DUOWNER", "DUWSADMIN"]
+        [in_channel] = [a for a in warnings if a["channel"] == CHANNEL]
+        assert "<@" not in str(in_channel["text"])
+        assert len(w.h.api.named("users.list")) >= 2  # every page was read
+
+
+async def test_refusal_names_workspace_admins_as_who_can_raise_the_cap(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    async with world(sqlite_url, tmp_path, EDITBOT_DEFAULT_BUDGET_USD="0.001") as w:
+        workspace_people(w)
+        w.h.api.files["r.png"] = split((320, 256))
+        event = mention(
+            "make it blue", ts="1699999999.000300", files=[file_object(w.h.api, "r.png")]
+        )
+        event["user"] = MAYA
+        assert (await w.h.post(event_callback(event, event_id="EvR"))).status_code == 200
+        await w.h.api.wait_calls("chat.postMessage")
+        [refusal] = w.h.api.named("chat.postMessage")
+        text = str(refusal["text"])
+        assert "ask Ada Admin, Olga Owner, Wes Admin or a workspace admin." in text
+        assert "<@" not in text

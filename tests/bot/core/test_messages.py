@@ -182,8 +182,21 @@ def test_refusal_says_spent_cap_estimate_no_charge_and_who_can_raise() -> None:
         per_user=False,
         cheaper=[("quality=low", 44_000)],
     )
-    assert "It would fit with `quality=low` (up to $0.044)" in cheaper
+    assert "It would fit with `quality=low` (up to $0.044): send it again with that" in cheaper
+    assert "button" not in cheaper  # none came with it
     assert cheaper.endswith("ask Ada or a workspace admin.")
+    pressable = m.budget_refused(
+        spent_micros=4_350_000,
+        reserved_micros=15_000_000,
+        cap_micros=20_000_000,
+        estimate_micros=840_000,
+        period="month",
+        who_can_raise="Ada or a workspace admin",
+        per_user=False,
+        cheaper=[("quality=low", 44_000)],
+        buttons=True,
+    )
+    assert "press its button to run it, or send it again with that" in pressable
 
 
 def test_per_user_refusal_names_the_persons_own_cap() -> None:

@@ -274,6 +274,20 @@ def make_thread(
     return thread
 
 
+def add_member(
+    guild: discord.Guild, user: discord.abc.User, *, permissions: discord.Permissions | None = None
+) -> discord.Member:
+    """Cache `user` as a member of `guild` (as a gateway event would), holding a role that
+    grants `permissions` when given (GUILD_ROLE_CREATE through the real ConnectionState)."""
+    roles = []
+    if permissions is not None:
+        roles = [back.make_role(f"role-{next_id()}", guild, permissions=permissions.value).id]
+    data = facts.make_member_dict(guild, user, roles)  # type: ignore[arg-type]
+    member = discord.Member(data=data, guild=guild, state=back.get_state())  # type: ignore[arg-type]
+    guild._add_member(member)
+    return member
+
+
 def member_payload(user: discord.abc.User, *, permissions: discord.Permissions) -> dict[str, Any]:
     return {
         "user": facts.dict_from_user(user),
