@@ -110,8 +110,12 @@ async def test_retry_pressed_twice_runs_one_paid_job(sqlite_url: str, tmp_path: 
         for ts in ("8.1", "8.2"):  # two presses, two distinct Slack events
             press = _press("retry", job.id, user=MAYA, action_ts=ts, on=result["ts"])
             assert (await w.h.interact(press)).is_success
-        await w.h.api.wait_calls("chat.update")
         await w.h.api.wait_calls("users.info", asked + 2)  # both presses reached the app
+        # The acting press marks the pressed message once its retry is queued (the first
+        # edit's status updates were chat.update calls too: wait for this message's).
+        await w.h.api.wait_for(
+            lambda: any(a["ts"] == result["ts"] for a in w.h.api.named("chat.update"))
+        )
         await w.core.worker.drain()
         async with w.sessions() as session:
             jobs = (await session.exec(select(Job))).all()
