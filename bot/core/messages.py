@@ -306,12 +306,21 @@ def budget_refused(
 
 
 def budget_warning(
-    *, spent_micros: int, cap_micros: int, percent: int, period: str = "month"
+    *,
+    spent_micros: int,
+    cap_micros: int,
+    percent: int,
+    period: str = "month",
+    reserved_micros: int = 0,
 ) -> str:
-    """Said once per period when spending passes the warn threshold (`percent` of the cap)."""
+    """Said once per period when spending and holds pass the warn threshold (`percent` of the
+    cap); `reserved_micros` is held for edits still running (it counts, so it is said)."""
+    held = (
+        f", {format_usd(reserved_micros)} of it held for edits running," if reserved_micros else ""
+    )
     return (
-        f"Heads up: this channel has used {format_usd(spent_micros)} of its "
-        f"{format_usd(cap_micros)} budget {period_phrase(period)} (past {percent}%). "
+        f"Heads up: this channel has used {format_usd(spent_micros + reserved_micros)}{held} "
+        f"of its {format_usd(cap_micros)} budget {period_phrase(period)} (past {percent}%). "
         "Edits stop when it runs out; an admin can raise it with `/edit-budget set`, and "
         "`/edit-budget show` tells you where it stands."
     )

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import discord
+import pytest
 from discord.ext.test import backend as back
+from discord.ext.test import callbacks
 from discord.ext.test import factories as facts
 
 from bot.core.domain import Place
@@ -129,3 +131,27 @@ async def test_the_guild_admins_are_named_as_who_can_raise_the_cap(
     who = f"ask {bot.alice.display_name}, {bot.bob.display_name} or someone with Manage Server."
     assert refusal.content.endswith(who)
     assert "<@" not in refusal.content
+
+
+async def test_crossing_the_warning_is_said_in_the_channel_and_to_each_guild_admin_directly(
+    core: Core, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    bot = await start_instance(
+        core, settings=make_settings(tmp_path, EDITBOT_DEFAULT_BUDGET_USD=CAP)
+    )
+    add_member(bot.channel.guild, bot.bob, permissions=discord.Permissions(manage_guild=True))
+    opened: list[int] = []  # whom a DM channel was opened with (POST /users/@me/channels)
+
+    async def recording(user: discord.User) -> None:
+        opened.append(user.id)
+
+    callbacks.set_callback(recording, "start_private_message")
+    request.addfinalizer(lambda: callbacks.remove_callback("start_private_message"))
+    await mention_with_image(bot, tmp_path, "make it pop quality=low size=1024x640")  # ~82%
+    warned = [m for m in await drain_sent() if "Heads up" in m.content]
+    in_channel = [m for m in warned if m.channel.id == bot.channel.id]
+    direct = [m for m in warned if isinstance(m.channel, discord.DMChannel)]
+    assert len(in_channel) == 1 and "of it held for edits running" in in_channel[0].content
+    assert len(direct) == 1 and direct[0].content.startswith(f"#{bot.channel.name}: Heads up")
+    assert opened == [bot.bob.id]  # Bob manages the server; Alice, who asked, does not
+    assert all("<@" not in m.content for m in warned)

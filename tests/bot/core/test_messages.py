@@ -217,6 +217,11 @@ def test_warning_states_spent_cap_and_threshold() -> None:
     text = m.budget_warning(spent_micros=16_200_000, cap_micros=20_000_000, percent=80)
     assert "$16.20" in text and "$20.00" in text and "80%" in text and "this month" in text
     assert "today" in m.budget_warning(spent_micros=1, cap_micros=2, percent=80, period="day")
+    # What running edits hold counts toward the threshold, so the numbers say it.
+    held = m.budget_warning(
+        spent_micros=10_000, reserved_micros=41_000, cap_micros=50_000, percent=80
+    )
+    assert "used $0.051, $0.041 of it held for edits running, of its $0.050" in held
 
 
 def test_budget_show_lists_numbers_and_top_spenders_in_order() -> None:
