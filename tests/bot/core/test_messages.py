@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -155,16 +156,22 @@ def test_version_texts() -> None:
 # --- budgets -------------------------------------------------------------------------------
 
 
+def _refused(**changes: Any) -> str:
+    """A refusal of a $0.840 edit with $4.35 spent and $15.00 held of $20.00."""
+    numbers: dict[str, Any] = {
+        "spent_micros": 4_350_000,
+        "reserved_micros": 15_000_000,
+        "cap_micros": 20_000_000,
+        "estimate_micros": 840_000,
+        "period": "month",
+        "who_can_raise": "a workspace admin",
+        "per_user": False,
+    }
+    return m.budget_refused(**{**numbers, **changes})
+
+
 def test_refusal_says_spent_cap_estimate_no_charge_and_who_can_raise() -> None:
-    text = m.budget_refused(
-        spent_micros=4_350_000,
-        reserved_micros=15_000_000,
-        cap_micros=20_000_000,
-        estimate_micros=840_000,
-        period="month",
-        who_can_raise="a workspace admin",
-        per_user=False,
-    )
+    text = _refused()
     for needle in ("$4.35", "$20.00", "$0.840", "$0.650 left this month", "$15.00 is held"):
         assert needle in text
     assert "Nothing was charged" in text
@@ -172,30 +179,12 @@ def test_refusal_says_spent_cap_estimate_no_charge_and_who_can_raise() -> None:
     assert "/edit-budget set" not in text  # the admin command is the admin's business
     assert "this channel's budget" in text and "fit" not in text  # no cheaper edit was given
     assert_plain(text)
-    cheaper = m.budget_refused(
-        spent_micros=4_350_000,
-        reserved_micros=15_000_000,
-        cap_micros=20_000_000,
-        estimate_micros=840_000,
-        period="month",
-        who_can_raise="Ada or a workspace admin",
-        per_user=False,
-        cheaper=[("quality=low", 44_000)],
-    )
+    low = [("quality=low", 44_000)]
+    cheaper = _refused(who_can_raise="Ada or a workspace admin", cheaper=low)
     assert "It would fit with `quality=low` (up to $0.044): send it again with that" in cheaper
     assert "button" not in cheaper  # none came with it
     assert cheaper.endswith("ask Ada or a workspace admin.")
-    pressable = m.budget_refused(
-        spent_micros=4_350_000,
-        reserved_micros=15_000_000,
-        cap_micros=20_000_000,
-        estimate_micros=840_000,
-        period="month",
-        who_can_raise="Ada or a workspace admin",
-        per_user=False,
-        cheaper=[("quality=low", 44_000)],
-        buttons=True,
-    )
+    pressable = _refused(cheaper=low, buttons=True)
     assert "press its button to run it, or send it again with that" in pressable
 
 
