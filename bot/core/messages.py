@@ -306,20 +306,13 @@ def budget_refused(
 
 
 def budget_warning(
-    *,
-    spent_micros: int,
-    cap_micros: int,
-    percent: int,
-    period: str = "month",
-    reserved_micros: int = 0,
+    *, spent_micros: int, cap_micros: int, percent: int, period: str = "month", reserved: int = 0
 ) -> str:
     """Said once per period when spending and holds pass the warn threshold (`percent` of the
-    cap); `reserved_micros` is held for edits still running (it counts, so it is said)."""
-    held = (
-        f", {format_usd(reserved_micros)} of it held for edits running," if reserved_micros else ""
-    )
+    cap); `reserved` (micros) is held for edits still running: it counts, so it is said."""
+    held = f", {format_usd(reserved)} of it held for edits running," if reserved else ""
     return (
-        f"Heads up: this channel has used {format_usd(spent_micros + reserved_micros)}{held} "
+        f"Heads up: this channel has used {format_usd(spent_micros + reserved)}{held} "
         f"of its {format_usd(cap_micros)} budget {period_phrase(period)} (past {percent}%). "
         "Edits stop when it runs out; an admin can raise it with `/edit-budget set`, and "
         "`/edit-budget show` tells you where it stands."

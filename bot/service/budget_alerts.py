@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 def warning_text(reservation: Reservation) -> str:
     return budget_warning(
         spent_micros=reservation.spent_micros,
-        reserved_micros=reservation.reserved_micros,
+        reserved=reservation.reserved_micros,
         cap_micros=reservation.cap_micros,
         percent=reservation.policy.warn_percent,
         period=reservation.policy.period,

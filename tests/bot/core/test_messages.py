@@ -207,9 +207,7 @@ def test_warning_states_spent_cap_and_threshold() -> None:
     assert "$16.20" in text and "$20.00" in text and "80%" in text and "this month" in text
     assert "today" in m.budget_warning(spent_micros=1, cap_micros=2, percent=80, period="day")
     # What running edits hold counts toward the threshold, so the numbers say it.
-    held = m.budget_warning(
-        spent_micros=10_000, reserved_micros=41_000, cap_micros=50_000, percent=80
-    )
+    held = m.budget_warning(spent_micros=10_000, reserved=41_000, cap_micros=50_000, percent=80)
     assert "used $0.051, $0.041 of it held for edits running, of its $0.050" in held
 
 
