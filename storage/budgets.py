@@ -226,6 +226,20 @@ _ADD_USAGE = (
     )
 )
 _ADD_USAGE_RETURNING = _ADD_USAGE.returning(_usage.c.spent_micros, _usage.c.reserved_micros)
+_ADD_USAGE_BOTH = (
+    update(_usage)
+    .where(
+        _usage.c.scope.in_([bindparam("u_user"), bindparam("u_scope")]),
+        _usage.c.period_key == bindparam("u_key"),
+    )
+    .values(
+        reserved_micros=_usage.c.reserved_micros - _RESERVED,
+        spent_micros=_usage.c.spent_micros + bindparam("spent"),
+    )
+    .returning(_usage.c.scope, _usage.c.spent_micros, _usage.c.reserved_micros)
+)
+"""The user's and the channel's row in one statement: for SQLite, which has no row locks
+to take in order (one writer at a time)."""
 
 
 def _close_statement(insert: Any) -> Any:
@@ -273,13 +287,27 @@ async def _close(
     if written is None:  # no reservation, or already settled / refunded
         return None
     scope, user, key = written
-    # User row first, then the channel's: the order reserve_many locks them in, so a settle
-    # and a reservation in the same channel never wait on each other in a cycle.
     change = {"job_id": job_id, "u_key": key, "spent": cost_micros}
-    await run(session, _ADD_USAGE, {**change, "u_scope": user_scope(scope, user)})
-    after = (await run(session, _ADD_USAGE_RETURNING, {**change, "u_scope": scope})).first()
-    spent_after, reserved_after = (0, 0) if after is None else (int(after[0]), int(after[1]))
+    spent_after, reserved_after = await _move_to_spent(session, change, scope=scope, user=user)
     return Closed(scope, key, spent_after, reserved_after)
+
+
+async def _move_to_spent(
+    session: AsyncSession, change: Mapping[str, Any], *, scope: str, user: str
+) -> tuple[int, int]:
+    """Take the job's reservation off the user's and the channel's usage rows and add the
+    spend: the channel row's (spent, reserved) after it, (0, 0) when it has none."""
+    if is_postgres(session):
+        # User row first, then the channel's: the order reserve_many locks them in, so a
+        # settle and a reservation in the same channel never wait on each other in a cycle.
+        await run(session, _ADD_USAGE, {**change, "u_scope": user_scope(scope, user)})
+        after = (await run(session, _ADD_USAGE_RETURNING, {**change, "u_scope": scope})).first()
+        return (0, 0) if after is None else (int(after[0]), int(after[1]))
+    both = {**change, "u_user": user_scope(scope, user), "u_scope": scope}
+    for row_scope, spent, reserved in (await run(session, _ADD_USAGE_BOTH, both)).all():
+        if row_scope == scope:
+            return int(spent), int(reserved)
+    return 0, 0
 
 
 async def _reserve_row(

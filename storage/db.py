@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.sqlite_driver import one_hop_dbapi
+from storage.sqlite_driver import OneHopConnection, one_hop_dbapi
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -63,7 +63,13 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get(_WRITE_OPTION, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        begin = "BEGIN IMMEDIATE" if write else "BEGIN"
+        dbapi_connection = conn.connection.dbapi_connection
+        if isinstance(dbapi_connection, OneHopConnection):
+            # Sent with the transaction's first statement, in its thread hop (sqlite_driver).
+            dbapi_connection.defer_begin(begin)
+        else:
+            conn.exec_driver_sql(begin)
 
 
 def session_factory(engine: AsyncEngine) -> Sessions:

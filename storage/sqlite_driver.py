@@ -32,8 +32,17 @@ from sqlalchemy.util.concurrency import await_
 _Ran = tuple[Any, int, int | None, list[Any]]
 
 
-def _run(connection: aiosqlite.Connection, operation: str, parameters: Any, many: bool) -> _Ran:
-    """On the connection's thread: execute, read everything, close the cursor."""
+def _run(
+    connection: aiosqlite.Connection,
+    operation: str,
+    parameters: Any,
+    many: bool,
+    begin: str | None = None,
+) -> _Ran:
+    """On the connection's thread: BEGIN first when one is deferred to this statement, then
+    execute, read everything, close the cursor."""
+    if begin is not None:
+        connection._conn.execute(begin)
     cursor = connection._conn.cursor()
     try:
         if many:
@@ -95,8 +104,10 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
     def _call(self, operation: str, parameters: Any, *, many: bool) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
+        adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+        begin = adapted.take_begin()
         try:
-            ran = await_(connection._execute(_run, connection, operation, parameters, many))
+            ran = await_(connection._execute(_run, connection, operation, parameters, many, begin))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
         self._description, self._rowcount, self._lastrowid, rows = ran
@@ -110,8 +121,41 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
+    """aiosqlite's adapted connection with OneHopCursors, and a BEGIN that waits for the
+    transaction's first statement to go with it in the same hop (`defer_begin`)."""
+
+    __slots__ = ("_begin",)
     _cursor_cls = OneHopCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self._begin: str | None = None
+
+    def defer_begin(self, statement: str) -> None:
+        """Run `statement` (BEGIN or BEGIN IMMEDIATE) right before the next statement, on the
+        same trip to the connection's thread: one hop less per transaction. A transaction
+        that runs no statement then never begins, and its commit or rollback has nothing to
+        do."""
+        self._begin = statement
+
+    def take_begin(self) -> str | None:
+        """The deferred BEGIN, if any, now handed to the statement that runs it."""
+        begin, self._begin = self._begin, None
+        return begin
+
+    def cursor(self, server_side: bool = False) -> Any:
+        if server_side and self._begin is not None:
+            # A server-side cursor runs its own hops: the BEGIN goes first, on its own.
+            self.cursor().execute("SELECT 1")
+        return super().cursor(server_side)
+
+    def commit(self) -> None:
+        if self.take_begin() is None:
+            super().commit()
+
+    def rollback(self) -> None:
+        if self.take_begin() is None:
+            super().rollback()
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -81,11 +81,11 @@ async def add_versions_to_thread(
     upsert = _UPSERT_PG if is_postgres(session) else _UPSERT_SQLITE
     found, last = (await run(session, upsert, params)).one()
     thread_id = int(found)
-    added = _versions_of(
+    rows = _version_rows(
         thread_id, int(last), job_id=job_id, images=images, prompt=prompt, author=author, now=now
     )
-    await run(session, _INSERT_VERSION, [_row_of(v) for v in added])
-    return thread_id, added
+    await run(session, _INSERT_VERSION, rows)
+    return thread_id, [ThreadVersion(**row) for row in rows]
 
 
 def _upsert_thread(insert: Any) -> Any:
@@ -152,19 +152,47 @@ async def add_versions(
 
     One UPDATE bumps last_version, so concurrent jobs in a thread get distinct numbers.
     """
+    rows = await _add_next_version(
+        session,
+        thread_id=thread_id,
+        job_id=job_id,
+        images=images,
+        prompt=prompt,
+        author=author,
+        now=now,
+    )
+    return [ThreadVersion(**row) for row in rows]
+
+
+async def _add_next_version(
+    session: AsyncSession,
+    *,
+    thread_id: int,
+    job_id: str,
+    images: Sequence[StoredImage],
+    prompt: str,
+    author: str | None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """`add_versions` as Core rows: what a job's success writes, without ORM objects."""
     if not images:
         raise ValueError("no images to add")
-    now = now or utcnow()
     result = await run(session, _BUMP, {"thread_id": thread_id, "count": 1})
     last = int(result.scalar_one())
-    added = _versions_of(
-        thread_id, last, job_id=job_id, images=images, prompt=prompt, author=author, now=now
+    rows = _version_rows(
+        thread_id,
+        last,
+        job_id=job_id,
+        images=images,
+        prompt=prompt,
+        author=author,
+        now=now or utcnow(),
     )
-    await run(session, _INSERT_VERSION, [_row_of(v) for v in added])
-    return added
+    await run(session, _INSERT_VERSION, rows)
+    return rows
 
 
-def _versions_of(
+def _version_rows(
     thread_id: int,
     last: int,
     *,
@@ -173,29 +201,25 @@ def _versions_of(
     prompt: str,
     author: str | None,
     now: datetime,
-) -> list[ThreadVersion]:
+) -> list[dict[str, Any]]:
     """The rows of `images` as version `last` of a thread, the first image chosen."""
     return [
-        ThreadVersion(
-            thread_id=thread_id,
-            version=last,
-            job_id=job_id,
-            position=i,
-            chosen=i == 0,
-            author=author,
-            sha256=image.sha256,
-            mime=image.mime,
-            width=image.width,
-            height=image.height,
-            prompt=prompt,
-            created_at=now,
-        )
+        {
+            "thread_id": thread_id,
+            "version": last,
+            "job_id": job_id,
+            "position": i,
+            "chosen": i == 0,
+            "author": author,
+            "sha256": image.sha256,
+            "mime": image.mime,
+            "width": image.width,
+            "height": image.height,
+            "prompt": prompt,
+            "created_at": now,
+        }
         for i, image in enumerate(images)
     ]
-
-
-def _row_of(version: ThreadVersion) -> dict[str, object]:
-    return version.model_dump(exclude={"id"})
 
 
 async def undo(session: AsyncSession, *, thread_id: int) -> ThreadVersion | None:
@@ -315,14 +339,13 @@ async def add_job_versions(
             prompt=job.prompt,
             author=job.place.user,
         )
-    else:
-        edit_thread = job.edit_thread_id
-        added = await add_versions(
-            session,
-            thread_id=edit_thread,
-            job_id=job.id,
-            images=outputs,
-            prompt=job.prompt,
-            author=job.place.user,
-        )
-    return added[-1].version, edit_thread
+        return added[-1].version, edit_thread
+    rows = await _add_next_version(
+        session,
+        thread_id=job.edit_thread_id,
+        job_id=job.id,
+        images=outputs,
+        prompt=job.prompt,
+        author=job.place.user,
+    )
+    return int(rows[-1]["version"]), job.edit_thread_id

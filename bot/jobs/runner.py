@@ -212,6 +212,12 @@ class JobRunner:
         deliver_now = job.place.platform in self.chats
         now = self.clock()
         async with write_session(self.sessions) as session:
+            # What locks rows others wait for comes last: the version bump locks the edit
+            # thread's row (every success in the thread waits on it until the commit), the
+            # settle the usage rows. The caption's policy is read first, outside those locks.
+            policy = None
+            if deliver_now:
+                policy = await channel_policy(session, scope=job.scope, defaults=self.defaults)
             await add_outputs(session, job_id=job.id, outputs=outputs)
             version, edit_thread = None, job.edit_thread_id
             if thread is not None:
@@ -233,10 +239,7 @@ class JobRunner:
                 raise _LeaseLost(job.id)  # rolls back the outputs and versions
             # The settle goes last: on PostgreSQL it locks the user's and the channel's usage
             # rows, which every success and reservation in the channel waits for, until the
-            # commit. The caption's policy is read before it, its spent / cap from its RETURNING.
-            policy = None
-            if deliver_now:
-                policy = await channel_policy(session, scope=job.scope, defaults=self.defaults)
+            # commit. The caption's spent / cap come from its RETURNING.
             closed = await budgets.settle_usage(session, job_id=job.id, cost_micros=cost.micros)
             money = None
             if policy is not None:

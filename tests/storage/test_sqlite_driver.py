@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, insert, select,
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from storage.db import create_engine
+from storage.db import create_engine, session_factory, write_session
 from storage.sqlite_driver import OneHopCursor
 
 metadata = MetaData()
@@ -122,3 +123,37 @@ async def test_streaming_results_still_work(engine: AsyncEngine) -> None:
     async with engine.connect() as conn:
         result = await conn.stream(select(items.c.n).order_by(items.c.n))
         assert [n async for n in result.scalars()] == [0, 1, 2, 3, 4]
+
+
+async def test_a_transactions_begin_goes_with_its_first_statement(
+    engine: AsyncEngine, hops: list[str]
+) -> None:
+    async with engine.connect() as conn:
+        before = len(hops)
+        assert (await conn.execute(text("SELECT 1"))).scalar_one() == 1
+        assert len(hops) - before == 1  # BEGIN and SELECT 1 in one trip to the thread
+        raw = await conn.get_raw_connection()
+        assert raw.driver_connection._conn.in_transaction  # type: ignore[union-attr]
+
+
+async def test_a_write_session_holds_the_write_lock_from_its_first_statement(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    other = sqlite3.connect(tmp_path / "one.db", timeout=0, isolation_level=None)
+    try:
+        async with write_session(session_factory(engine)) as session:
+            await session.exec(select(items.c.n).limit(1))  # a read, yet BEGIN IMMEDIATE
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("BEGIN IMMEDIATE")
+        other.execute("BEGIN IMMEDIATE")  # committed: free again
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+
+
+async def test_a_stream_first_in_a_transaction_still_begins_it(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        result = await conn.stream(select(items.c.n).order_by(items.c.n))
+        assert [n async for n in result.scalars()] == [0, 1, 2, 3, 4]
+        raw = await conn.get_raw_connection()
+        assert raw.driver_connection._conn.in_transaction  # type: ignore[union-attr]
