@@ -41,6 +41,7 @@ from bot.core.edits import (
 from bot.core.errors import ContentRejected, DeadlineExceeded, ProviderError, ProviderRejected
 from bot.core.pricing import streamed_previews
 from bot.providers.http_errors import json_body, scrub, status_error, transport_error
+from bot.providers.multipart import encode_multipart
 from bot.providers.openai_stream import read_edit_stream
 from bot.providers.retry import Deadline, RetryPolicy, Sleep, with_retries
 
@@ -108,12 +109,21 @@ class OpenAIProvider:
         self._client = client
         self.partial_images = partial_images
         self._url = base_url.rstrip("/") + "/images/edits"
+        self._parsed = (self._url, httpx.URL(self._url))
         self._key = api_key
+        self._authorization = f"Bearer {api_key}"
         self.model = model
         self.retry = retry
         self.deadline_s = deadline_s
         self._sleep = sleep
         self._rng = rng
+
+    @property
+    def _endpoint(self) -> httpx.URL:
+        """`_url` parsed once (every edit posts to it), again only if it was changed."""
+        if self._parsed[0] != self._url:
+            self._parsed = (self._url, httpx.URL(self._url))
+        return self._parsed[1]
 
     def fields(self, request: EditRequest) -> dict[str, str]:
         """The multipart text fields, in wire order."""
@@ -236,10 +246,7 @@ class OpenAIProvider:
         """Send the edit; the response is open (its body unread) when it is a success."""
         total = sum(len(i.data) for i in request.images)
         await emit(Stage.UPLOADING, f"{len(request.images)} image(s), {total // 1024} KiB")
-        built = self._client.build_request(
-            "POST", self._url, data=self.fields(request), files=self.files(request)
-        )
-        body = built.read()
+        body, content_type = encode_multipart(self.fields(request), self.files(request))
 
         async def stream() -> AsyncIterator[bytes]:
             # Streaming our own encoded body tells us when the upload is done and the model runs.
@@ -248,12 +255,16 @@ class OpenAIProvider:
             await emit(Stage.RUNNING, f"{self.model} is editing")
 
         headers = {
-            "Authorization": f"Bearer {self._key}",
-            "Content-Type": built.headers["Content-Type"],
+            "Authorization": self._authorization,
+            "Content-Type": content_type,
             "Content-Length": str(len(body)),
         }
         built = self._client.build_request(
-            "POST", self._url, content=stream(), headers=headers, timeout=httpx.Timeout(timeout)
+            "POST",
+            self._endpoint,
+            content=stream(),
+            headers=headers,
+            timeout=httpx.Timeout(timeout),
         )
         try:
             response = await self._client.send(built, stream=True)
