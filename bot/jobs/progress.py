@@ -170,23 +170,42 @@ def progress_reporter(
 
 QUEUE_SHOWN = 10
 """Queued edits, from the head of the queue, whose status line counts down."""
+QUEUE_REFRESHES = 10
+"""Refreshes of the queue's status lines that may run back to back (one per claim) ..."""
+QUEUE_REFRESHES_PER_S = 2.0
+"""... and how fast that allowance comes back once a busy queue has used it up."""
 
 
 class QueueBoard:
     """Keeps "Queued - N ahead" right at the head of the queue (with any number of workers and
     processes: the count is read from the database): after a job leaves the queue, every
     queued job among the first QUEUE_SHOWN whose place changed gets its line updated. One
-    refresh runs at a time; claims meanwhile are covered by one more refresh after it."""
+    refresh runs at a time; claims meanwhile are covered by one more refresh after it.
+
+    Refreshes are rate-limited as a token bucket (`burst` at once, then `per_s`): a queue that
+    drains fast moves by many places between two refreshes, and the counts in between would
+    be overwritten before anyone read them (bench/bench_queue.py: a refresh per claim cost a
+    tenth of the worker's CPU)."""
 
     def __init__(
-        self, *, sessions: Sessions, chats: Mapping[str, ChatPort], limit: int = QUEUE_SHOWN
+        self,
+        *,
+        sessions: Sessions,
+        chats: Mapping[str, ChatPort],
+        limit: int = QUEUE_SHOWN,
+        burst: int = QUEUE_REFRESHES,
+        per_s: float = QUEUE_REFRESHES_PER_S,
     ) -> None:
         self.sessions = sessions
         self.chats = chats
         self.limit = limit
+        self.burst = burst
+        self.per_s = per_s
         self._shown: dict[str, int] = {}
         self._task: asyncio.Task[None] | None = None
         self._again = False
+        self._tokens = float(burst)
+        self._filled = time.monotonic()
 
     def moved(self) -> None:
         """The queue changed (a job was claimed): refresh soon, in the background."""
@@ -202,6 +221,7 @@ class QueueBoard:
 
     async def _run(self) -> None:
         while True:
+            await self._take_token()
             self._again = False
             try:
                 await self.refresh()
@@ -209,6 +229,17 @@ class QueueBoard:
                 log.warning("queue status refresh failed", exc_info=True)
             if not self._again:
                 return
+
+    async def _take_token(self) -> None:
+        """Wait until the rate limit allows one more refresh, and use it."""
+        while True:
+            now = time.monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._filled) * self.per_s)
+            self._filled = now
+            if self._tokens >= 1:
+                self._tokens -= 1
+                return
+            await asyncio.sleep((1 - self._tokens) / self.per_s)
 
     async def refresh(self) -> None:
         """Update each status message at the head of the queue whose count changed."""
