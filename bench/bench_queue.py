@@ -17,13 +17,17 @@ Ideal wall time = jobs / concurrency * latency (10 s for the defaults). Also mea
 same run: the provider-only baseline, the same 1,000 edits as `concurrency` concurrent
 provider.edit calls with no queue or database. Prints medians over --reps, ratios to the ideal
 and the baseline, overhead per job (the time a claim loop spends per job beyond the provider's
-latency), editbot's CPU per job (all its processes) and this process's peak RSS.
+latency), editbot's CPU per job (all its processes; the event loop's thread alone in
+brackets), the machine's CPU per job by process kind with how busy the cores were
+(bench/cpu_use.py: editbot, the emulator, the S3 server, PostgreSQL, anything else) and this
+process's peak RSS.
 Target: within 1.2x of the ideal on both databases.
 
 `--processes 2 --blobs s3 --databases postgres` is the scale-out shape (docs/scaling.md): two
 worker processes sharing PostgreSQL and an S3 server (moto's, in its own process), no shared
 disk between them. `--profile PATH` writes a pyinstrument profile (`pip install
-pyinstrument`) of one process's drain: where editbot's CPU per job goes.
+pyinstrument`) of one process's drain, and PATH.pyisession beside it (`pyinstrument --load
+PATH.pyisession` renders it again): where editbot's CPU per job goes.
 
 The emulator still renders on this machine's 2 cores, which a real provider would not: about
 7 ms of Pillow work per edit, taken from the same CPU editbot needs. `--prerendered` has the
@@ -45,6 +49,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +57,7 @@ from typing import Any
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from bench import cpu_use
 from bot.core.jobs import JobStatus
 from bot.providers.transport import pooled_client
 from storage.blobs import FileBlobStore
@@ -111,15 +117,17 @@ async def drain(
                 concurrency=concurrency,
             ).worker
             profiler = _profiler(profile)
-            started, cpu = time.time(), time.process_time()
+            started, cpu, loop_cpu = time.time(), time.process_time(), time.thread_time()
             await worker.drain()
             ended, cpu_s = time.time(), time.process_time() - cpu
+            loop_cpu_s = time.thread_time() - loop_cpu
             if profiler is not None and profile is not None:
                 profiler.stop()
                 profile.write_text(profiler.output_text(unicode=False, show_all=False))
+                profiler.last_session.save(str(profile.with_suffix(".pyisession")))
                 print(f"  profile written to {profile}", flush=True)
             posted = chat.attempts["post_result"]
-            return Drained(started, ended, cpu_s, posted)
+            return Drained(started, ended, cpu_s, loop_cpu_s, posted)
     finally:
         await engine.dispose()
 
@@ -129,6 +137,8 @@ class Drained:
     started: float
     ended: float
     cpu_s: float
+    loop_cpu_s: float
+    """The event loop's thread alone: the rest is SQLite's and to_thread's threads."""
     delivered: int
 
 
@@ -172,16 +182,24 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
             )
         per_process = args.concurrency // args.processes
         if args.processes == 1:
+            before = Usage.now()
             runs = [
                 await drain(
                     url, base_url, concurrency=per_process, blobs=spec, profile=args.profile
                 )
             ]
+            usage = before.until_now()
         else:
-            runs = await drain_in_processes(url, base_url, args, per_process, spec)
+            runs, usage = await drain_in_processes(url, base_url, args, per_process, spec)
         wall = max(r.ended for r in runs) - min(r.started for r in runs)
         cpu_ms = sum(r.cpu_s for r in runs) * 1000 / args.jobs
-        print(f"  {wall:.2f} s, editbot's CPU {cpu_ms:.1f} ms/job", flush=True)
+        loop_ms = sum(r.loop_cpu_s for r in runs) * 1000 / args.jobs
+        print(
+            f"  {wall:.2f} s, editbot's CPU {cpu_ms:.1f} ms/job "
+            f"({loop_ms:.1f} in the event loop's thread)",
+            flush=True,
+        )
+        print(usage.line(jobs=args.jobs), flush=True)
         done = sum(j.status is JobStatus.SUCCEEDED for j in await all_jobs(sessions))
         delivered = sum(r.delivered for r in runs)
         if done != args.jobs or delivered != args.jobs:
@@ -191,9 +209,33 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
         await engine.dispose()
 
 
+@dataclass(frozen=True)
+class Usage:
+    """The machine's CPU from `now()` on: each process kind's, and how busy the cores were."""
+
+    processes: dict[int, tuple[str, float]]
+    busy: tuple[float, float]
+    spent: Counter[str] | None = None
+    until: tuple[float, float] = (0.0, 0.0)
+
+    @classmethod
+    def now(cls) -> Usage:
+        return cls(cpu_use.snapshot(), cpu_use.machine_busy())
+
+    def until_now(self) -> Usage:
+        after = cpu_use.machine_busy()
+        spent = cpu_use.spent(self.processes, cpu_use.snapshot())
+        return Usage(self.processes, self.busy, spent, after)
+
+    def line(self, *, jobs: int) -> str:
+        busy, total = self.until[0] - self.busy[0], self.until[1] - self.busy[1]
+        cores = os.cpu_count() or 1
+        return cpu_use.describe(self.spent or Counter(), busy, total, jobs=jobs, cores=cores)
+
+
 async def drain_in_processes(
     url: str, base_url: str, args: argparse.Namespace, per_process: int, blobs: BlobSpec
-) -> list[Drained]:
+) -> tuple[list[Drained], Usage]:
     """Drain with `processes` worker processes, started together once all are up."""
     context = multiprocessing.get_context("spawn")
     with (
@@ -208,8 +250,10 @@ async def drain_in_processes(
         # Time for the children to import and wait at `go`; the wall time is measured from
         # the first drain's start to the last one's end either way.
         await asyncio.sleep(3)
+        before = Usage.now()
         go.set()
-        return [await asyncio.wrap_future(f) for f in futures]
+        runs = [await asyncio.wrap_future(f) for f in futures]
+        return runs, before.until_now()
 
 
 async def run_baseline(base_url: str, args: argparse.Namespace) -> float:
@@ -223,9 +267,11 @@ async def run_baseline(base_url: str, args: argparse.Namespace) -> float:
             async with gate:
                 await provider.edit(requests[i])
 
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one(i) for i in range(args.jobs)))
-        return time.perf_counter() - started
+        wall, cpu_ms = time.perf_counter() - started, (time.process_time() - cpu) * 1000
+        print(f"  {wall:.2f} s, the provider calls' CPU {cpu_ms / args.jobs:.1f} ms/job")
+        return wall
 
 
 def peak_rss_mb() -> float:
