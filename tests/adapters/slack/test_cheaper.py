@@ -24,8 +24,7 @@ from storage.models import Job, LedgerEntry, LedgerKind
 from tests.adapters.slack.test_budget_privacy import ADMIN, MAYA, OMAR, World, world
 from tests.kit.emulator import ProviderEmulator
 from tests.kit.images import split
-from tests.kit.slack.api import TEAM_ID
-from tests.kit.slack.harness import CHANNEL, event_callback, file_object, mention
+from tests.kit.slack.harness import CHANNEL, button_press, event_callback, file_object, mention
 
 TS = "1699999999.000100"
 # quality=high (~$0.22) does not fit $0.10; quality=medium (~$0.083) and low (~$0.043) do.
@@ -73,24 +72,9 @@ async def refused(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Refused]:
 
 def press_payload(user: str, button: dict[str, Any], *, message_ts: str, n: int) -> dict:
     """A block_actions payload: `user` pressed `button` on the message at `message_ts`."""
-    return {
-        "type": "block_actions",
-        "team": {"id": TEAM_ID},
-        "user": {"id": user},
-        "channel": {"id": CHANNEL},
-        "trigger_id": "t",
-        "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
-        "message": {"ts": message_ts, "thread_ts": TS, "text": "Not run"},
-        "actions": [
-            {
-                "action_id": button["action_id"],
-                "value": button["value"],
-                "type": "button",
-                "block_id": "b",
-                "action_ts": f"8.{n}",
-            }
-        ],
-    }
+    return button_press(
+        button["action_id"], button["value"], user=user, message_ts=message_ts, action_ts=f"8.{n}"
+    )
 
 
 async def press(r: Refused, user: str, index: int, *, n: int) -> None:

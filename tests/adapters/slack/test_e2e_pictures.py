@@ -19,9 +19,7 @@ from storage.models import EditThread, Job, JobImage, ThreadVersion
 from tests.kit.slack.api import Upload
 from tests.kit.slack.e2e import SlackWorld, real_slack
 from tests.kit.slack.harness import (
-    CHANNEL,
-    TEAM_ID,
-    USER,
+    button_press,
     event_callback,
     file_object,
     mention,
@@ -43,24 +41,7 @@ class Rig(SlackWorld):
         assert (await self.h.post(event_callback(event, event_id=f"Ev{n}"))).status_code == 200
 
     async def press(self, action_id: str, job_id: str, *, n: int) -> None:
-        payload = {
-            "type": "block_actions",
-            "team": {"id": TEAM_ID},
-            "user": {"id": USER},
-            "channel": {"id": CHANNEL},
-            "trigger_id": "t",
-            "container": {"type": "message", "message_ts": "5.6", "channel_id": CHANNEL},
-            "message": {"ts": "5.6", "thread_ts": TS, "text": "result"},
-            "actions": [
-                {
-                    "action_id": action_id,
-                    "value": job_id,
-                    "type": "button",
-                    "block_id": "b",
-                    "action_ts": f"7.{n}",
-                }
-            ],
-        }
+        payload = button_press(action_id, job_id, thread_ts=TS, action_ts=f"7.{n}")
         assert (await self.h.interact(payload)).status_code == 200
 
     async def jobs(self) -> list[Job]:

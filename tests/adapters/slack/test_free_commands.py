@@ -12,8 +12,7 @@ from sqlmodel import select
 from storage.models import Job, LedgerEntry
 from tests.adapters.slack.test_budget_privacy import MAYA, OMAR, World, edit_by, world
 from tests.kit.images import split
-from tests.kit.slack.api import TEAM_ID
-from tests.kit.slack.harness import CHANNEL, event_callback, file_object, mention
+from tests.kit.slack.harness import CHANNEL, button_press, event_callback, file_object, mention
 
 TS = "1699999999.000100"
 
@@ -78,24 +77,9 @@ async def test_help_anywhere_by_mention_and_slash_command(sqlite_url: str, tmp_p
 def _press(
     action: str, job_id: str, *, user: str, action_ts: str, on: str = "5.6"
 ) -> dict[str, Any]:
-    return {
-        "type": "block_actions",
-        "team": {"id": TEAM_ID},
-        "user": {"id": user},
-        "channel": {"id": CHANNEL},
-        "trigger_id": "t",
-        "container": {"type": "message", "message_ts": on, "channel_id": CHANNEL},
-        "message": {"ts": on, "thread_ts": TS, "text": "What next?"},
-        "actions": [
-            {
-                "action_id": f"editbot:{action}",
-                "value": job_id,
-                "type": "button",
-                "block_id": "b",
-                "action_ts": action_ts,
-            }
-        ],
-    }
+    return button_press(
+        f"editbot:{action}", job_id, user=user, message_ts=on, thread_ts=TS, action_ts=action_ts
+    )
 
 
 async def test_retry_pressed_twice_runs_one_paid_job(sqlite_url: str, tmp_path: Path) -> None:

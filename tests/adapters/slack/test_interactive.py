@@ -15,6 +15,7 @@ from tests.kit.slack.harness import (
     CHANNEL,
     USER,
     Harness,
+    button_press,
     event_callback,
     file_object,
     mention,
@@ -122,24 +123,7 @@ async def test_edit_command_opens_a_prefilled_modal_and_posts_the_request_as_thr
 
 async def test_button_press_reaches_the_core_with_the_job_id() -> None:
     async with slack_harness() as h:
-        payload = {
-            "type": "block_actions",
-            "team": {"id": TEAM_ID},
-            "user": {"id": USER},
-            "channel": {"id": CHANNEL},
-            "trigger_id": "t",
-            "container": {"type": "message", "message_ts": "5.6", "channel_id": CHANNEL},
-            "message": {"ts": "5.6", "thread_ts": "5.0", "text": "What next?"},
-            "actions": [
-                {
-                    "action_id": "editbot:hq",
-                    "value": "job-42",
-                    "type": "button",
-                    "block_id": "b",
-                    "action_ts": "7.7",
-                }
-            ],
-        }
+        payload = button_press("editbot:hq", "job-42", thread_ts="5.0")
         assert (await h.interact(payload)).status_code == 200
         await h.api.wait_for(lambda: len(h.service.presses) == 1)
         [press] = h.service.presses

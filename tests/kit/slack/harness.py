@@ -75,6 +75,37 @@ def event_callback(event: Mapping[str, Any], *, event_id: str = "Ev0001") -> str
     )
 
 
+def button_press(
+    action_id: str,
+    value: str,
+    *,
+    user: str = USER,
+    message_ts: str = "5.6",
+    thread_ts: str = "1699999999.000100",
+    action_ts: str = "7.7",
+) -> dict[str, Any]:
+    """A block_actions payload: `user` pressed the button `action_id` (with `value`, a job
+    id) on the message at `message_ts` in the thread `thread_ts`."""
+    return {
+        "type": "block_actions",
+        "team": {"id": TEAM_ID},
+        "user": {"id": user},
+        "channel": {"id": CHANNEL},
+        "trigger_id": "t",
+        "container": {"type": "message", "message_ts": message_ts, "channel_id": CHANNEL},
+        "message": {"ts": message_ts, "thread_ts": thread_ts, "text": "What next?"},
+        "actions": [
+            {
+                "action_id": action_id,
+                "value": value,
+                "type": "button",
+                "block_id": "b",
+                "action_ts": action_ts,
+            }
+        ],
+    }
+
+
 def mention(
     text: str,
     *,
