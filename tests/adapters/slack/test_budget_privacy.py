@@ -18,17 +18,13 @@ from typing import Any
 
 from sqlmodel import select
 
-from adapters.slack.chat import SlackChatPort
 from bot.app.root import Core
-from bot.core.config import Settings
-from bot.core.ports import ChatPort, EditServicePort
-from storage.blobs import FileBlobStore
 from storage.columns import utcnow
-from storage.db import Sessions, create_engine, session_factory
+from storage.db import Sessions
 from storage.models import LedgerEntry, LedgerKind
-from tests.kit.core import EMULATOR, emulated, openai_provider, real_core
 from tests.kit.emulator import ProviderEmulator
 from tests.kit.images import split
+from tests.kit.slack.e2e import real_slack
 from tests.kit.slack.harness import CHANNEL, Harness, event_callback, file_object, mention
 from tests.kit.slack.harness import slack_harness as harness
 
@@ -53,42 +49,18 @@ async def world(
 ) -> AsyncIterator[World]:
     """The real AsyncApp on the real core (SQLite, files, the provider emulator in process);
     `clock` is the core's."""
-    engine = create_engine(sqlite_url)
-    sessions = session_factory(engine)
-    cores: list[Core] = []
-    provider_http = emulated(emu or ProviderEmulator())
-
-    def make_service(chat: SlackChatPort, s: Settings) -> EditServicePort:
-        chats: dict[str, ChatPort] = {"slack": chat}
-        blobs = FileBlobStore(tmp_path / "blobs")
-        provider = openai_provider(provider_http, EMULATOR)
-        cores.append(
-            real_core(
-                s, sessions=sessions, blobs=blobs, chats=chats, provider=provider, clock=clock
-            )
+    async with real_slack(
+        sqlite_url, tmp_path, emu=emu, clock=clock, harness=harness, admins=ADMIN, **settings
+    ) as w:
+        w.h.api.users.update(
+            {
+                MAYA: {"profile": {"display_name": "Maya"}},
+                OMAR: {"profile": {"display_name": "Omar"}},
+                ADMIN: {"profile": {"display_name": "Ada Admin"}},
+            }
         )
-        return cores[0].service
-
-    try:
-        async with harness(
-            make_service=make_service,
-            update_interval=0.01,
-            EDITBOT_DATA_DIR=str(tmp_path),
-            admins=ADMIN,
-            **settings,
-        ) as h:
-            h.api.users.update(
-                {
-                    MAYA: {"profile": {"display_name": "Maya"}},
-                    OMAR: {"profile": {"display_name": "Omar"}},
-                    ADMIN: {"profile": {"display_name": "Ada Admin"}},
-                }
-            )
-            h.api.channel_names[CHANNEL] = "design"
-            yield World(h, cores[0], sessions)
-    finally:
-        await provider_http.aclose()
-        await engine.dispose()
+        w.h.api.channel_names[CHANNEL] = "design"
+        yield World(w.h, w.core, w.sessions)
 
 
 async def edit_by(w: World, user: str, ts: str, prompt: str) -> None:

@@ -8,9 +8,11 @@ the database and the emulator to read back what happened.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,7 @@ from bot.app.root import Core
 from bot.core.config import Settings
 from bot.core.ports import ChatPort, EditServicePort, Provider
 from storage.blobs import FileBlobStore
+from storage.columns import utcnow
 from storage.db import Sessions, create_engine, session_factory
 from tests.kit.core import EMULATOR, emulated, openai_provider, real_core
 from tests.kit.emulator import ProviderEmulator
@@ -58,11 +61,13 @@ async def real_slack(
     emu: ProviderEmulator | None = None,
     provider: Callable[[ProviderEmulator], Provider] | None = None,
     harness: Callable[..., AbstractAsyncContextManager[Harness]] = slack_harness,
+    clock: Callable[[], datetime] = utcnow,
     **settings: Any,
 ) -> AsyncIterator[SlackWorld]:
     """A SlackWorld; `provider` builds the provider from the emulator (default: OpenAI over an
     in-process transport), `harness` wraps slack_harness (a test's own people or channels),
-    `settings` are EDITBOT_* settings and harness arguments (admins=, update_interval=)."""
+    `clock` is the core's, `settings` are EDITBOT_* settings and harness arguments (admins=,
+    update_interval=)."""
     engine = create_engine(sqlite_url)
     sessions = session_factory(engine)
     blobs = FileBlobStore(tmp_path / "blobs")
@@ -73,14 +78,30 @@ async def real_slack(
     def make_service(chat: SlackChatPort, s: Settings) -> EditServicePort:
         chats: dict[str, ChatPort] = {"slack": chat}
         made = provider(emu) if provider else openai_provider(provider_http, EMULATOR)
-        cores.append(real_core(s, sessions=sessions, blobs=blobs, chats=chats, provider=made))
+        core = real_core(s, sessions=sessions, blobs=blobs, chats=chats, provider=made, clock=clock)
+        cores.append(core)
         return cores[0].service
 
     settings.setdefault("update_interval", 0.01)
     settings.setdefault("EDITBOT_DATA_DIR", str(tmp_path))
+    before = asyncio.all_tasks()
     try:
         async with provider_http, harness(make_service=make_service, **settings) as h:
             h.api.files[PHOTO] = split((320, 256))
             yield SlackWorld(h, h.api, emu, sessions, cores)
     finally:
+        await _settle(asyncio.all_tasks() - before)
         await engine.dispose()
+
+
+async def _settle(tasks: set[asyncio.Task[Any]], timeout: float = 5.0) -> None:
+    """Let what the app still runs for a request (Bolt's listeners answer after the ack: the
+    last writes of a refusal, say) end before the database goes: a connection it holds would
+    otherwise be left to the garbage collector. What is still running then is cancelled."""
+    tasks.discard(asyncio.current_task())  # type: ignore[arg-type]
+    if not tasks:
+        return
+    _, pending = await asyncio.wait(tasks, timeout=timeout)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
