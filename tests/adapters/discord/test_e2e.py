@@ -46,6 +46,28 @@ def input_file(tmp_path: Path, name: str = "shoe.png") -> Path:
     return path
 
 
+async def edit_command(
+    bot: Instance, image: Path, prompt: str, **options: str
+) -> RecordingWebhookAdapter:
+    """Alice's /edit with `prompt` on `image` (and string `options`, e.g. quality="low"): its
+    interaction responses and followups are recorded."""
+    att = attachment_dict(image)
+    values = [
+        {"name": "prompt", "type": 3, "value": prompt},
+        {"name": "image", "type": 11, "value": str(att["id"])},
+        *({"name": name, "type": 3, "value": value} for name, value in options.items()),
+    ]
+    payload = interaction_payload(
+        kind=2,
+        channel=bot.channel,
+        member=bot.alice,
+        data=slash("edit", values, attachments={str(att["id"]): att}),
+    )
+    adapter = RecordingWebhookAdapter(bot.channel)
+    await dispatch_interaction(payload, adapter)
+    return adapter
+
+
 def scope(bot: Instance) -> str:
     return f"discord:{bot.channel.guild.id}:{bot.channel.id}"
 
@@ -164,23 +186,8 @@ async def test_edit_command_defers_then_posts_the_result_in_a_thread(
     core: Core, tmp_path: Path
 ) -> None:
     bot = await start_instance(core)
-    att = attachment_dict(input_file(tmp_path, "bag.png"))
-    payload = interaction_payload(
-        kind=2,
-        channel=bot.channel,
-        member=bot.alice,
-        data=slash(
-            "edit",
-            [
-                {"name": "prompt", "type": 3, "value": "beige wall size=1024x640"},
-                {"name": "image", "type": 11, "value": str(att["id"])},
-                {"name": "quality", "type": 3, "value": "low"},
-            ],
-            attachments={str(att["id"]): att},
-        ),
-    )
-    adapter = RecordingWebhookAdapter(bot.channel)
-    await dispatch_interaction(payload, adapter)
+    image = input_file(tmp_path, "bag.png")
+    adapter = await edit_command(bot, image, "beige wall size=1024x640", quality="low")
 
     # Deferred ("thinking", type 5) first, inside the 3 s, then the original response edited.
     assert adapter.calls[0].path.endswith("/callback") and adapter.calls[0].payload["type"] == 5

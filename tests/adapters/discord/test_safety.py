@@ -9,15 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from tests.adapters.discord.test_e2e import edit_command
 from tests.kit.discord.backend import (
     RecordingWebhookAdapter,
-    attachment_dict,
-    dispatch_interaction,
     image_attachment,
-    interaction_payload,
     post_message,
     settle,
-    slash,
 )
 from tests.kit.discord.e2e import CHEAP, Core, Instance, drain_sent, start_instance
 from tests.kit.images import split
@@ -52,27 +49,6 @@ def every_payload(bot: Instance, adapters: list[RecordingWebhookAdapter]) -> lis
         for c in a.calls
     ]
     return [p for p in payloads if p.get("content") is not None or "attachments" in p]
-
-
-async def edit_command(bot: Instance, image: Path, prompt: str) -> RecordingWebhookAdapter:
-    """/edit with `prompt` on `image`: its interaction responses and followups are recorded."""
-    att = attachment_dict(image)
-    adapter = RecordingWebhookAdapter(bot.channel)
-    payload = interaction_payload(
-        kind=2,
-        channel=bot.channel,
-        member=bot.alice,
-        data=slash(
-            "edit",
-            [
-                {"name": "prompt", "type": 3, "value": prompt},
-                {"name": "image", "type": 11, "value": str(att["id"])},
-            ],
-            attachments={str(att["id"]): att},
-        ),
-    )
-    await dispatch_interaction(payload, adapter)
-    return adapter
 
 
 async def test_hostile_text_pings_nobody_in_anything_editbot_sends(

@@ -9,10 +9,9 @@ from typing import Any
 from discord.webhook.async_ import async_context
 
 from tests.adapters.discord import test_e2e
-from tests.adapters.discord.test_e2e import edit_v1, input_file, job_rows
+from tests.adapters.discord.test_e2e import edit_command, edit_v1, input_file, job_rows
 from tests.kit.discord.backend import (
     RecordingWebhookAdapter,
-    attachment_dict,
     dispatch_interaction,
     interaction_payload,
     slash,
@@ -25,22 +24,7 @@ async def test_a_mistake_in_edit_is_answered_privately_without_a_thread(
     core: Core, tmp_path: Path
 ) -> None:
     bot = await start_instance(core)
-    att = attachment_dict(input_file(tmp_path, "bag.png"))
-    payload = interaction_payload(
-        kind=2,
-        channel=bot.channel,
-        member=bot.alice,
-        data=slash(
-            "edit",
-            [
-                {"name": "prompt", "type": 3, "value": "beige wall qualty=high"},
-                {"name": "image", "type": 11, "value": str(att["id"])},
-            ],
-            attachments={str(att["id"]): att},
-        ),
-    )
-    adapter = RecordingWebhookAdapter(bot.channel)
-    await dispatch_interaction(payload, adapter)
+    adapter = await edit_command(bot, input_file(tmp_path, "bag.png"), "beige wall qualty=high")
     # The public "Editing: ..." reply is taken back and the mistake told to Alice only.
     assert [c.method for c in adapter.calls if c.path.endswith("/messages/@original")] == [
         "PATCH",
@@ -119,20 +103,7 @@ async def test_retry_pressed_twice_runs_once_and_the_message_says_so(
 
 
 async def _slash_edit(bot: Any, tmp_path: Path, prompt: str) -> RecordingWebhookAdapter:
-    att = attachment_dict(input_file(tmp_path, "bag.png"))
-    options = [
-        {"name": "prompt", "type": 3, "value": prompt},
-        {"name": "image", "type": 11, "value": str(att["id"])},
-        {"name": "quality", "type": 3, "value": "low"},
-    ]
-    payload = interaction_payload(
-        kind=2,
-        channel=bot.channel,
-        member=bot.alice,
-        data=slash("edit", options, attachments={str(att["id"]): att}),
-    )
-    adapter = RecordingWebhookAdapter(bot.channel)
-    await dispatch_interaction(payload, adapter)
+    adapter = await edit_command(bot, input_file(tmp_path, "bag.png"), prompt, quality="low")
     token = async_context.set(adapter)  # the worker's calls on the interaction's webhook too
     try:
         await bot.worker.drain()
