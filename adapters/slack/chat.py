@@ -63,6 +63,7 @@ class SlackChatPort(SlackPeople):
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self._client = client
+        self._admins = {}  # workspace -> (when read, its admins): SlackPeople.admins
         self._downloader = downloader
         self._interval = update_interval
         self._clock = clock

@@ -137,8 +137,7 @@ class SlackPeople:
 
     async def admins(self, place: Place) -> list[str]:
         """The workspace's admins and owners (users.list, every page), remembered a while."""
-        cache = self.__dict__.setdefault("_admins", {})
-        held = cache.get(place.workspace)
+        held = self._admins.get(place.workspace)
         if held is not None and time.monotonic() - held[0] < ADMINS_TTL_S:
             return list(held[1])
         found: list[str] = []
@@ -150,5 +149,5 @@ class SlackPeople:
             cursor = str((page.get("response_metadata") or {}).get("next_cursor") or "")
             if not cursor:
                 break
-        cache[place.workspace] = (time.monotonic(), found)
+        self._admins[place.workspace] = (time.monotonic(), found)
         return list(found)
