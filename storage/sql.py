@@ -10,6 +10,7 @@ from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import CursorResult
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -69,8 +70,23 @@ async def run(
     """
     if session.new or session.dirty or session.deleted:
         await session.flush()
+    return await (await _connection(session)).execute(statement, params)
+
+
+async def _connection(session: AsyncSession) -> AsyncConnection:
+    """The session's connection, asked for once per transaction: asking is a trip into
+    SQLAlchemy's greenlet, and every statement a job runs comes through here."""
+    transaction = session.sync_session.get_transaction()
+    held = session.info.get(_HELD)
+    if held is not None and transaction is not None and held[0] is transaction:
+        connection: AsyncConnection = held[1]
+        return connection
     connection = await session.connection()
-    return await connection.execute(statement, params)
+    session.info[_HELD] = (session.sync_session.get_transaction(), connection)
+    return connection
+
+
+_HELD = "editbot_connection"
 
 
 def rowcount(result: Any) -> int:

@@ -106,6 +106,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
         begin = adapted.take_begin()
+        adapted.ran = True
         try:
             ran = await_(connection._execute(_run, connection, operation, parameters, many, begin))
         except Exception as error:
@@ -122,14 +123,21 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
 
 class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     """aiosqlite's adapted connection with OneHopCursors, and a BEGIN that waits for the
-    transaction's first statement to go with it in the same hop (`defer_begin`)."""
+    transaction's first statement to go with it in the same hop (`defer_begin`).
 
-    __slots__ = ("_begin",)
+    A commit or rollback with no statement run since the last one has nothing to end and
+    makes no hop either: the pool's reset-on-return rollback, after every commit, is one.
+    """
+
+    __slots__ = ("_begin", "ran")
     _cursor_cls = OneHopCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._begin: str | None = None
+        self.ran = True
+        """A statement may have run since the last commit or rollback (so a transaction may
+        be open): set by every cursor, cleared by commit and rollback."""
 
     def defer_begin(self, statement: str) -> None:
         """Run `statement` (BEGIN or BEGIN IMMEDIATE) right before the next statement, on the
@@ -144,18 +152,21 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         return begin
 
     def cursor(self, server_side: bool = False) -> Any:
+        self.ran = self.ran or server_side
         if server_side and self._begin is not None:
             # A server-side cursor runs its own hops: the BEGIN goes first, on its own.
             self.cursor().execute("SELECT 1")
         return super().cursor(server_side)
 
     def commit(self) -> None:
-        if self.take_begin() is None:
+        if self.take_begin() is None and self.ran:
             super().commit()
+        self.ran = False
 
     def rollback(self) -> None:
-        if self.take_begin() is None:
+        if self.take_begin() is None and self.ran:
             super().rollback()
+        self.ran = False
 
 
 class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):

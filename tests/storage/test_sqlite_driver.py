@@ -157,3 +157,33 @@ async def test_a_stream_first_in_a_transaction_still_begins_it(engine: AsyncEngi
         assert [n async for n in result.scalars()] == [0, 1, 2, 3, 4]
         raw = await conn.get_raw_connection()
         assert raw.driver_connection._conn.in_transaction  # type: ignore[union-attr]
+
+
+async def test_a_committed_transaction_costs_two_hops_and_its_pool_reset_none(
+    engine: AsyncEngine, hops: list[str]
+) -> None:
+    sessions = session_factory(engine)
+    async with write_session(sessions) as session:  # warm: the pool holds a connection
+        await session.exec(select(items.c.n).limit(1))
+    before = len(hops)
+    async with write_session(sessions) as session:
+        await session.exec(update(items).where(items.c.n == 0).values(n=20))
+    # BEGIN with the UPDATE, then COMMIT; the pool's reset-on-return rollback has nothing
+    # to end and stays on this side.
+    assert hops[before:] == ["_run", "commit"]
+    async with engine.connect() as conn:
+        assert 20 in (await conn.execute(select(items.c.n))).scalars().all()
+
+
+async def test_a_rollback_after_a_statement_still_rolls_it_back(
+    engine: AsyncEngine, hops: list[str]
+) -> None:
+    sessions = session_factory(engine)
+    with pytest.raises(RuntimeError):
+        async with write_session(sessions) as session:
+            await session.exec(update(items).where(items.c.n == 1).values(n=30))
+            raise RuntimeError("abandoned")
+    assert "rollback" in hops
+    async with engine.connect() as conn:
+        ns = (await conn.execute(select(items.c.n))).scalars().all()
+    assert 30 not in ns and 1 in ns
