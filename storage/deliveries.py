@@ -13,14 +13,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, update
+from sqlalchemy import bindparam, func, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.jobs import JobStatus
 from storage.columns import utcnow
 from storage.models import Job
-from storage.sql import rowcount, table_of
+from storage.sql import rowcount, run, table_of
 
 _jobs = table_of(Job)
 
@@ -54,17 +54,28 @@ async def confirm_posted(
 ) -> bool:
     """The post is in the thread: confirm it once (and end the lease); False if it was. A
     mark taken back meanwhile (its process was thought dead) is set again."""
+    return await confirm_posts(session, job_ids=[job_id], now=now) == 1
+
+
+async def confirm_posts(
+    session: AsyncSession, *, job_ids: Sequence[str], now: datetime | None = None
+) -> int:
+    """`confirm_posted` for several jobs in one statement; how many were not confirmed yet."""
     now = now or utcnow()
-    result = await session.exec(
-        update(_jobs)
-        .where(_jobs.c.id == job_id, _jobs.c.posted_at.is_(None))
-        .values(
-            posted_at=now,
-            delivering_by=None,
-            delivered_at=func.coalesce(_jobs.c.delivered_at, now),
-        )
+    result = await run(session, _CONFIRM, {"ids": list(job_ids), "now": now})
+    return rowcount(result)
+
+
+_NOW = bindparam("now", type_=_jobs.c.posted_at.type)
+_CONFIRM = (
+    update(_jobs)
+    .where(_jobs.c.id.in_(bindparam("ids", expanding=True)), _jobs.c.posted_at.is_(None))
+    .values(
+        posted_at=_NOW,
+        delivering_by=None,
+        delivered_at=func.coalesce(_jobs.c.delivered_at, _NOW),
     )
-    return rowcount(result) == 1
+)
 
 
 async def release_deliveries_of(session: AsyncSession, *, owners: Sequence[str]) -> int:

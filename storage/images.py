@@ -22,6 +22,14 @@ _BY_JOB = (
     .where(_images.c.job_id == bindparam("job_id"))
     .order_by(_images.c.role, _images.c.position)
 )
+_INPUTS_OF = (
+    select(*_images.c)
+    .where(
+        _images.c.job_id.in_(bindparam("job_ids", expanding=True)),
+        _images.c.role.in_([ImageRole.INPUT, ImageRole.MASK]),
+    )
+    .order_by(_images.c.job_id, _images.c.role, _images.c.position)
+)
 _BY_JOB_AND_ROLE = (
     select(*_images.c)
     .where(_images.c.job_id == bindparam("job_id"), _images.c.role == bindparam("role"))
@@ -74,17 +82,29 @@ async def job_inputs(
     session: AsyncSession, *, job_id: str
 ) -> tuple[tuple[StoredImage, ...], StoredImage | None]:
     """A job's input images, in order, and its mask (None without one)."""
-    inputs: list[StoredImage] = []
-    mask: StoredImage | None = None
-    for row in (await run(session, _BY_JOB, {"job_id": job_id})).mappings():
+    return (await jobs_inputs(session, job_ids=[job_id])).get(job_id, ((), None))
+
+
+async def jobs_inputs(
+    session: AsyncSession, *, job_ids: Sequence[str]
+) -> dict[str, tuple[tuple[StoredImage, ...], StoredImage | None]]:
+    """Each job's input images, in order, and its mask, in one query; a job without any
+    is left out."""
+    inputs: dict[str, list[StoredImage]] = {}
+    masks: dict[str, StoredImage] = {}
+    rows = await run(session, _INPUTS_OF, {"job_ids": list(job_ids)})
+    for row in rows.mappings():
         image = StoredImage(
             sha256=row["sha256"], mime=row["mime"], width=row["width"], height=row["height"]
         )
         if row["role"] is ImageRole.MASK:
-            mask = image
-        elif row["role"] is ImageRole.INPUT:
-            inputs.append(image)
-    return tuple(inputs), mask
+            masks[row["job_id"]] = image
+        else:
+            inputs.setdefault(row["job_id"], []).append(image)
+    return {
+        job_id: (tuple(inputs.get(job_id, ())), masks.get(job_id))
+        for job_id in {*inputs, *masks}
+    }
 
 
 async def job_outputs(session: AsyncSession, *, job_id: str) -> list[StoredImage]:

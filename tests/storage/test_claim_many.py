@@ -1,0 +1,63 @@
+"""claim_many: one claim for several waiting loops takes jobs in the fair order, each once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from bot.core.jobs import JobWithInputs, StoredImage
+from storage.db import Sessions, write_session
+from storage.queue import claim_many, enqueue
+from tests.storage.test_queue import T0, add, claim, make_job
+
+LATER = T0 + timedelta(hours=1)
+
+
+async def test_a_claim_of_three_takes_the_three_a_claim_of_one_would_take_next(
+    sessions: Sessions,
+) -> None:
+    jobs = [make_job("A", i) for i in range(4)] + [make_job("B", 10 + i) for i in range(2)]
+    await add(sessions, jobs)
+    # The fair order: A0, B0 (each channel's first), A1, B1, A2, A3.
+    first = await claim_many(sessions, owner="w", lease_s=60, count=3, now=LATER)
+    assert [c.spec.prompt for c in first] == ["A edit 0", "B edit 10", "A edit 1"]
+    assert {c.spec.attempts for c in first} == {1}
+    rest = await claim_many(sessions, owner="w", lease_s=60, count=5, now=LATER)
+    assert [c.spec.prompt for c in rest] == ["B edit 11", "A edit 2", "A edit 3"]
+    assert await claim_many(sessions, owner="w", lease_s=60, count=5, now=LATER) == []
+    assert await claim(sessions, owner="w", lease_s=60, now=LATER) is None
+
+
+async def test_each_claimed_job_comes_with_its_own_inputs_and_mask(sessions: Sessions) -> None:
+    def image(name: str) -> StoredImage:
+        return StoredImage(sha256=name * 4, mime="image/png", width=8, height=8)
+
+    plain, masked, bare = (make_job("A", i) for i in range(3))
+    async with write_session(sessions) as session:
+        await enqueue(
+            session,
+            [
+                JobWithInputs(plain, (image("a"), image("b"))),
+                JobWithInputs(masked, (image("c"),), image("m")),
+                JobWithInputs(bare),
+            ],
+        )
+    claimed = await claim_many(sessions, owner="w", lease_s=60, count=3, now=LATER)
+    by_id = {c.spec.id: c for c in claimed}
+    assert by_id[plain.id].inputs == (image("a"), image("b")) and by_id[plain.id].mask is None
+    assert by_id[masked.id].inputs == (image("c"),) and by_id[masked.id].mask == image("m")
+    assert by_id[bare.id].inputs == () and by_id[bare.id].mask is None
+
+
+async def test_concurrent_claims_of_several_take_each_job_once(sessions: Sessions) -> None:
+    jobs = [make_job(f"C{i % 4}", i) for i in range(50)]
+    await add(sessions, jobs)
+    claimed: list[str] = []
+
+    async def loop(owner: str, count: int) -> None:
+        while batch := await claim_many(sessions, owner=owner, lease_s=60, count=count):
+            assert len(batch) <= count
+            claimed.extend(c.spec.id for c in batch)
+
+    await asyncio.gather(*(loop(f"w{i}", 1 + i % 4) for i in range(6)))
+    assert sorted(claimed) == sorted(j.id for j in jobs)
