@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import weakref
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from bot.core.budgets import BudgetDefaults
 from bot.core.jobs import JobSpec, JobStatus
 from bot.core.metrics import Counter
 from bot.core.ports import BlobStore, ChatPort, MessageRef
+from bot.jobs.batched import Batched
 from bot.jobs.delivery import (
     BATCH_DONE,
     DONE,
@@ -32,7 +34,7 @@ from bot.jobs.delivery import (
 from storage.budget_reports import standing
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
-from storage.deliveries import confirm_posted, delivery_state
+from storage.deliveries import confirm_posts, delivery_state
 from storage.images import job_outputs
 from storage.queue import get_job, mark_delivered, undelivered, unmark_delivered
 
@@ -54,11 +56,19 @@ class Delivered:
 
 
 async def post_once(
-    sessions: Sessions, chat: ChatPort, delivery: Delivery, *, failures: Counter | None = None
+    sessions: Sessions,
+    chat: ChatPort,
+    delivery: Delivery,
+    *,
+    failures: Counter | None = None,
+    wait_confirm: bool = True,
 ) -> Delivered:
     """Post a delivery whose job is marked delivered, then confirm the post; if posting
     fails, take the mark back (and count it in `failures`, by platform: /metrics'
     delivery_failures_total).
+
+    Without `wait_confirm` the confirm is written in the background, with the next batch
+    (`settle_confirms` waits for it): a claim loop goes on to its next job meanwhile.
 
     A post is not cut by cancellation (a stop whose grace ran out): it gets up to
     POST_FINISH_S more to end, since a half-made post could show twice. One that still has
@@ -81,18 +91,49 @@ async def post_once(
             failures.inc(platform=chat.platform)
         await _unmark(sessions, delivery.job_id)
         return Delivered(delivery.job_id, False, "post failed")
-    await _confirm(sessions, delivery.job_id)
+    if wait_confirm:
+        await _confirm(sessions, delivery.job_id)
+    else:
+        _confirms(sessions).submit(delivery.job_id)
     return Delivered(delivery.job_id, True)
 
 
 async def _confirm(sessions: Sessions, job_id: str) -> None:
     """The post is in the thread: say so. Should this write fail, the lease stays with this
-    process, and whoever takes it over finds the post in the thread (find_posted)."""
-    try:
-        async with write_session(sessions) as session:
-            await confirm_posted(session, job_id=job_id)
-    except Exception:
-        log.warning("job %s: posted, but could not confirm it", job_id, exc_info=True)
+    process, and whoever takes it over finds the post in the thread (find_posted).
+
+    Posts that land while a confirm is being written are confirmed together in the next
+    write (bot.jobs.batched): one transaction for many posts."""
+    await _confirms(sessions)(job_id)
+
+
+async def settle_confirms(sessions: Sessions) -> None:
+    """Wait for the confirms being written in the background (a drain's or a stop's end)."""
+    confirms = _confirmers.get(sessions)
+    if confirms is not None:
+        await confirms.settle()
+
+
+_confirmers: weakref.WeakKeyDictionary[Sessions, Batched[str, None]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _confirms(sessions: Sessions) -> Batched[str, None]:
+    """The database's confirm batches (one per session factory)."""
+    confirms = _confirmers.get(sessions)
+    if confirms is None:
+
+        async def confirm(job_ids: list[str]) -> list[None]:
+            try:
+                async with write_session(sessions) as session:
+                    await confirm_posts(session, job_ids=job_ids)
+            except Exception:  # never raised: nobody need wait for a confirm
+                log.warning("jobs %s: posted, but could not confirm them", job_ids, exc_info=True)
+            return [None] * len(job_ids)
+
+        confirms = _confirmers[sessions] = Batched(confirm)
+    return confirms
 
 
 async def deliver(

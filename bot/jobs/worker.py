@@ -20,13 +20,14 @@ from bot.core.jobs import JobSpec, JobWithInputs
 from bot.core.metrics import Registry
 from bot.core.ports import BlobStore, ChatPort, Provider
 from bot.core.pricing import PriceTable
+from bot.jobs.batched import Batched
 from bot.jobs.outcome import Outcome
 from bot.jobs.runner import MAX_ATTEMPTS, JobRunner
-from bot.jobs.sweep import deliver_pending, post_once
+from bot.jobs.sweep import deliver_pending, post_once, settle_confirms
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
 from storage.lost import record_lost
-from storage.queue import claim, release
+from storage.queue import claim_many, release
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +89,8 @@ class Worker:
         self._stopping = False
         self._running: dict[str, asyncio.Task[None]] = {}
         self._loops: list[asyncio.Task[None]] = []
+        # Loops waiting for a job share one claim (of as many jobs as there are of them).
+        self._claims = Batched(self._claim_batch, unwanted=self._give_back)
 
     # -- control -----------------------------------------------------------------------------
 
@@ -112,6 +115,7 @@ class Worker:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ticker
+            await self._settle()
 
     async def drain(self) -> None:
         """Run until no job is left to claim (then return): for tests and one-shot runs."""
@@ -121,7 +125,10 @@ class Worker:
             asyncio.create_task(self._loop(i, until_idle=True), name=f"worker-{i}")
             for i in range(self.concurrency)
         ]
-        await asyncio.gather(*self._loops)
+        try:
+            await asyncio.gather(*self._loops)
+        finally:
+            await self._settle()
         await self._deliver_pending()
 
     async def stop(self, *, graceful: bool = True, grace_s: float = 30.0) -> None:
@@ -136,6 +143,13 @@ class Worker:
             task.cancel()
         if self._loops:
             await asyncio.gather(*self._loops, return_exceptions=True)
+        await self._settle()
+
+    async def _settle(self) -> None:
+        """The writes still in flight in the background end before the worker does: a claim
+        gives back the jobs nobody waits for any more, confirms are written."""
+        await self._claims.settle()
+        await settle_confirms(self.sessions)
 
     # -- loops -------------------------------------------------------------------------------
 
@@ -143,9 +157,7 @@ class Worker:
         while not self._stopping:
             wake = self._wake
             try:
-                claimed = await claim(
-                    self.sessions, owner=self.owner, lease_s=self.lease_s, now=self.clock()
-                )
+                claimed = await self._claims(None)
             except Exception:
                 log.exception("worker %s/%d: claim failed", self.owner, index)
                 claimed = None
@@ -158,6 +170,23 @@ class Worker:
                     await asyncio.wait_for(wake.wait(), self.idle_poll_s)
                 continue
             await self._run_one(claimed)
+
+    async def _claim_batch(self, waiting: list[None]) -> list[JobWithInputs | None]:
+        """One claim for every loop waiting: a job each while there are enough."""
+        claimed: list[JobWithInputs | None] = []
+        claimed += await claim_many(
+            self.sessions,
+            owner=self.owner,
+            lease_s=self.lease_s,
+            count=len(waiting),
+            now=self.clock(),
+        )
+        return claimed + [None] * (len(waiting) - len(claimed))
+
+    async def _give_back(self, claimed: JobWithInputs | None) -> None:
+        """A job claimed for a loop that stopped waiting (a stop) goes back to the queue."""
+        if claimed is not None:
+            await self._release(claimed.spec)
 
     async def _run_one(self, claimed: JobWithInputs) -> None:
         job_id = claimed.spec.id
@@ -183,7 +212,13 @@ class Worker:
             return  # lease lost, or no client here for its platform: the sweep delivers it
         chat = self.chats[outcome.delivery.place.platform]
         try:
-            await post_once(self.sessions, chat, outcome.delivery, failures=self.delivery_failures)
+            await post_once(
+                self.sessions,
+                chat,
+                outcome.delivery,
+                failures=self.delivery_failures,
+                wait_confirm=False,
+            )
         except Exception:  # taking the mark back failed too; the result stays in `versions`
             log.exception("job %s: delivery failed", outcome.job_id)
 
