@@ -211,13 +211,14 @@ class JobRunner:
         thread = await self._thread_of(job)
         deliver_now = job.place.platform in self.chats
         now = self.clock()
+        policy = None
+        if deliver_now:  # the caption's policy, read before the write takes its turn
+            async with self.sessions() as session:
+                policy = await channel_policy(session, scope=job.scope, defaults=self.defaults)
         async with write_session(self.sessions) as session:
             # What locks rows others wait for comes last: the version bump locks the edit
             # thread's row (every success in the thread waits on it until the commit), the
-            # settle the usage rows. The caption's policy is read first, outside those locks.
-            policy = None
-            if deliver_now:
-                policy = await channel_policy(session, scope=job.scope, defaults=self.defaults)
+            # settle the usage rows.
             await add_outputs(session, job_id=job.id, outputs=outputs)
             version, edit_thread = None, job.edit_thread_id
             if thread is not None:
