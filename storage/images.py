@@ -102,8 +102,7 @@ async def jobs_inputs(
         else:
             inputs.setdefault(row["job_id"], []).append(image)
     return {
-        job_id: (tuple(inputs.get(job_id, ())), masks.get(job_id))
-        for job_id in {*inputs, *masks}
+        job_id: (tuple(inputs.get(job_id, ())), masks.get(job_id)) for job_id in {*inputs, *masks}
     }
 
 

@@ -13,7 +13,7 @@ from storage.models import Job
 async def queue_head(session: AsyncSession, *, limit: int) -> list[tuple[JobSpec, int]]:
     """The first `limit` queued jobs in claim order, each with how many are ahead of it.
 
-    The order is storage.queue.claim's (fair_seq, created_at, id), so the count is what
+    The order is storage.claims.claim's (fair_seq, created_at, id), so the count is what
     storage.queue.jobs_ahead says of each job.
     """
     rows = await session.exec(

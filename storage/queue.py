@@ -1,30 +1,23 @@
 """The durable job queue: enqueue, claim with a lease, renew, finish, deliver once.
 
-A claim is one statement that takes the next job, or the next few for a worker with several
-claim loops waiting (claim_many): PostgreSQL locks the chosen rows with FOR UPDATE SKIP LOCKED
-inside UPDATE ... RETURNING, SQLite runs one UPDATE ... WHERE id IN (SELECT ...) RETURNING
-inside BEGIN IMMEDIATE. Either way two workers never get the same job, and a job whose lease
-expired (its worker died) is claimed again with attempts + 1.
+Claims (storage.claims) are leases: the owner renews them, finishes the job or releases it,
+and a job whose lease expired (its worker died) is claimed again with attempts + 1.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, func, or_, union_all, update
-from sqlalchemy.engine import RowMapping
-from sqlalchemy.sql import Executable
+from sqlalchemy import and_, bindparam, func, or_, update
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.jobs import FINISHED, JobSpec, JobStatus, JobWithInputs
 from storage.columns import utcnow
-from storage.db import Sessions, is_postgres, write_session
-from storage.images import add_inputs, jobs_inputs
-from storage.job_rows import row_of, spec_of, spec_of_row
+from storage.images import add_inputs
+from storage.job_rows import row_of, spec_of_row
 from storage.models import Job
 from storage.sql import rowcount, run, table_of
 
@@ -104,80 +97,11 @@ async def expire_unconfirmed(
     return [spec_of_row(job) for job in rows.all()]
 
 
-async def claim(
-    sessions: Sessions, *, owner: str, lease_s: float, now: datetime | None = None
-) -> JobWithInputs | None:
-    """Take the next job (queued, or running with an expired lease) for `owner`, with its
-    input images, in one transaction; None when there is nothing to do."""
-    claimed = await claim_many(sessions, owner=owner, lease_s=lease_s, count=1, now=now)
-    return claimed[0] if claimed else None
-
-
-async def claim_many(
-    sessions: Sessions, *, owner: str, lease_s: float, count: int, now: datetime | None = None
-) -> list[JobWithInputs]:
-    """Take up to `count` next jobs for `owner`, in claim order (the fair order of
-    ix_jobs_claim), with their input images, in one transaction of two statements."""
-    now = now or utcnow()
-    params = {
-        "now": now,
-        "owner": owner,
-        "expires": now + timedelta(seconds=lease_s),
-        "count": count,
-    }
-    async with write_session(sessions) as session:
-        statement = _CLAIM_PG if is_postgres(session) else _CLAIM_SQLITE
-        rows = (await run(session, statement, params)).mappings().all()
-        if not rows:
-            return []
-        specs = [spec_of(row) for row in sorted(rows, key=_claim_order)]
-        images = await jobs_inputs(session, job_ids=[spec.id for spec in specs])
-        return [JobWithInputs(spec, *images.get(spec.id, ((), None))) for spec in specs]
-
-
-def _claim_order(row: RowMapping) -> tuple[Any, ...]:
-    return (row["fair_seq"], row["created_at"], row["id"])
-
-
-def _claim(*, postgres: bool) -> Executable:
-    now = bindparam("now", type_=_jobs.c.updated_at.type)
-    count = bindparam("count", type_=Integer)
-    order = (_jobs.c.fair_seq, _jobs.c.created_at, _jobs.c.id)
-    queued = _jobs.c.status == JobStatus.QUEUED
-    expired = and_(_jobs.c.status == JobStatus.RUNNING, _jobs.c.lease_expires_at < now)
-    # The first `count` rows of each kind, each in ix_jobs_claim's order, then the first
-    # `count` of both: with an OR, both databases sort every queued job on every claim.
-    firsts = []
-    for name, kind in (("first_queued", queued), ("first_expired", expired)):
-        first = select(_jobs.c.id, _jobs.c.fair_seq, _jobs.c.created_at).where(kind)
-        first = first.order_by(*order).limit(count)
-        if postgres:  # FOR UPDATE is not allowed in a UNION's branches; it is in a CTE
-            first = first.with_for_update(skip_locked=True)
-        firsts.append(first.cte(name))
-    both = union_all(*(select(*first.c) for first in firsts)).subquery()
-    pick = select(both.c.id).order_by(both.c.fair_seq, both.c.created_at, both.c.id)
-    return (
-        update(_jobs)
-        .where(_jobs.c.id.in_(pick.limit(count)))
-        .values(
-            status=JobStatus.RUNNING,
-            lease_owner=bindparam("owner"),
-            lease_expires_at=bindparam("expires", type_=_jobs.c.lease_expires_at.type),
-            attempts=_jobs.c.attempts + 1,
-            started_at=func.coalesce(_jobs.c.started_at, now),
-            updated_at=now,
-        )
-        .returning(*_jobs.c)
-    )
-
-
 _FINISH = update(_jobs).where(
     _jobs.c.id == bindparam("b_id"),
     _jobs.c.lease_owner == bindparam("b_owner"),
     _jobs.c.status == JobStatus.RUNNING,
 )
-_CLAIM_PG = _claim(postgres=True)
-_CLAIM_SQLITE = _claim(postgres=False)
 
 
 async def renew(

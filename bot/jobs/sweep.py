@@ -114,9 +114,7 @@ async def settle_confirms(sessions: Sessions) -> None:
         await confirms.settle()
 
 
-_confirmers: weakref.WeakKeyDictionary[Sessions, Batched[str, None]] = (
-    weakref.WeakKeyDictionary()
-)
+_confirmers: weakref.WeakKeyDictionary[Sessions, Batched[str, None]] = weakref.WeakKeyDictionary()
 
 
 def _confirms(sessions: Sessions) -> Batched[str, None]:

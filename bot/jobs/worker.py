@@ -24,10 +24,11 @@ from bot.jobs.batched import Batched
 from bot.jobs.outcome import Outcome
 from bot.jobs.runner import MAX_ATTEMPTS, JobRunner
 from bot.jobs.sweep import deliver_pending, post_once, settle_confirms
+from storage.claims import claim_many
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
 from storage.lost import record_lost
-from storage.queue import claim_many, release
+from storage.queue import release
 
 log = logging.getLogger(__name__)
 

@@ -90,8 +90,9 @@ async def _reserve_main(args: argparse.Namespace) -> dict[str, object]:
 
 async def _claim_main(args: argparse.Namespace) -> dict[str, object]:
     from bot.core.jobs import JobStatus
+    from storage.claims import claim
     from storage.db import create_engine, session_factory, write_session
-    from storage.queue import claim, finish
+    from storage.queue import finish
 
     engine = create_engine(args.url, pool_size=args.workers, max_overflow=0)
     sessions = session_factory(engine)

@@ -18,11 +18,12 @@ from bot.core.errors import ConfigError
 from bot.core.jobs import JobSpec, JobStatus, JobWithInputs, StoredImage, new_job_id
 from storage.blobs import FileBlobStore, blob_root, open_blob_store
 from storage.budgets import reserve_many, settle_usage
+from storage.claims import claim
 from storage.db import Sessions, upgrade, write_session
 from storage.images import add_outputs, job_images
 from storage.models import LedgerEntry
 from storage.prune import prune
-from storage.queue import claim, enqueue, finish, get_job
+from storage.queue import enqueue, finish, get_job
 from storage.s3_blobs import S3BlobStore
 from storage.threads import add_versions, get_or_create_thread, list_versions
 from tests.kit.s3 import KEY_ID, REGION, SECRET, S3Server

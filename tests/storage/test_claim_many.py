@@ -6,8 +6,9 @@ import asyncio
 from datetime import timedelta
 
 from bot.core.jobs import JobWithInputs, StoredImage
+from storage.claims import claim_many
 from storage.db import Sessions, write_session
-from storage.queue import claim_many, enqueue
+from storage.queue import enqueue
 from tests.storage.test_queue import T0, add, claim, make_job
 
 LATER = T0 + timedelta(hours=1)

@@ -56,7 +56,7 @@ async def add(sessions: Sessions, jobs: list[JobSpec]) -> None:
 
 async def claim(sessions: Sessions, **kw: object) -> JobSpec | None:
     """The spec of the job a claim took, or None."""
-    from storage.queue import claim as claim_job
+    from storage.claims import claim as claim_job
 
     claimed = await claim_job(sessions, **kw)  # type: ignore[arg-type]
     return None if claimed is None else claimed.spec

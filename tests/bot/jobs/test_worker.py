@@ -16,8 +16,9 @@ from bot.core.jobs import JobStatus, short_ref
 from bot.core.ports import Action, Provider
 from bot.jobs.worker import Worker
 from storage.blobs import FileBlobStore
+from storage.claims import claim
 from storage.db import Sessions, write_session
-from storage.queue import claim, get_job, set_provider_task
+from storage.queue import get_job, set_provider_task
 from storage.threads import find_thread, list_versions
 from tests.kit.chat import FakeChat
 from tests.kit.core import openai_provider, real_core, wavespeed_provider

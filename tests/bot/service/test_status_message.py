@@ -12,8 +12,8 @@ from pathlib import Path
 from bot.core.jobs import JobWithInputs
 from bot.core.messages import status_queued
 from bot.core.ports import MessageRef
+from storage.claims import claim
 from storage.db import Sessions
-from storage.queue import claim
 from tests.kit.chat import FakeChat, attachment
 from tests.kit.images import solid
 from tests.kit.rig import make_rig
