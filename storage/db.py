@@ -42,6 +42,7 @@ def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
     """An async engine for `url` (sqlite+aiosqlite:// or postgresql+psycopg://)."""
     if make_url(url).drivername == "sqlite+aiosqlite":
         kwargs.setdefault("module", one_hop_dbapi())  # one thread hop per statement
+        kwargs.setdefault("connect_args", {}).setdefault("check_same_thread", False)
     engine = create_async_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
         _configure_sqlite(engine)

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import Connection, CursorResult
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -70,7 +70,18 @@ async def run(
     """
     if session.new or session.dirty or session.deleted:
         await session.flush()
-    return await (await _connection(session)).execute(statement, params)
+    # run_sync, not execute: inside a SQLite write transaction a statement may run without
+    # a trip to the driver's thread (storage.sqlite_driver), which execute() calls an error.
+    # Every result comes back buffered on both drivers.
+    connection = await _connection(session)
+    return await connection.run_sync(_execute, statement, params)
+
+
+def _execute(
+    connection: Connection, statement: Executable, params: Params
+) -> CursorResult[*tuple[Any, ...]]:
+    result: CursorResult[*tuple[Any, ...]] = connection.execute(statement, params)
+    return result
 
 
 async def _connection(session: AsyncSession) -> AsyncConnection:

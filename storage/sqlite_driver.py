@@ -8,6 +8,14 @@ writer holds the database meanwhile: bench/bench_queue.py measured the write tra
 holding it for most of the run. This cursor does all four in one call on the connection's
 thread and keeps the rows, description, rowcount and lastrowid it read there.
 
+Inside a write transaction (BEGIN IMMEDIATE done: this connection holds SQLite's write lock,
+and in WAL mode readers never block it) a statement cannot wait for anyone, so it runs on
+the calling thread with no trip at all: a success's few small writes take microseconds
+each, less than the trip and the event loop's turn it costs, and they are what the one
+writer's turn is held for (bench/bench_queue.py). The BEGIN, which may wait for another
+process, and the COMMIT, which may checkpoint the WAL to disk, still go to the thread. The
+connection is opened with check_same_thread=False for that; its uses never overlap.
+
 `create_engine` (storage/db.py) uses it for every `sqlite+aiosqlite` URL. It builds on
 SQLAlchemy 2.1's asyncio adapter classes; pyproject.toml pins SQLAlchemy to 2.1.x for that.
 Server-side cursors (`stream()`) keep SQLAlchemy's own adapter.
@@ -107,10 +115,21 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
         begin = adapted.take_begin()
         adapted.ran = True
+        if begin is None and adapted.writing:
+            # Inside a write transaction: this connection holds SQLite's write lock, so the
+            # statement cannot wait for another writer. It runs here, without the trip.
+            try:
+                ran = _run(connection, operation, parameters, many)
+            except Exception as error:
+                self._adapt_connection._handle_exception(error)
+            self._description, self._rowcount, self._lastrowid, rows = ran
+            self._rows = collections.deque(rows)
+            return
         try:
             ran = await_(connection._execute(_run, connection, operation, parameters, many, begin))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
+        adapted.writing = adapted.writing or begin == "BEGIN IMMEDIATE"
         self._description, self._rowcount, self._lastrowid, rows = ran
         self._rows = collections.deque(rows)
 
@@ -129,12 +148,13 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     makes no hop either: the pool's reset-on-return rollback, after every commit, is one.
     """
 
-    __slots__ = ("_begin", "ran")
+    __slots__ = ("_begin", "ran", "writing")
     _cursor_cls = OneHopCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._begin: str | None = None
+        self.writing = False
         self.ran = True
         """A statement may have run since the last commit or rollback (so a transaction may
         be open): set by every cursor, cleared by commit and rollback."""
@@ -159,11 +179,13 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         return super().cursor(server_side)
 
     def commit(self) -> None:
+        self.writing = False
         if self.take_begin() is None and self.ran:
             super().commit()
         self.ran = False
 
     def rollback(self) -> None:
+        self.writing = False
         if self.take_begin() is None and self.ran:
             super().rollback()
         self.ran = False

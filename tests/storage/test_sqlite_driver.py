@@ -159,22 +159,6 @@ async def test_a_stream_first_in_a_transaction_still_begins_it(engine: AsyncEngi
         assert raw.driver_connection._conn.in_transaction  # type: ignore[union-attr]
 
 
-async def test_a_committed_transaction_costs_two_hops_and_its_pool_reset_none(
-    engine: AsyncEngine, hops: list[str]
-) -> None:
-    sessions = session_factory(engine)
-    async with write_session(sessions) as session:  # warm: the pool holds a connection
-        await session.exec(select(items.c.n).limit(1))
-    before = len(hops)
-    async with write_session(sessions) as session:
-        await session.exec(update(items).where(items.c.n == 0).values(n=20))
-    # BEGIN with the UPDATE, then COMMIT; the pool's reset-on-return rollback has nothing
-    # to end and stays on this side.
-    assert hops[before:] == ["_run", "commit"]
-    async with engine.connect() as conn:
-        assert 20 in (await conn.execute(select(items.c.n))).scalars().all()
-
-
 async def test_a_rollback_after_a_statement_still_rolls_it_back(
     engine: AsyncEngine, hops: list[str]
 ) -> None:
@@ -187,3 +171,25 @@ async def test_a_rollback_after_a_statement_still_rolls_it_back(
     async with engine.connect() as conn:
         ns = (await conn.execute(select(items.c.n))).scalars().all()
     assert 30 not in ns and 1 in ns
+
+
+async def test_a_write_transaction_is_two_trips_however_many_statements_it_runs(
+    engine: AsyncEngine, hops: list[str]
+) -> None:
+    sessions = session_factory(engine)
+    async with write_session(sessions) as session:  # warm: the pool holds a connection
+        await session.exec(select(items.c.n).limit(1))
+    before = len(hops)
+    async with write_session(sessions) as session:
+        await session.exec(update(items).where(items.c.n == 2).values(n=40))  # with BEGIN
+        await session.exec(update(items).where(items.c.n == 3).values(n=41))  # here
+        rows = (await session.exec(select(items.c.n).where(items.c.n > 39))).all()
+        assert sorted(r[0] for r in rows) == [40, 41]
+    # BEGIN IMMEDIATE with the first UPDATE, then the COMMIT: the statements between run
+    # here, and the pool's reset-on-return rollback has nothing to end.
+    assert hops[before:] == ["_run", "commit"]
+    async with engine.connect() as conn:  # a read: its statement goes to the thread
+        before = len(hops)
+        ns = (await conn.execute(select(items.c.n))).scalars().all()
+        assert len(hops) - before == 1
+    assert 40 in ns and 41 in ns and 2 not in ns
