@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alembic import command
 from alembic.config import Config
@@ -176,6 +176,35 @@ async def schema_revisions(url: str) -> tuple[str | None, str | None]:
     finally:
         await engine.dispose()
     return current, ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+T = TypeVar("T")
+Write = Callable[[AsyncSession], Awaitable[T]]
+
+
+def one_writer(sessions: Sessions) -> bool:
+    """Whether the database lets one writer in at a time (SQLite), so that its writers do
+    better taking one turn together (`write_each`) than one turn each."""
+    bind = sessions.kw.get("bind")
+    return bind is not None and bind.dialect.name == "sqlite"
+
+
+async def write_each(sessions: Sessions, writes: Sequence[Write[T]]) -> list[T | Exception]:
+    """Several writers' work in one write transaction, each in a savepoint of its own: what
+    one raises rolls back its own writes only and is its answer; the others commit together.
+    Should the commit fail, it is every writer's answer."""
+    answers: list[T | Exception] = []
+    try:
+        async with write_session(sessions) as session:
+            for write in writes:
+                try:
+                    async with session.begin_nested():
+                        answers.append(await write(session))
+                except Exception as error:
+                    answers.append(error)
+    except Exception as error:
+        return [error] * len(writes)
+    return answers
 
 
 def is_postgres(session: AsyncSession) -> bool:

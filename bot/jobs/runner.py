@@ -12,8 +12,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
+from typing import Any, TypeVar
 
 from bot.core.budgets import BudgetDefaults, Policy
 from bot.core.edits import EditRequest, EditResult
@@ -23,6 +25,7 @@ from bot.core.messages import FailureKind, failure_for_user, thread_title
 from bot.core.ports import BlobStore, ChatPort, Provider
 from bot.core.pricing import PriceTable, settle
 from bot.images.stored import image_size, load_request
+from bot.jobs.batched import Batched
 from bot.jobs.delivery import ButtonPrices, button_prices, failure_delivery, result_delivery
 from bot.jobs.outcome import Failed, LeaseLost, Outcome, Succeeded
 from bot.jobs.progress import QueueBoard, progress_reporter
@@ -30,16 +33,30 @@ from storage import budgets
 from storage.budget_reports import Standing, channel_policy, standing
 from storage.budgets import Closed
 from storage.columns import utcnow
-from storage.db import Session, Sessions, write_session
+from storage.db import Session, Sessions, Write, one_writer, write_each, write_session
 from storage.images import add_outputs
 from storage.lost import record_lost
 from storage.queue import finish, renew, set_provider_task
 from storage.threads import add_job_versions
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 MAX_ATTEMPTS = 3
 """Claims a job gets; past this (it keeps killing its worker) it fails for good."""
+
+
+@dataclass(frozen=True)
+class _Record:
+    """What a success writes, worked out before its write transaction."""
+
+    job: JobSpec
+    thread: str | None
+    outputs: list[StoredImage]
+    cost_micros: int
+    deliver_now: bool
+    policy: Policy | None
+    now: datetime
 
 
 class _LeaseLost(Exception):
@@ -77,6 +94,10 @@ class JobRunner:
         """Counts the queued edits' status lines down as jobs leave the queue."""
         self.cut_short: set[str] = set()
         """Jobs whose provider call was cancelled (a stop's grace ran out) while in flight."""
+        # Successes waiting for SQLite's one writer take their turn together.
+        self._writes: Batched[Write[Any], Any | Exception] | None = None
+        if one_writer(sessions):
+            self._writes = Batched(partial(write_each, sessions))
 
     async def run(self, claimed: JobWithInputs) -> Outcome:
         """Run a job `owner` claimed to SUCCEEDED or FAILED, renewing the lease meanwhile."""
@@ -204,47 +225,22 @@ class JobRunner:
     async def _succeed(self, job: JobSpec, request: EditRequest, result: EditResult) -> Outcome:
         outputs = []
         for image in result.images:
-            sha = await self.blobs.put(image.data)
-            width, height = await image_size(image.data)
+            sha, (width, height) = await asyncio.gather(
+                self.blobs.put(image.data), image_size(image.data)
+            )
             outputs.append(StoredImage(sha256=sha, mime=image.mime, width=width, height=height))
         cost = settle(provider=result.provider, request=request, result=result, table=self.table)
         thread = await self._thread_of(job)
         deliver_now = job.place.platform in self.chats
         now = self.clock()
         policy = None
-        if deliver_now:  # the caption's policy, read before the write takes its turn
+        if deliver_now and self._writes is None:
+            # The caption's policy, read before the write takes its turn. On SQLite it is
+            # read in the write: there a statement inside the turn costs less than a read.
             async with self.sessions() as session:
                 policy = await channel_policy(session, scope=job.scope, defaults=self.defaults)
-        async with write_session(self.sessions) as session:
-            # What locks rows others wait for comes last: the version bump locks the edit
-            # thread's row (every success in the thread waits on it until the commit), the
-            # settle the usage rows.
-            await add_outputs(session, job_id=job.id, outputs=outputs)
-            version, edit_thread = None, job.edit_thread_id
-            if thread is not None:
-                version, edit_thread = await add_job_versions(
-                    session, job=job, thread=thread, outputs=outputs
-                )
-            held = await finish(
-                session,
-                job_id=job.id,
-                owner=self.owner,
-                status=JobStatus.SUCCEEDED,
-                cost_micros=cost.micros,
-                version=version,
-                delivered=deliver_now,
-                also={"thread": thread, "edit_thread_id": edit_thread} if thread else None,
-                now=now,
-            )
-            if not held:
-                raise _LeaseLost(job.id)  # rolls back the outputs and versions
-            # The settle goes last: on PostgreSQL it locks the user's and the channel's usage
-            # rows, which every success and reservation in the channel waits for, until the
-            # commit. The caption's spent / cap come from its RETURNING.
-            closed = await budgets.settle_usage(session, job_id=job.id, cost_micros=cost.micros)
-            money = None
-            if policy is not None:
-                money = await self._standing(session, job, closed, policy, now)
+        record = _Record(job, thread, outputs, cost.micros, deliver_now, policy, now)
+        version, edit_thread, money = await self._write(partial(self._record, record))
         log.info("job %s: succeeded, v%s, %d micro-dollars", job.id, version, cost.micros)
         done = replace(
             job,
@@ -261,6 +257,63 @@ class JobRunner:
         files = [(i.data, o.mime, o.width, o.height) for i, o in pairs]
         prices = self._prices(request, result, outputs[0])
         return Succeeded(done, result_delivery(done, files, money, prices=prices))
+
+    async def _record(
+        self, r: _Record, session: Session
+    ) -> tuple[int | None, int | None, Standing | None]:
+        """A success's writes: outputs, versions, the finish, the settle; raises _LeaseLost
+        (which rolls them back) when this worker no longer holds the job.
+
+        What locks rows others wait for comes last: the version bump locks the edit thread's
+        row (every success in the thread waits on it until the commit), the settle the usage
+        rows."""
+        job = r.job
+        await add_outputs(session, job_id=job.id, outputs=r.outputs)
+        version, edit_thread = None, job.edit_thread_id
+        if r.thread is not None:
+            version, edit_thread = await add_job_versions(
+                session, job=job, thread=r.thread, outputs=r.outputs
+            )
+        held = await finish(
+            session,
+            job_id=job.id,
+            owner=self.owner,
+            status=JobStatus.SUCCEEDED,
+            cost_micros=r.cost_micros,
+            version=version,
+            delivered=r.deliver_now,
+            also={"thread": r.thread, "edit_thread_id": edit_thread} if r.thread else None,
+            now=r.now,
+        )
+        if not held:
+            raise _LeaseLost(job.id)
+        # The settle goes last: on PostgreSQL it locks the user's and the channel's usage
+        # rows, which every success and reservation in the channel waits for, until the
+        # commit. The caption's spent / cap come from its RETURNING.
+        closed = await budgets.settle_usage(session, job_id=job.id, cost_micros=r.cost_micros)
+        policy = r.policy
+        if r.deliver_now and policy is None:
+            policy = await channel_policy(session, scope=job.scope, defaults=self.defaults)
+        money = None
+        if policy is not None:
+            money = await self._standing(session, job, closed, policy, r.now)
+        return version, edit_thread, money
+
+    async def _write(self, write: Write[T]) -> T:
+        """`write` in a write transaction: on SQLite together with the other successes
+        waiting for their turn at the one writer (storage.db.write_each), else its own."""
+        if self._writes is None:
+            async with write_session(self.sessions) as session:
+                return await write(session)
+        answer = await self._writes(write)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    async def settle(self) -> None:
+        """Wait for the successes being written together (a stop's end)."""
+        if self._writes is not None:
+            await self._writes.settle()
 
     async def _standing(
         self, session: Session, job: JobSpec, closed: Closed | None, policy: Policy, now: datetime

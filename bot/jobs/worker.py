@@ -148,8 +148,9 @@ class Worker:
 
     async def _settle(self) -> None:
         """The writes still in flight in the background end before the worker does: a claim
-        gives back the jobs nobody waits for any more, confirms are written."""
+        gives back the jobs nobody waits for any more, successes and confirms are written."""
         await self._claims.settle()
+        await self.runner.settle()
         await settle_confirms(self.sessions)
 
     # -- loops -------------------------------------------------------------------------------

@@ -1,0 +1,44 @@
+"""write_each: several writers' work in one SQLite write transaction, each in a savepoint."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from storage.db import Session, Sessions, one_writer, write_each
+from storage.models import Usage
+
+
+def add(scope: str, *, fail: bool = False):  # type: ignore[no-untyped-def]
+    async def write(session: Session) -> str:
+        session.add(Usage(scope=scope, period_key="all"))
+        await session.flush()
+        if fail:
+            raise ValueError(f"{scope} gave up")
+        return scope
+
+    return write
+
+
+async def scopes(sessions: Sessions) -> list[str]:
+    async with sessions() as session:
+        return sorted((await session.exec(select(Usage.scope))).all())
+
+
+async def test_one_writer_failing_rolls_back_its_own_writes_only(sessions: Sessions) -> None:
+    answers = await write_each(sessions, [add("a"), add("b", fail=True), add("c")])
+    assert answers[0] == "a" and answers[2] == "c"
+    assert isinstance(answers[1], ValueError) and "b gave up" in str(answers[1])
+    assert await scopes(sessions) == ["a", "c"]
+
+
+async def test_a_database_error_fails_only_its_writer(sessions: Sessions) -> None:
+    await write_each(sessions, [add("a")])
+    # "a" again breaks the primary key at its flush, inside its own savepoint.
+    answers = await write_each(sessions, [add("x"), add("a")])
+    assert answers[0] == "x" and isinstance(answers[1], Exception)
+    assert await scopes(sessions) == ["a", "x"]
+
+
+def test_only_sqlite_has_one_writer(sessions: Sessions) -> None:
+    dialect = sessions.kw["bind"].dialect.name
+    assert one_writer(sessions) is (dialect == "sqlite")
