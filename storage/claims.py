@@ -49,7 +49,7 @@ async def claim_many(
         "expires": now + timedelta(seconds=lease_s),
         "count": count,
     }
-    async with write_session(sessions) as session:
+    async with write_session(sessions, inline=True) as session:
         statement = _CLAIM_PG if is_postgres(session) else _CLAIM_SQLITE
         rows = (await run(session, statement, params)).mappings().all()
         if not rows:

@@ -31,6 +31,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 UPGRADE_LOCK_KEY = int.from_bytes(b"editbot", "big")
 # Execution option that write_session sets; the SQLite "begin" hook reads it.
 _WRITE_OPTION = "editbot_write"
+# Execution option: the write transaction's statements may run on the calling thread
+# (storage.sqlite_driver); only for transactions of a few small statements.
+_INLINE_OPTION = "editbot_inline"
 
 Sessions = async_sessionmaker[AsyncSession]
 """A session factory, as returned by `session_factory`."""
@@ -63,12 +66,14 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        write = conn.get_execution_options().get(_WRITE_OPTION, False)
+        options = conn.get_execution_options()
+        write = options.get(_WRITE_OPTION, False)
         begin = "BEGIN IMMEDIATE" if write else "BEGIN"
         dbapi_connection = conn.connection.dbapi_connection
         if isinstance(dbapi_connection, OneHopConnection):
             # Sent with the transaction's first statement, in its thread hop (sqlite_driver).
-            dbapi_connection.defer_begin(begin)
+            inline = write and options.get(_INLINE_OPTION, False)
+            dbapi_connection.defer_begin(begin, inline=inline)
         else:
             conn.exec_driver_sql(begin)
 
@@ -79,19 +84,25 @@ def session_factory(engine: AsyncEngine) -> Sessions:
 
 
 @asynccontextmanager
-async def write_session(sessions: Sessions) -> AsyncIterator[AsyncSession]:
+async def write_session(sessions: Sessions, *, inline: bool = False) -> AsyncIterator[AsyncSession]:
     """A session in a write transaction: committed on exit, rolled back on an exception.
 
     On SQLite the writers of this process also take turns on an asyncio lock first. SQLite
     lets one writer in at a time anyway; without the lock the others would wait in SQLite's
     busy handler, which sleeps in steps of up to 100 ms and so leaves the database idle while
     writers queue (bench/bench_queue.py). Other processes still queue on the busy timeout.
+
+    `inline`: on SQLite the transaction's statements after its BEGIN run on the event loop's
+    thread, with no trip to the driver's (storage.sqlite_driver). For the hot path's writes
+    of a few small statements (claims, a success, confirms), never for work that reads or
+    writes many rows, which would hold the event loop as long.
     """
     async with sessions() as session:
         lock = _sqlite_write_lock(session)
         async with _turn(lock):
             # Procuring the connection with the option set makes SQLite BEGIN IMMEDIATE.
-            await session.connection(execution_options={_WRITE_OPTION: True})
+            options = {_WRITE_OPTION: True, _INLINE_OPTION: inline}
+            await session.connection(execution_options=options)
             try:
                 yield session
             except BaseException:
@@ -195,7 +206,7 @@ async def write_each(sessions: Sessions, writes: Sequence[Write[T]]) -> list[T |
     Should the commit fail, it is every writer's answer."""
     answers: list[T | Exception] = []
     try:
-        async with write_session(sessions) as session:
+        async with write_session(sessions, inline=True) as session:
             for write in writes:
                 try:
                     async with session.begin_nested():

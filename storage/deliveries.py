@@ -49,18 +49,12 @@ async def delivery_state(session: AsyncSession, *, job_id: str) -> DeliveryState
     return None if row is None else DeliveryState(row[0], row[1])
 
 
-async def confirm_posted(
-    session: AsyncSession, *, job_id: str, now: datetime | None = None
-) -> bool:
-    """The post is in the thread: confirm it once (and end the lease); False if it was. A
-    mark taken back meanwhile (its process was thought dead) is set again."""
-    return await confirm_posts(session, job_ids=[job_id], now=now) == 1
-
-
 async def confirm_posts(
     session: AsyncSession, *, job_ids: Sequence[str], now: datetime | None = None
 ) -> int:
-    """`confirm_posted` for several jobs in one statement; how many were not confirmed yet."""
+    """The posts are in their threads: confirm each once (and end its lease), in one
+    statement; how many were not confirmed yet. A mark taken back meanwhile (its process
+    was thought dead) is set again."""
     now = now or utcnow()
     result = await run(session, _CONFIRM, {"ids": list(job_ids), "now": now})
     return rowcount(result)

@@ -8,11 +8,12 @@ writer holds the database meanwhile: bench/bench_queue.py measured the write tra
 holding it for most of the run. This cursor does all four in one call on the connection's
 thread and keeps the rows, description, rowcount and lastrowid it read there.
 
-Inside a write transaction (BEGIN IMMEDIATE done: this connection holds SQLite's write lock,
-and in WAL mode readers never block it) a statement cannot wait for anyone, so it runs on
-the calling thread with no trip at all: a success's few small writes take microseconds
-each, less than the trip and the event loop's turn it costs, and they are what the one
-writer's turn is held for (bench/bench_queue.py). The BEGIN, which may wait for another
+Inside a write transaction that asks for it (`write_session(inline=True)`: the hot path's
+transactions of a few small statements), once BEGIN IMMEDIATE is done, this connection holds
+SQLite's write lock and, in WAL mode, readers never block it: a statement cannot wait for
+anyone, so it runs on the calling thread with no trip at all. A success's few small writes
+take microseconds each, less than the trip and the event loop's turn it costs, and they are
+what the one writer's turn is held for (bench/bench_queue.py). The BEGIN, which may wait for another
 process, and the COMMIT, which may checkpoint the WAL to disk, still go to the thread. The
 connection is opened with check_same_thread=False for that; its uses never overlap.
 
@@ -113,6 +114,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     def _call(self, operation: str, parameters: Any, *, many: bool) -> None:
         connection: aiosqlite.Connection = self._connection  # type: ignore[assignment]
         adapted: OneHopConnection = self._adapt_connection  # type: ignore[assignment]
+        inline = adapted.inline_next
         begin = adapted.take_begin()
         adapted.ran = True
         if begin is None and adapted.writing:
@@ -129,7 +131,7 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
             ran = await_(connection._execute(_run, connection, operation, parameters, many, begin))
         except Exception as error:
             self._adapt_connection._handle_exception(error)
-        adapted.writing = adapted.writing or begin == "BEGIN IMMEDIATE"
+        adapted.writing = adapted.writing or (inline and begin == "BEGIN IMMEDIATE")
         self._description, self._rowcount, self._lastrowid, rows = ran
         self._rows = collections.deque(rows)
 
@@ -148,27 +150,32 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
     makes no hop either: the pool's reset-on-return rollback, after every commit, is one.
     """
 
-    __slots__ = ("_begin", "ran", "writing")
+    __slots__ = ("_begin", "inline_next", "ran", "writing")
     _cursor_cls = OneHopCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
         self._begin: str | None = None
+        self.inline_next = False
+        """The deferred BEGIN's transaction runs its statements inline (`defer_begin`)."""
         self.writing = False
         self.ran = True
         """A statement may have run since the last commit or rollback (so a transaction may
         be open): set by every cursor, cleared by commit and rollback."""
 
-    def defer_begin(self, statement: str) -> None:
+    def defer_begin(self, statement: str, *, inline: bool = False) -> None:
         """Run `statement` (BEGIN or BEGIN IMMEDIATE) right before the next statement, on the
         same trip to the connection's thread: one hop less per transaction. A transaction
         that runs no statement then never begins, and its commit or rollback has nothing to
-        do."""
+        do. `inline`: once that BEGIN IMMEDIATE is done, the transaction's further
+        statements run on the calling thread (this module's doc)."""
         self._begin = statement
+        self.inline_next = inline
 
     def take_begin(self) -> str | None:
         """The deferred BEGIN, if any, now handed to the statement that runs it."""
         begin, self._begin = self._begin, None
+        self.inline_next = False
         return begin
 
     def cursor(self, server_side: bool = False) -> Any:

@@ -303,7 +303,7 @@ class JobRunner:
         """`write` in a write transaction: on SQLite together with the other successes
         waiting for their turn at the one writer (storage.db.write_each), else its own."""
         if self._writes is None:
-            async with write_session(self.sessions) as session:
+            async with write_session(self.sessions, inline=True) as session:
                 return await write(session)
         answer = await self._writes(write)
         if isinstance(answer, Exception):

@@ -124,7 +124,7 @@ def _confirms(sessions: Sessions) -> Batched[str, None]:
 
         async def confirm(job_ids: list[str]) -> list[None]:
             try:
-                async with write_session(sessions) as session:
+                async with write_session(sessions, inline=True) as session:
                     await confirm_posts(session, job_ids=job_ids)
             except Exception:  # never raised: nobody need wait for a confirm
                 log.warning("jobs %s: posted, but could not confirm them", job_ids, exc_info=True)

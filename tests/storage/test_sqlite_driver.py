@@ -173,14 +173,14 @@ async def test_a_rollback_after_a_statement_still_rolls_it_back(
     assert 30 not in ns and 1 in ns
 
 
-async def test_a_write_transaction_is_two_trips_however_many_statements_it_runs(
+async def test_an_inline_write_transaction_is_two_trips_however_many_statements_it_runs(
     engine: AsyncEngine, hops: list[str]
 ) -> None:
     sessions = session_factory(engine)
     async with write_session(sessions) as session:  # warm: the pool holds a connection
         await session.exec(select(items.c.n).limit(1))
     before = len(hops)
-    async with write_session(sessions) as session:
+    async with write_session(sessions, inline=True) as session:
         await session.exec(update(items).where(items.c.n == 2).values(n=40))  # with BEGIN
         await session.exec(update(items).where(items.c.n == 3).values(n=41))  # here
         rows = (await session.exec(select(items.c.n).where(items.c.n > 39))).all()
@@ -193,3 +193,17 @@ async def test_a_write_transaction_is_two_trips_however_many_statements_it_runs(
         ns = (await conn.execute(select(items.c.n))).scalars().all()
         assert len(hops) - before == 1
     assert 40 in ns and 41 in ns and 2 not in ns
+
+
+async def test_a_write_transaction_not_inline_sends_every_statement_to_the_thread(
+    engine: AsyncEngine, hops: list[str]
+) -> None:
+    # prune and other long writes: a big statement must not hold the event loop.
+    sessions = session_factory(engine)
+    async with write_session(sessions) as session:
+        await session.exec(select(items.c.n).limit(1))
+    before = len(hops)
+    async with write_session(sessions) as session:
+        await session.exec(update(items).where(items.c.n == 2).values(n=40))
+        await session.exec(update(items).where(items.c.n == 3).values(n=41))
+    assert hops[before:] == ["_run", "_run", "commit"]

@@ -22,7 +22,7 @@ from bot.jobs.sweep import deliver_pending
 from storage.blobs import FileBlobStore
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
-from storage.deliveries import confirm_posted
+from storage.deliveries import confirm_posts
 from storage.heartbeats import beat
 from storage.models import Job
 from storage.sql import table_of
@@ -187,7 +187,7 @@ async def test_a_confirm_after_the_takeover_keeps_the_sweep_from_posting_it_agai
     await left_unconfirmed(sessions, job_id, DEAD)
     await beats_of(sessions, dead=DEAD)  # taken back: it looked dead...
     async with write_session(sessions) as session:  # ...but its post landed and it says so
-        assert await confirm_posted(session, job_id=job_id)
+        assert await confirm_posts(session, job_ids=[job_id]) == 1
 
     assert await sweep(sessions, blobs, empty) == [] and empty.results() == []
     job = await job_row(sessions, job_id)
