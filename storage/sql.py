@@ -87,14 +87,22 @@ def _execute(
 async def _connection(session: AsyncSession) -> AsyncConnection:
     """The session's connection, asked for once per transaction: asking is a trip into
     SQLAlchemy's greenlet, and every statement a job runs comes through here."""
-    transaction = session.sync_session.get_transaction()
+    transaction = _innermost(session)
     held = session.info.get(_HELD)
     if held is not None and transaction is not None and held[0] is transaction:
         connection: AsyncConnection = held[1]
         return connection
+    # Asked of a savepoint (begin_nested) for the first time, this is what emits SAVEPOINT:
+    # the cache is per savepoint, or a statement would run outside the one it belongs to.
     connection = await session.connection()
-    session.info[_HELD] = (session.sync_session.get_transaction(), connection)
+    session.info[_HELD] = (_innermost(session), connection)
     return connection
+
+
+def _innermost(session: AsyncSession) -> Any:
+    """The session's transaction statements run in now: its savepoint, if one is open."""
+    sync = session.sync_session
+    return sync.get_nested_transaction() or sync.get_transaction()
 
 
 _HELD = "editbot_connection"

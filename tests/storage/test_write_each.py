@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from sqlalchemy import insert
 from sqlmodel import select
 
 from storage.db import Session, Sessions, one_writer, write_each
 from storage.models import Usage
+from storage.sql import run, table_of
 
 
 def add(scope: str, *, fail: bool = False):  # type: ignore[no-untyped-def]
@@ -42,3 +44,30 @@ async def test_a_database_error_fails_only_its_writer(sessions: Sessions) -> Non
 def test_only_sqlite_has_one_writer(sessions: Sessions) -> None:
     dialect = sessions.kw["bind"].dialect.name
     assert one_writer(sessions) is (dialect == "sqlite")
+
+
+def add_core(scope: str, *, fail: bool = False):  # type: ignore[no-untyped-def]
+    """As `add`, through storage.sql.run (a Core statement, the way every job's writes go)."""
+
+    async def write(session: Session) -> str:
+        await run(
+            session,
+            insert(table_of(Usage)),
+            {"scope": scope, "period_key": "all", "spent_micros": 0, "reserved_micros": 0},
+        )
+        if fail:
+            raise ValueError(f"{scope} gave up")
+        return scope
+
+    return write
+
+
+async def test_core_statements_run_in_their_writers_savepoint(sessions: Sessions) -> None:
+    # A lost lease raises after the success's first writes: they must go with its savepoint,
+    # also when an earlier writer in the same turn already ran a statement.
+    answers = await write_each(
+        sessions, [add_core("a"), add_core("b", fail=True), add_core("c"), add_core("d", fail=True)]
+    )
+    assert answers[0] == "a" and answers[2] == "c"
+    assert isinstance(answers[1], ValueError) and isinstance(answers[3], ValueError)
+    assert await scopes(sessions) == ["a", "c"]
