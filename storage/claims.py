@@ -16,6 +16,7 @@ from sqlalchemy import Integer, and_, bindparam, func, union_all, update
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import Executable
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.jobs import JobStatus, JobWithInputs
 from storage.columns import utcnow
@@ -42,6 +43,20 @@ async def claim_many(
 ) -> list[JobWithInputs]:
     """Take up to `count` next jobs for `owner`, in claim order (the fair order of
     ix_jobs_claim), with their input images, in one transaction of two statements."""
+    async with write_session(sessions, inline=True) as session:
+        return await claim_in(session, owner=owner, lease_s=lease_s, count=count, now=now)
+
+
+async def claim_in(
+    session: AsyncSession,
+    *,
+    owner: str,
+    lease_s: float,
+    count: int,
+    now: datetime | None = None,
+) -> list[JobWithInputs]:
+    """claim_many's statements, in the caller's write transaction (which must commit for
+    the claim to hold)."""
     now = now or utcnow()
     params = {
         "now": now,
@@ -49,14 +64,13 @@ async def claim_many(
         "expires": now + timedelta(seconds=lease_s),
         "count": count,
     }
-    async with write_session(sessions, inline=True) as session:
-        statement = _CLAIM_PG if is_postgres(session) else _CLAIM_SQLITE
-        rows = (await run(session, statement, params)).mappings().all()
-        if not rows:
-            return []
-        specs = [spec_of(row) for row in sorted(rows, key=_claim_order)]
-        images = await jobs_inputs(session, job_ids=[spec.id for spec in specs])
-        return [JobWithInputs(spec, *images.get(spec.id, ((), None))) for spec in specs]
+    statement = _CLAIM_PG if is_postgres(session) else _CLAIM_SQLITE
+    rows = (await run(session, statement, params)).mappings().all()
+    if not rows:
+        return []
+    specs = [spec_of(row) for row in sorted(rows, key=_claim_order)]
+    images = await jobs_inputs(session, job_ids=[spec.id for spec in specs])
+    return [JobWithInputs(spec, *images.get(spec.id, ((), None))) for spec in specs]
 
 
 def _claim_order(row: RowMapping) -> tuple[Any, ...]:

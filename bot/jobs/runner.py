@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from bot.core.budgets import BudgetDefaults, Policy
 from bot.core.edits import EditRequest, EditResult
@@ -25,15 +25,15 @@ from bot.core.messages import FailureKind, failure_for_user, thread_title
 from bot.core.ports import BlobStore, ChatPort, Provider
 from bot.core.pricing import PriceTable, settle
 from bot.images.stored import image_size, load_request
-from bot.jobs.batched import Batched
 from bot.jobs.delivery import ButtonPrices, button_prices, failure_delivery, result_delivery
 from bot.jobs.outcome import Failed, LeaseLost, Outcome, Succeeded
 from bot.jobs.progress import QueueBoard, progress_reporter
+from bot.jobs.writer import settle_writes, write
 from storage import budgets
 from storage.budget_reports import Standing, channel_policy, standing
 from storage.budgets import Closed
 from storage.columns import utcnow
-from storage.db import Session, Sessions, Write, one_writer, write_each, write_session
+from storage.db import Session, Sessions, Write, one_writer, write_session
 from storage.images import add_outputs
 from storage.lost import record_lost
 from storage.queue import finish, renew, set_provider_task
@@ -94,10 +94,9 @@ class JobRunner:
         """Counts the queued edits' status lines down as jobs leave the queue."""
         self.cut_short: set[str] = set()
         """Jobs whose provider call was cancelled (a stop's grace ran out) while in flight."""
-        # Successes waiting for SQLite's one writer take their turn together.
-        self._writes: Batched[Write[Any], Any | Exception] | None = None
-        if one_writer(sessions):
-            self._writes = Batched(partial(write_each, sessions))
+        # On SQLite a success takes its turn at the one writer with the other writes
+        # waiting (bot.jobs.writer), and reads the caption's policy inside it.
+        self._one_writer = one_writer(sessions)
 
     async def run(self, claimed: JobWithInputs) -> Outcome:
         """Run a job `owner` claimed to SUCCEEDED or FAILED, renewing the lease meanwhile."""
@@ -234,7 +233,7 @@ class JobRunner:
         deliver_now = job.place.platform in self.chats
         now = self.clock()
         policy = None
-        if deliver_now and self._writes is None:
+        if deliver_now and not self._one_writer:
             # The caption's policy, read before the write takes its turn. On SQLite it is
             # read in the write: there a statement inside the turn costs less than a read.
             async with self.sessions() as session:
@@ -299,21 +298,13 @@ class JobRunner:
             money = await self._standing(session, job, closed, policy, r.now)
         return version, edit_thread, money
 
-    async def _write(self, write: Write[T]) -> T:
-        """`write` in a write transaction: on SQLite together with the other successes
-        waiting for their turn at the one writer (storage.db.write_each), else its own."""
-        if self._writes is None:
-            async with write_session(self.sessions, inline=True) as session:
-                return await write(session)
-        answer = await self._writes(write)
-        if isinstance(answer, Exception):
-            raise answer
-        return answer
+    async def _write(self, work: Write[T]) -> T:
+        """`work` in a write transaction (on SQLite, shared: bot.jobs.writer)."""
+        return await write(self.sessions, work)
 
     async def settle(self) -> None:
-        """Wait for the successes being written together (a stop's end)."""
-        if self._writes is not None:
-            await self._writes.settle()
+        """Wait for the writes queued in the background (a stop's end)."""
+        await settle_writes(self.sessions)
 
     async def _standing(
         self, session: Session, job: JobSpec, closed: Closed | None, policy: Policy, now: datetime

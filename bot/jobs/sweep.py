@@ -17,6 +17,7 @@ import weakref
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot.core.budgets import BudgetDefaults
 from bot.core.jobs import JobSpec, JobStatus
@@ -31,6 +32,7 @@ from bot.jobs.delivery import (
     post,
     result_delivery,
 )
+from bot.jobs.writer import write
 from storage.budget_reports import standing
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
@@ -124,8 +126,7 @@ def _confirms(sessions: Sessions) -> Batched[str, None]:
 
         async def confirm(job_ids: list[str]) -> list[None]:
             try:
-                async with write_session(sessions, inline=True) as session:
-                    await confirm_posts(session, job_ids=job_ids)
+                await write(sessions, partial(confirm_posts, job_ids=job_ids))
             except Exception:  # never raised: nobody need wait for a confirm
                 log.warning("jobs %s: posted, but could not confirm them", job_ids, exc_info=True)
             return [None] * len(job_ids)

@@ -14,6 +14,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
+from functools import partial
 
 from bot.core.config import Settings, budget_defaults
 from bot.core.jobs import JobSpec, JobWithInputs
@@ -24,7 +25,8 @@ from bot.jobs.batched import Batched
 from bot.jobs.outcome import Outcome
 from bot.jobs.runner import MAX_ATTEMPTS, JobRunner
 from bot.jobs.sweep import deliver_pending, post_once, settle_confirms
-from storage.claims import claim_many
+from bot.jobs.writer import write
+from storage.claims import claim_in
 from storage.columns import utcnow
 from storage.db import Sessions, write_session
 from storage.lost import record_lost
@@ -150,8 +152,8 @@ class Worker:
         """The writes still in flight in the background end before the worker does: a claim
         gives back the jobs nobody waits for any more, successes and confirms are written."""
         await self._claims.settle()
-        await self.runner.settle()
         await settle_confirms(self.sessions)
+        await self.runner.settle()  # the writes the claims and confirms queued included
 
     # -- loops -------------------------------------------------------------------------------
 
@@ -176,12 +178,16 @@ class Worker:
     async def _claim_batch(self, waiting: list[None]) -> list[JobWithInputs | None]:
         """One claim for every loop waiting: a job each while there are enough."""
         claimed: list[JobWithInputs | None] = []
-        claimed += await claim_many(
+        # On SQLite in the same turn at the writer as the successes and confirms waiting.
+        claimed += await write(
             self.sessions,
-            owner=self.owner,
-            lease_s=self.lease_s,
-            count=len(waiting),
-            now=self.clock(),
+            partial(
+                claim_in,
+                owner=self.owner,
+                lease_s=self.lease_s,
+                count=len(waiting),
+                now=self.clock(),
+            ),
         )
         return claimed + [None] * (len(waiting) - len(claimed))
 

@@ -1,0 +1,109 @@
+"""bot.jobs.writer: on SQLite the writes waiting for the writer take one turn together, each
+in its own savepoint; on PostgreSQL each is a transaction of its own. A worker's claims and
+confirms go through it too."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlmodel import select
+
+from bot.core.jobs import JobStatus
+from bot.jobs.writer import settle_writes, write
+from storage.blobs import FileBlobStore
+from storage.db import Session, Sessions, one_writer
+from storage.models import Usage
+from tests.bot.jobs.test_worker import BASE, make_worker
+from tests.kit.chat import FakeChat
+from tests.kit.core import openai_provider
+from tests.kit.workers import all_jobs, enqueue_jobs
+
+
+def add(scope: str, *, fail: bool = False):  # type: ignore[no-untyped-def]
+    async def work(session: Session) -> str:
+        session.add(Usage(scope=scope, period_key="all"))
+        await session.flush()
+        if fail:
+            raise ValueError(f"{scope} gave up")
+        return scope
+
+    return work
+
+
+def commits(sessions: Sessions) -> list[int]:
+    """One entry per transaction the sessions' engine commits from now on."""
+    seen: list[int] = []
+    event.listen(sessions.kw["bind"].sync_engine, "commit", lambda _conn: seen.append(1))
+    return seen
+
+
+def statements(sessions: Sessions) -> list[str]:
+    """Every statement the engine runs from now on, upper-cased, in order."""
+    seen: list[str] = []
+
+    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append(" ".join(statement.upper().split()))
+
+    event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", _seen)
+    return seen
+
+
+async def scopes(sessions: Sessions) -> list[str]:
+    async with sessions() as session:
+        return sorted((await session.exec(select(Usage.scope))).all())
+
+
+async def test_writes_waiting_together_share_a_turn_on_sqlite_only(sessions: Sessions) -> None:
+    turns = commits(sessions)
+    answers = await asyncio.gather(*(write(sessions, add(f"s{i}")) for i in range(5)))
+    assert answers == [f"s{i}" for i in range(5)]
+    assert await scopes(sessions) == [f"s{i}" for i in range(5)]
+    # All five were waiting when the writer's first turn began.
+    assert len(turns) == (1 if one_writer(sessions) else 5)
+
+
+async def test_a_failing_write_fails_its_own_caller_and_rolls_back_only_itself(
+    sessions: Sessions,
+) -> None:
+    answers = await asyncio.gather(
+        write(sessions, add("a")),
+        write(sessions, add("b", fail=True)),
+        write(sessions, add("c")),
+        return_exceptions=True,
+    )
+    assert answers[0] == "a" and answers[2] == "c"
+    assert isinstance(answers[1], ValueError) and "b gave up" in str(answers[1])
+    assert await scopes(sessions) == ["a", "c"]
+
+
+async def test_settle_waits_for_the_writes_queued(sessions: Sessions) -> None:
+    if not one_writer(sessions):
+        pytest.skip("on PostgreSQL a write is its caller's own transaction: nothing is queued")
+    pending = [asyncio.ensure_future(write(sessions, add(f"q{i}"))) for i in range(3)]
+    await asyncio.sleep(0)  # queued, not yet written
+    await settle_writes(sessions)
+    assert all(p.done() for p in pending)
+    assert await scopes(sessions) == ["q0", "q1", "q2"]
+
+
+async def test_a_workers_claims_and_confirms_go_through_the_shared_writer(
+    sessions: Sessions, blobs: FileBlobStore, client: httpx.AsyncClient
+) -> None:
+    chat = FakeChat()
+    await enqueue_jobs(sessions, blobs, count=6, chat=chat)
+    seen = statements(sessions)
+    worker = make_worker(sessions, blobs, chat, openai_provider(client, BASE), concurrency=3)
+    await worker.drain()
+    assert {j.status for j in await all_jobs(sessions)} == {JobStatus.SUCCEEDED}
+    claims = [i for i, s in enumerate(seen) if s.startswith("WITH FIRST_QUEUED")]
+    confirms = [i for i, s in enumerate(seen) if s.startswith("UPDATE JOBS SET DELIVERED_AT")]
+    assert claims and confirms
+    if one_writer(sessions):
+        # Each ran in a savepoint of a shared turn (write_each), not a transaction of its own.
+        assert all(seen[i - 1].startswith("SAVEPOINT") for i in claims + confirms)
+    else:
+        assert not any(s.startswith("SAVEPOINT") for s in seen)
