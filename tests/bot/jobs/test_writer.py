@@ -10,28 +10,16 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import event
-from sqlmodel import select
 
 from bot.core.jobs import JobStatus
 from bot.jobs.writer import settle_writes, write
 from storage.blobs import FileBlobStore
-from storage.db import Session, Sessions, one_writer
-from storage.models import Usage
+from storage.db import Sessions, one_writer
 from tests.bot.jobs.test_worker import BASE, make_worker
 from tests.kit.chat import FakeChat
 from tests.kit.core import openai_provider
 from tests.kit.workers import all_jobs, enqueue_jobs
-
-
-def add(scope: str, *, fail: bool = False):  # type: ignore[no-untyped-def]
-    async def work(session: Session) -> str:
-        session.add(Usage(scope=scope, period_key="all"))
-        await session.flush()
-        if fail:
-            raise ValueError(f"{scope} gave up")
-        return scope
-
-    return work
+from tests.storage.test_write_each import add, scopes
 
 
 def commits(sessions: Sessions) -> list[int]:
@@ -50,11 +38,6 @@ def statements(sessions: Sessions) -> list[str]:
 
     event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", _seen)
     return seen
-
-
-async def scopes(sessions: Sessions) -> list[str]:
-    async with sessions() as session:
-        return sorted((await session.exec(select(Usage.scope))).all())
 
 
 async def test_writes_waiting_together_share_a_turn_on_sqlite_only(sessions: Sessions) -> None:
