@@ -123,10 +123,15 @@ def _confirms(sessions: Sessions) -> Batched[str, None]:
     """The database's confirm batches (one per session factory)."""
     confirms = _confirmers.get(sessions)
     if confirms is None:
+        # A weak reference: the batches must not keep their own key (the factory) alive.
+        factory = weakref.ref(sessions)
 
         async def confirm(job_ids: list[str]) -> list[None]:
             try:
-                await write(sessions, partial(confirm_posts, job_ids=job_ids))
+                live = factory()
+                if live is None:
+                    raise RuntimeError("the session factory is gone")
+                await write(live, partial(confirm_posts, job_ids=job_ids))
             except Exception:  # never raised: nobody need wait for a confirm
                 log.warning("jobs %s: posted, but could not confirm them", job_ids, exc_info=True)
             return [None] * len(job_ids)

@@ -48,9 +48,14 @@ async def settle_writes(sessions: Sessions) -> None:
 def _queue(sessions: Sessions) -> Batched[Write[Any], Any]:
     queue = _queues.get(sessions)
     if queue is None:
+        # A weak reference: the queue must not keep its own key (the factory) alive.
+        factory = weakref.ref(sessions)
 
         async def run(works: list[Write[Any]]) -> list[Any]:
-            return await write_each(sessions, works)
+            live = factory()
+            if live is None:  # its callers hold it while they wait: not seen in practice
+                raise RuntimeError("the session factory is gone")
+            return await write_each(live, works)
 
         queue = _queues[sessions] = Batched(run)
     return queue

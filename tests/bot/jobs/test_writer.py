@@ -5,6 +5,8 @@ confirms go through it too."""
 from __future__ import annotations
 
 import asyncio
+import gc
+import weakref
 from typing import Any
 
 import httpx
@@ -14,7 +16,7 @@ from sqlalchemy import event
 from bot.core.jobs import JobStatus
 from bot.jobs.writer import settle_writes, write
 from storage.blobs import FileBlobStore
-from storage.db import Sessions, one_writer
+from storage.db import Sessions, one_writer, session_factory
 from tests.bot.jobs.test_worker import BASE, make_worker
 from tests.kit.chat import FakeChat
 from tests.kit.core import openai_provider
@@ -90,3 +92,12 @@ async def test_a_workers_claims_and_confirms_go_through_the_shared_writer(
         assert all(seen[i - 1].startswith("SAVEPOINT") for i in claims + confirms)
     else:
         assert not any(s.startswith("SAVEPOINT") for s in seen)
+
+
+async def test_the_queue_does_not_keep_its_session_factory_alive(engine: Any) -> None:
+    sessions = session_factory(engine)
+    await write(sessions, add("w"))
+    factory = weakref.ref(sessions)
+    del sessions
+    gc.collect()
+    assert factory() is None
