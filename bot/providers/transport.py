@@ -13,7 +13,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator, Callable
 
+import httpcore
 import httpx
+
+from bot.providers.network import AsyncioBackend
 
 SHARD_CONNECTIONS = 16
 """Connections per pool: the most one scan walks."""
@@ -39,6 +42,23 @@ class _Counted(httpx.AsyncByteStream):
                 self._done = None
 
 
+def _shard(connections: int) -> httpx.AsyncHTTPTransport:
+    """An httpx transport whose pool does its I/O on asyncio's streams (bot/providers/network)."""
+    transport = httpx.AsyncHTTPTransport(
+        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    )
+    # httpx takes no network backend, so its pool is rebuilt with the same settings and
+    # ours; tests/bot/providers/test_network.py checks that requests go through it.
+    transport._pool = httpcore.AsyncConnectionPool(
+        ssl_context=httpx.create_ssl_context(),
+        max_connections=connections,
+        max_keepalive_connections=connections,
+        keepalive_expiry=httpx.Limits().keepalive_expiry,
+        network_backend=AsyncioBackend(),
+    )
+    return transport
+
+
 class ShardedTransport(httpx.AsyncBaseTransport):
     """`shards` AsyncHTTPTransports behind one; a request goes to the least busy one."""
 
@@ -51,12 +71,7 @@ class ShardedTransport(httpx.AsyncBaseTransport):
         # never waits on a full shard while an equally busy one has a free connection.
         base, extra = divmod(max_connections, shards)
         self.limits = [base + 1 if i < extra else base for i in range(shards)]
-        self._shards = [
-            httpx.AsyncHTTPTransport(
-                limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit)
-            )
-            for limit in self.limits
-        ]
+        self._shards = [_shard(limit) for limit in self.limits]
         # Requests each shard has open, from sending until the response is closed (those
         # waiting in the shard's pool for a connection included).
         self.in_flight = [0] * shards
