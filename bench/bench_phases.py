@@ -71,6 +71,17 @@ def _wrap_steps() -> None:
             _batches[name].append((len(batch), time.perf_counter() - started))
 
     batched.Batched._one = timed_one  # type: ignore[method-assign]
+    submit = batched.Batched.submit
+
+    def timed_submit(self: Any, item: Any) -> Any:
+        # From joining the queue to the answer: the wait for a batch plus the batch itself.
+        started, future = time.perf_counter(), submit(self, item)
+        name = getattr(self._run, "__name__", type(self._run).__name__)
+        key = f"{name} (queued)"
+        future.add_done_callback(lambda _: _steps[key].append(time.perf_counter() - started))
+        return future
+
+    batched.Batched.submit = timed_submit  # type: ignore[method-assign]
 
 
 def _wrap_threads() -> None:

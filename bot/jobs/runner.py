@@ -33,7 +33,7 @@ from storage import budgets
 from storage.budget_reports import Standing, channel_policy, standing
 from storage.budgets import Closed
 from storage.columns import utcnow
-from storage.db import Session, Sessions, Write, one_writer, write_session
+from storage.db import Session, Sessions, Write, write_session
 from storage.images import add_outputs
 from storage.lost import record_lost
 from storage.queue import finish, renew, set_provider_task
@@ -55,7 +55,6 @@ class _Record:
     outputs: list[StoredImage]
     cost_micros: int
     deliver_now: bool
-    policy: Policy | None
     now: datetime
 
 
@@ -94,12 +93,12 @@ class JobRunner:
         """Counts the queued edits' status lines down as jobs leave the queue."""
         self.cut_short: set[str] = set()
         """Jobs whose provider call was cancelled (a stop's grace ran out) while in flight."""
-        # On SQLite a success takes its turn at the one writer with the other writes
-        # waiting (bot.jobs.writer), and reads the caption's policy inside it.
-        self._one_writer = one_writer(sessions)
 
-    async def run(self, claimed: JobWithInputs) -> Outcome:
-        """Run a job `owner` claimed to SUCCEEDED or FAILED, renewing the lease meanwhile."""
+    async def run(
+        self, claimed: JobWithInputs, *, on_called: Callable[[], None] | None = None
+    ) -> Outcome:
+        """Run a job `owner` claimed to SUCCEEDED or FAILED, renewing the lease meanwhile.
+        `on_called` is called once the provider call is over (whatever its end)."""
         job = claimed.spec
         if job.attempts > 1 and not job.provider_task_id:
             await self._record_lost(job)
@@ -107,7 +106,7 @@ class JobRunner:
             log.error("job %s: %d claims, giving up", job.id, job.attempts)
             return await self._fail(job, failure_for_user(FailureKind.INTERNAL, job.id))
         lost = asyncio.Event()
-        work = asyncio.create_task(self._attempt(claimed), name=f"job-{job.id}")
+        work = asyncio.create_task(self._attempt(claimed, on_called), name=f"job-{job.id}")
         keeper = asyncio.create_task(self._keep_lease(job, work, lost))
         try:
             return await work
@@ -160,11 +159,17 @@ class JobRunner:
                 work.cancel()
                 return
 
-    async def _attempt(self, claimed: JobWithInputs) -> Outcome:
+    async def _attempt(
+        self, claimed: JobWithInputs, on_called: Callable[[], None] | None
+    ) -> Outcome:
         job = claimed.spec
         try:
-            request = await load_request(self.blobs, claimed)
-            result = await self._call_provider(job, request)
+            try:
+                request = await load_request(self.blobs, claimed)
+                result = await self._call_provider(job, request)
+            finally:
+                if on_called is not None:
+                    on_called()
             return await self._succeed(job, request, result)
         except _LeaseLost:
             return LeaseLost(job.id)
@@ -232,13 +237,7 @@ class JobRunner:
         thread = await self._thread_of(job)
         deliver_now = job.place.platform in self.chats
         now = self.clock()
-        policy = None
-        if deliver_now and not self._one_writer:
-            # The caption's policy, read before the write takes its turn. On SQLite it is
-            # read in the write: there a statement inside the turn costs less than a read.
-            async with self.sessions() as session:
-                policy = await channel_policy(session, scope=job.scope, defaults=self.defaults)
-        record = _Record(job, thread, outputs, cost.micros, deliver_now, policy, now)
+        record = _Record(job, thread, outputs, cost.micros, deliver_now, now)
         version, edit_thread, money = await self._write(partial(self._record, record))
         log.info("job %s: succeeded, v%s, %d micro-dollars", job.id, version, cost.micros)
         done = replace(
@@ -267,6 +266,12 @@ class JobRunner:
         row (every success in the thread waits on it until the commit), the settle the usage
         rows."""
         job = r.job
+        policy = None
+        if r.deliver_now:
+            # The caption's policy, read in the write (a read of its own would be two more
+            # round trips, BEGIN and its end) and first: a read holds no row lock on
+            # PostgreSQL, so nobody waits for it.
+            policy = await channel_policy(session, scope=job.scope, defaults=self.defaults)
         await add_outputs(session, job_id=job.id, outputs=r.outputs)
         version, edit_thread = None, job.edit_thread_id
         if r.thread is not None:
@@ -290,9 +295,6 @@ class JobRunner:
         # rows, which every success and reservation in the channel waits for, until the
         # commit. The caption's spent / cap come from its RETURNING.
         closed = await budgets.settle_usage(session, job_id=job.id, cost_micros=r.cost_micros)
-        policy = r.policy
-        if r.deliver_now and policy is None:
-            policy = await channel_policy(session, scope=job.scope, defaults=self.defaults)
         money = None
         if policy is not None:
             money = await self._standing(session, job, closed, policy, r.now)

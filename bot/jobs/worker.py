@@ -22,13 +22,14 @@ from bot.core.metrics import Registry
 from bot.core.ports import BlobStore, ChatPort, Provider
 from bot.core.pricing import PriceTable
 from bot.jobs.batched import Batched
+from bot.jobs.joined import Joined
 from bot.jobs.outcome import Outcome
 from bot.jobs.runner import MAX_ATTEMPTS, JobRunner
 from bot.jobs.sweep import deliver_pending, post_once, settle_confirms
 from bot.jobs.writer import write
 from storage.claims import claim_in
 from storage.columns import utcnow
-from storage.db import Sessions, write_session
+from storage.db import Session, Sessions, one_writer, write_session
 from storage.lost import record_lost
 from storage.queue import release
 
@@ -92,8 +93,14 @@ class Worker:
         self._stopping = False
         self._running: dict[str, asyncio.Task[None]] = {}
         self._loops: list[asyncio.Task[None]] = []
-        # Loops waiting for a job share one claim (of as many jobs as there are of them).
-        self._claims = Batched(self._claim_batch, unwanted=self._give_back)
+        # Loops waiting for a job share one claim (of as many jobs as there are of them):
+        # on SQLite, every loop that comes to wait before the writer starts it (joined.py).
+        if one_writer(sessions):
+            self._claims: Joined[JobWithInputs] | Batched[None, JobWithInputs | None] = Joined(
+                sessions, self._claim_in, unwanted=self._give_back
+            )
+        else:
+            self._claims = Batched(self._claim_batch, unwanted=self._give_back)
 
     # -- control -----------------------------------------------------------------------------
 
@@ -114,6 +121,7 @@ class Worker:
         ]
         try:
             await asyncio.gather(*self._loops, return_exceptions=True)
+            await self._wait_jobs()
         finally:
             ticker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -130,6 +138,7 @@ class Worker:
         ]
         try:
             await asyncio.gather(*self._loops)
+            await self._wait_jobs()
         finally:
             await self._settle()
         await self._deliver_pending()
@@ -146,6 +155,7 @@ class Worker:
             task.cancel()
         if self._loops:
             await asyncio.gather(*self._loops, return_exceptions=True)
+        await self._wait_jobs()
         await self._settle()
 
     async def _settle(self) -> None:
@@ -161,7 +171,7 @@ class Worker:
         while not self._stopping:
             wake = self._wake
             try:
-                claimed = await self._claims(None)
+                claimed = await self._claim()
             except Exception:
                 log.exception("worker %s/%d: claim failed", self.owner, index)
                 claimed = None
@@ -175,20 +185,19 @@ class Worker:
                 continue
             await self._run_one(claimed)
 
+    async def _claim(self) -> JobWithInputs | None:
+        if isinstance(self._claims, Joined):
+            return await self._claims()
+        return await self._claims(None)
+
+    async def _claim_in(self, session: Session, count: int) -> list[JobWithInputs]:
+        now = self.clock()
+        return await claim_in(session, owner=self.owner, lease_s=self.lease_s, count=count, now=now)
+
     async def _claim_batch(self, waiting: list[None]) -> list[JobWithInputs | None]:
         """One claim for every loop waiting: a job each while there are enough."""
         claimed: list[JobWithInputs | None] = []
-        # On SQLite in the same turn at the writer as the successes and confirms waiting.
-        claimed += await write(
-            self.sessions,
-            partial(
-                claim_in,
-                owner=self.owner,
-                lease_s=self.lease_s,
-                count=len(waiting),
-                now=self.clock(),
-            ),
-        )
+        claimed += await write(self.sessions, partial(self._claim_in, count=len(waiting)))
         return claimed + [None] * (len(waiting) - len(claimed))
 
     async def _give_back(self, claimed: JobWithInputs | None) -> None:
@@ -197,24 +206,50 @@ class Worker:
             await self._release(claimed.spec)
 
     async def _run_one(self, claimed: JobWithInputs) -> None:
-        job_id = claimed.spec.id
-        task = asyncio.create_task(self._process(claimed), name=f"job-{job_id}")
-        self._running[job_id] = task
-        try:
-            await task
-        except asyncio.CancelledError:
-            # stop() cancelled the job, or this loop was cancelled (which cancels the job too):
-            # either way the job goes back to the queue for another worker (or a restart).
-            if task.cancelled():
-                await self._release(claimed.spec)
-            me = asyncio.current_task()
-            if me is not None and me.cancelling():
-                raise
-        finally:
-            self._running.pop(job_id, None)
+        """Start the job; return once its provider call is over (or the job is).
 
-    async def _process(self, claimed: JobWithInputs) -> None:
-        outcome = await self.runner.run(claimed)
+        What is left after the call (the outputs' blobs, the success write, the post) runs
+        on in the job's task while this loop claims the next job: `concurrency` bounds the
+        provider calls in flight, and a loop does not wait for the writer's turn between
+        two of them. stop(), drain() and run() wait for those tails."""
+        job_id = claimed.spec.id
+        called = asyncio.Event()
+        task = asyncio.create_task(self._job(claimed, called), name=f"job-{job_id}")
+        self._running[job_id] = task
+        task.add_done_callback(partial(self._ended, job_id))
+        waiter = asyncio.create_task(called.wait())
+        try:
+            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        except asyncio.CancelledError:
+            if not called.is_set():  # the loop was cancelled mid-call: so is its job
+                task.cancel()
+            raise
+        finally:
+            waiter.cancel()
+
+    async def _job(self, claimed: JobWithInputs, called: asyncio.Event) -> None:
+        try:
+            await self._process(claimed, called)
+        except asyncio.CancelledError:
+            # stop() cancelled the job, or its loop did while it called the provider: the
+            # job goes back to the queue for another worker (or a restart).
+            await self._release(claimed.spec)
+            raise
+        finally:
+            called.set()
+
+    def _ended(self, job_id: str, task: asyncio.Task[None]) -> None:
+        self._running.pop(job_id, None)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("job %s: failed", job_id, exc_info=error)
+
+    async def _wait_jobs(self) -> None:
+        """Until every job's task has ended (the tails the loops left running included)."""
+        while self._running:
+            await asyncio.wait(list(self._running.values()))
+
+    async def _process(self, claimed: JobWithInputs, called: asyncio.Event) -> None:
+        outcome = await self.runner.run(claimed, on_called=called.set)
         self.outcomes.append(outcome)
         if outcome.delivery is None:
             return  # lease lost, or no client here for its platform: the sweep delivers it
