@@ -217,15 +217,6 @@ _RESERVED = (
     .limit(1)
     .scalar_subquery()
 )
-_ADD_USAGE = (
-    update(_usage)
-    .where(_usage.c.scope == bindparam("u_scope"), _usage.c.period_key == bindparam("u_key"))
-    .values(
-        reserved_micros=_usage.c.reserved_micros - _RESERVED,
-        spent_micros=_usage.c.spent_micros + bindparam("spent"),
-    )
-)
-_ADD_USAGE_RETURNING = _ADD_USAGE.returning(_usage.c.spent_micros, _usage.c.reserved_micros)
 _ADD_USAGE_BOTH = (
     update(_usage)
     .where(
@@ -240,6 +231,33 @@ _ADD_USAGE_BOTH = (
 )
 """The user's and the channel's row in one statement: for SQLite, which has no row locks
 to take in order (one writer at a time)."""
+_LOCKED_IN_ORDER = (
+    select(_usage.c.scope, _usage.c.period_key)
+    .where(
+        _usage.c.scope.in_([bindparam("u_user"), bindparam("u_scope")]),
+        _usage.c.period_key == bindparam("u_key"),
+    )
+    .order_by(_usage.c.scope == bindparam("u_scope"))  # false first: the user's row
+    .with_for_update()
+    .cte("locked")
+)
+_ADD_USAGE_BOTH_PG = (
+    update(_usage)
+    .where(
+        _usage.c.scope == _LOCKED_IN_ORDER.c.scope,
+        _usage.c.period_key == _LOCKED_IN_ORDER.c.period_key,
+    )
+    .values(
+        reserved_micros=_usage.c.reserved_micros - _RESERVED,
+        spent_micros=_usage.c.spent_micros + bindparam("spent"),
+    )
+    .returning(_usage.c.scope, _usage.c.spent_micros, _usage.c.reserved_micros)
+)
+"""Both rows in one statement on PostgreSQL: the CTE locks the user's row, then the
+channel's (ORDER BY runs before FOR UPDATE), the order reserve_many takes them in, so a
+settle and a reservation never wait on each other in a cycle. One statement, not two: the
+rows stay locked until the commit, and every success in the channel waits for them, so
+each round trip inside that window is paid by all of them (bench/bench_phases.py)."""
 
 
 def _close_statement(insert: Any) -> Any:
@@ -297,14 +315,9 @@ async def _move_to_spent(
 ) -> tuple[int, int]:
     """Take the job's reservation off the user's and the channel's usage rows and add the
     spend: the channel row's (spent, reserved) after it, (0, 0) when it has none."""
-    if is_postgres(session):
-        # User row first, then the channel's: the order reserve_many locks them in, so a
-        # settle and a reservation in the same channel never wait on each other in a cycle.
-        await run(session, _ADD_USAGE, {**change, "u_scope": user_scope(scope, user)})
-        after = (await run(session, _ADD_USAGE_RETURNING, {**change, "u_scope": scope})).first()
-        return (0, 0) if after is None else (int(after[0]), int(after[1]))
+    statement = _ADD_USAGE_BOTH_PG if is_postgres(session) else _ADD_USAGE_BOTH
     both = {**change, "u_user": user_scope(scope, user), "u_scope": scope}
-    for row_scope, spent, reserved in (await run(session, _ADD_USAGE_BOTH, both)).all():
+    for row_scope, spent, reserved in (await run(session, statement, both)).all():
         if row_scope == scope:
             return int(spent), int(reserved)
     return 0, 0
