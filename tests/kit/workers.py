@@ -184,6 +184,16 @@ async def all_jobs(sessions: Sessions) -> list[Job]:
         )
 
 
+async def committed_jobs(sessions: Sessions, count: int, timeout_s: float = 5.0) -> list[Job]:
+    """The job rows once `count` of them are committed. An edit's status message is posted
+    inside the transaction that queues it (bot.service.enqueue), so seeing the post does not
+    mean the rows are there yet."""
+    async with asyncio.timeout(timeout_s):
+        while len(jobs := await all_jobs(sessions)) < count:
+            await asyncio.sleep(0.01)
+    return jobs
+
+
 # -- subprocess worker ------------------------------------------------------------------------
 
 

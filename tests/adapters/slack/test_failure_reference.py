@@ -18,6 +18,7 @@ from tests.kit.emulator import ProviderEmulator
 from tests.kit.images import split
 from tests.kit.paths import REPO
 from tests.kit.slack.harness import event_callback, file_object, mention
+from tests.kit.workers import committed_jobs
 
 TS = "1699999999.000100"
 
@@ -33,6 +34,7 @@ async def test_provider_failure_shows_a_reference_the_operator_can_look_up(
         event["user"] = MAYA
         assert (await w.h.post(event_callback(event, event_id="EvF"))).status_code == 200
         await w.h.api.wait_calls("chat.postMessage")
+        await committed_jobs(w.sessions, 1)  # the post comes just before the commit
         await w.core.worker.drain()
         async with w.sessions() as session:
             [job] = (await session.exec(select(Job))).all()

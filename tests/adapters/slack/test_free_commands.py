@@ -13,6 +13,7 @@ from storage.models import Job, LedgerEntry
 from tests.adapters.slack.test_budget_privacy import MAYA, OMAR, World, edit_by, world
 from tests.kit.images import split
 from tests.kit.slack.harness import CHANNEL, button_press, event_callback, file_object, mention
+from tests.kit.workers import committed_jobs
 
 TS = "1699999999.000100"
 
@@ -130,8 +131,7 @@ async def test_a_stranger_pressing_confirm_is_answered_privately_without_a_ping(
         event["user"] = MAYA
         assert (await w.h.post(event_callback(event, event_id="EvC"))).status_code == 200
         await w.h.api.wait_calls("chat.postMessage")
-        async with w.sessions() as session:
-            [job] = (await session.exec(select(Job))).all()
+        [job] = await committed_jobs(w.sessions, 1)  # a press comes once the job is there
         posted = len(w.h.api.named("chat.postMessage"))
         await w.h.interact(_press("confirm", job.id, user=OMAR, action_ts="9.1"))
         await w.h.api.wait_calls("chat.postEphemeral")

@@ -31,12 +31,13 @@ def commits(sessions: Sessions) -> list[int]:
     return seen
 
 
-def statements(sessions: Sessions) -> list[str]:
-    """Every statement the engine runs from now on, upper-cased, in order."""
-    seen: list[str] = []
+def statements(sessions: Sessions) -> list[tuple[int, str]]:
+    """Every statement the engine runs from now on, upper-cased, in order, each with its
+    connection (other connections' reads interleave with a write's statements)."""
+    seen: list[tuple[int, str]] = []
 
-    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append(" ".join(statement.upper().split()))
+    def _seen(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        seen.append((id(conn.connection.dbapi_connection), " ".join(statement.upper().split())))
 
     event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", _seen)
     return seen
@@ -84,14 +85,18 @@ async def test_a_workers_claims_and_confirms_go_through_the_shared_writer(
     worker = make_worker(sessions, blobs, chat, openai_provider(client, BASE), concurrency=3)
     await worker.drain()
     assert {j.status for j in await all_jobs(sessions)} == {JobStatus.SUCCEEDED}
-    claims = [i for i, s in enumerate(seen) if s.startswith("WITH FIRST_QUEUED")]
-    confirms = [i for i, s in enumerate(seen) if s.startswith("UPDATE JOBS SET DELIVERED_AT")]
+    claims = [i for i, (_, s) in enumerate(seen) if s.startswith("WITH FIRST_QUEUED")]
+    confirms = [i for i, (_, s) in enumerate(seen) if s.startswith("UPDATE JOBS SET DELIVERED_AT")]
     assert claims and confirms
     if one_writer(sessions):
-        # Each ran in a savepoint of a shared turn (write_each), not a transaction of its own.
-        assert all(seen[i - 1].startswith("SAVEPOINT") for i in claims + confirms)
+        # Each ran in a savepoint of a shared turn (write_each), not a transaction of its own:
+        # the statement before it on its connection opened the savepoint.
+        for i in claims + confirms:
+            conn = seen[i][0]
+            before = [s for c, s in seen[:i] if c == conn]
+            assert before[-1].startswith("SAVEPOINT"), (seen[i][1][:40], before[-3:])
     else:
-        assert not any(s.startswith("SAVEPOINT") for s in seen)
+        assert not any(s.startswith("SAVEPOINT") for _, s in seen)
 
 
 async def test_the_queue_does_not_keep_its_session_factory_alive(engine: Any) -> None:
