@@ -58,6 +58,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bench import cpu_use
+from bot.app.heap import freeze_startup_heap
 from bot.core.jobs import JobStatus
 from bot.providers.transport import pooled_client
 from storage.blobs import FileBlobStore
@@ -116,6 +117,7 @@ async def drain(
                 owner=f"bench-{os.getpid()}",
                 concurrency=concurrency,
             ).worker
+            freeze_startup_heap()  # as `editbot run` and `editbot worker` do once started
             profiler = _profiler(profile)
             started, cpu, loop_cpu = time.time(), time.process_time(), time.thread_time()
             await worker.drain()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 
 from bot.app.health import PlatformHealth, verify_tokens
+from bot.app.heap import freeze_startup_heap
 from bot.app.platforms import need_chat, register_delivery_chats, wire_platforms
 from bot.app.root import App, open_app
 from bot.app.signals import Closer, Runner, run_until_signal
@@ -34,6 +35,7 @@ async def run_bot(settings: Settings, *, grace_s: float = DEFAULT_GRACE_S) -> No
         board = PlatformHealth(grace_s=settings.health_grace_s)
         runners, closers = wire_platforms(app, board=board)
         await board.start()  # Socket Mode's first URL: a rejected app token, exit 2
+        freeze_startup_heap()  # started: what is alive now lives as long as the process
 
         async def stop_workers() -> None:
             await app.worker.stop(grace_s=grace_s)
@@ -79,6 +81,7 @@ async def run_workers(
             worker.lease_s,
         )
         beat = app.core.heartbeat
+        freeze_startup_heap()  # started: what is alive now lives as long as the process
         await run_until_signal([beat.run, _work(app)], closers=[stop_workers, *closers, beat.stop])
 
 
