@@ -213,30 +213,33 @@ class Worker:
         provider calls in flight, and a loop does not wait for the writer's turn between
         two of them. stop(), drain() and run() wait for those tails."""
         job_id = claimed.spec.id
-        called = asyncio.Event()
-        task = asyncio.create_task(self._job(claimed, called), name=f"job-{job_id}")
+        called: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def over() -> None:
+            if not called.done():
+                called.set_result(None)
+
+        task = asyncio.create_task(self._job(claimed, over), name=f"job-{job_id}")
         self._running[job_id] = task
         task.add_done_callback(partial(self._ended, job_id))
-        waiter = asyncio.create_task(called.wait())
+        task.add_done_callback(lambda _: over())  # even one cancelled before it ran
         try:
-            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.shield(called)  # a cancelled loop leaves `called` as it is
         except asyncio.CancelledError:
-            if not called.is_set():  # the loop was cancelled mid-call: so is its job
+            if not called.done():  # the loop was cancelled mid-call: so is its job
                 task.cancel()
             raise
-        finally:
-            waiter.cancel()
 
-    async def _job(self, claimed: JobWithInputs, called: asyncio.Event) -> None:
+    async def _job(self, claimed: JobWithInputs, over: Callable[[], None]) -> None:
         try:
-            await self._process(claimed, called)
+            await self._process(claimed, over)
         except asyncio.CancelledError:
             # stop() cancelled the job, or its loop did while it called the provider: the
             # job goes back to the queue for another worker (or a restart).
             await self._release(claimed.spec)
             raise
         finally:
-            called.set()
+            over()
 
     def _ended(self, job_id: str, task: asyncio.Task[None]) -> None:
         self._running.pop(job_id, None)
@@ -248,8 +251,8 @@ class Worker:
         while self._running:
             await asyncio.wait(list(self._running.values()))
 
-    async def _process(self, claimed: JobWithInputs, called: asyncio.Event) -> None:
-        outcome = await self.runner.run(claimed, on_called=called.set)
+    async def _process(self, claimed: JobWithInputs, over: Callable[[], None]) -> None:
+        outcome = await self.runner.run(claimed, on_called=over)
         self.outcomes.append(outcome)
         if outcome.delivery is None:
             return  # lease lost, or no client here for its platform: the sweep delivers it
