@@ -10,11 +10,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import BigInteger, and_, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import and_, bindparam, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.budgets import (
@@ -26,6 +24,7 @@ from bot.core.budgets import (
     user_scope,
     workspace_scope,
 )
+from storage.closes import CLOSE_AND_MOVE_PG, CLOSE_SQLITE, MOVE_SQLITE
 from storage.columns import utcnow
 from storage.db import is_postgres
 from storage.models import LedgerEntry, LedgerKind, Usage
@@ -209,87 +208,6 @@ async def refund(session: AsyncSession, *, job_id: str, now: datetime | None = N
     return closed is not None
 
 
-_ledger = table_of(LedgerEntry)
-_usage = table_of(Usage)
-_RESERVED = (
-    select(_ledger.c.amount_micros)
-    .where(_ledger.c.job_id == bindparam("job_id"), _ledger.c.kind == LedgerKind.RESERVE)
-    .limit(1)
-    .scalar_subquery()
-)
-_ADD_USAGE_BOTH = (
-    update(_usage)
-    .where(
-        _usage.c.scope.in_([bindparam("u_user"), bindparam("u_scope")]),
-        _usage.c.period_key == bindparam("u_key"),
-    )
-    .values(
-        reserved_micros=_usage.c.reserved_micros - _RESERVED,
-        spent_micros=_usage.c.spent_micros + bindparam("spent"),
-    )
-    .returning(_usage.c.scope, _usage.c.spent_micros, _usage.c.reserved_micros)
-)
-"""The user's and the channel's row in one statement: for SQLite, which has no row locks
-to take in order (one writer at a time)."""
-_LOCKED_IN_ORDER = (
-    select(_usage.c.scope, _usage.c.period_key)
-    .where(
-        _usage.c.scope.in_([bindparam("u_user"), bindparam("u_scope")]),
-        _usage.c.period_key == bindparam("u_key"),
-    )
-    .order_by(_usage.c.scope == bindparam("u_scope"))  # false first: the user's row
-    .with_for_update()
-    .cte("locked")
-)
-_ADD_USAGE_BOTH_PG = (
-    update(_usage)
-    .where(
-        _usage.c.scope == _LOCKED_IN_ORDER.c.scope,
-        _usage.c.period_key == _LOCKED_IN_ORDER.c.period_key,
-    )
-    .values(
-        reserved_micros=_usage.c.reserved_micros - _RESERVED,
-        spent_micros=_usage.c.spent_micros + bindparam("spent"),
-    )
-    .returning(_usage.c.scope, _usage.c.spent_micros, _usage.c.reserved_micros)
-)
-"""Both rows in one statement on PostgreSQL: the CTE locks the user's row, then the
-channel's (ORDER BY runs before FOR UPDATE), the order reserve_many takes them in, so a
-settle and a reservation never wait on each other in a cycle. One statement, not two: the
-rows stay locked until the commit, and every success in the channel waits for them, so
-each round trip inside that window is paid by all of them (bench/bench_phases.py)."""
-
-
-def _close_statement(insert: Any) -> Any:
-    """INSERT the settle/refund row copied from the job's reserve row, unless one exists.
-
-    The unique closes_job_id makes it the once-only gate, even across processes; RETURNING
-    says whether it was written and where the money was reserved. A settle's amount is the
-    cost; a refund's (amount NULL) is the reservation.
-    """
-    source = select(
-        _ledger.c.job_id,
-        _ledger.c.scope,
-        _ledger.c.user,
-        bindparam("kind", type_=_ledger.c.kind.type),
-        func.coalesce(bindparam("amount", type_=BigInteger()), _ledger.c.amount_micros),
-        _ledger.c.period_key,
-        _ledger.c.job_id,
-        bindparam("now", type_=_ledger.c.created_at.type),
-    ).where(_ledger.c.job_id == bindparam("job_id"), _ledger.c.kind == LedgerKind.RESERVE)
-    columns = ["job_id", "scope", "user", "kind", "amount_micros", "period_key"]
-    return (
-        insert(_ledger)
-        .from_select([*columns, "closes_job_id", "created_at"], source.limit(1))
-        .on_conflict_do_nothing(index_elements=["closes_job_id"])
-        .returning(_ledger.c.scope, _ledger.c.user, _ledger.c.period_key)
-    )
-
-
-_CLOSE_PG = _close_statement(pg_insert)
-_CLOSE_SQLITE = _close_statement(sqlite_insert)
-
-
 async def _close(
     session: AsyncSession,
     *,
@@ -298,29 +216,27 @@ async def _close(
     cost_micros: int,
     now: datetime | None,
 ) -> Closed | None:
-    statement = _CLOSE_PG if is_postgres(session) else _CLOSE_SQLITE
+    """The close row, then the usage rows (storage.closes); None when there is nothing to
+    close (no reservation, or settled / refunded already)."""
     amount = cost_micros if kind is LedgerKind.SETTLE else None
     params = {"job_id": job_id, "kind": kind, "amount": amount, "now": now or utcnow()}
-    written = (await run(session, statement, params)).first()
-    if written is None:  # no reservation, or already settled / refunded
+    if is_postgres(session):
+        params["spent"] = cost_micros
+        row = (await run(session, CLOSE_AND_MOVE_PG, params)).first()
+        if row is None:
+            return None
+        scope, key, spent, reserved = row
+        return Closed(scope, key, int(spent or 0), int(reserved or 0))
+    written = (await run(session, CLOSE_SQLITE, params)).first()
+    if written is None:
         return None
     scope, user, key = written
-    change = {"job_id": job_id, "u_key": key, "spent": cost_micros}
-    spent_after, reserved_after = await _move_to_spent(session, change, scope=scope, user=user)
-    return Closed(scope, key, spent_after, reserved_after)
-
-
-async def _move_to_spent(
-    session: AsyncSession, change: Mapping[str, Any], *, scope: str, user: str
-) -> tuple[int, int]:
-    """Take the job's reservation off the user's and the channel's usage rows and add the
-    spend: the channel row's (spent, reserved) after it, (0, 0) when it has none."""
-    statement = _ADD_USAGE_BOTH_PG if is_postgres(session) else _ADD_USAGE_BOTH
-    both = {**change, "u_user": user_scope(scope, user), "u_scope": scope}
-    for row_scope, spent, reserved in (await run(session, statement, both)).all():
+    both = {"job_id": job_id, "spent": cost_micros, "u_key": key}
+    both |= {"u_user": user_scope(scope, user), "u_scope": scope}
+    for row_scope, spent, reserved in (await run(session, MOVE_SQLITE, both)).all():
         if row_scope == scope:
-            return int(spent), int(reserved)
-    return 0, 0
+            return Closed(scope, key, int(spent), int(reserved))
+    return Closed(scope, key, 0, 0)  # the channel has no usage row of that period
 
 
 async def _reserve_row(
@@ -356,6 +272,7 @@ async def _add_usage(
     )
 
 
+_usage = table_of(Usage)
 _USAGE_NUMBERS = select(_usage.c.spent_micros, _usage.c.reserved_micros).where(
     _usage.c.scope == bindparam("scope"), _usage.c.period_key == bindparam("key")
 )
