@@ -21,6 +21,7 @@ from bot.core.jobs import JobSpec, StoredImage
 from storage.columns import utcnow
 from storage.db import is_postgres
 from storage.models import EditThread, ThreadVersion
+from storage.next_version import next_version_pg
 from storage.sql import insert_ignore, rowcount, run, table_of
 
 _threads = table_of(EditThread)
@@ -177,17 +178,21 @@ async def _add_next_version(
     """`add_versions` as Core rows: what a job's success writes, without ORM objects."""
     if not images:
         raise ValueError("no images to add")
+    at = now or utcnow()
+
+    def rows_of(last: int) -> list[dict[str, Any]]:
+        return _version_rows(
+            thread_id, last, job_id=job_id, images=images, prompt=prompt, author=author, now=at
+        )
+
+    if is_postgres(session):  # the bump and the rows in one statement (storage.next_version)
+        statement, params = next_version_pg(rows_of(0))
+        last = int((await run(session, statement, params)).scalars().first() or 0)
+        if not last:
+            raise LookupError(f"edit thread {thread_id} does not exist")
+        return rows_of(last)
     result = await run(session, _BUMP, {"thread_id": thread_id, "count": 1})
-    last = int(result.scalar_one())
-    rows = _version_rows(
-        thread_id,
-        last,
-        job_id=job_id,
-        images=images,
-        prompt=prompt,
-        author=author,
-        now=now or utcnow(),
-    )
+    rows = rows_of(int(result.scalar_one()))
     await run(session, _INSERT_VERSION, rows)
     return rows
 
