@@ -10,15 +10,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from sqlmodel import select
-
-from storage.models import Job
 from tests.adapters.slack.test_budget_privacy import MAYA, world
 from tests.kit.emulator import ProviderEmulator
 from tests.kit.images import split
 from tests.kit.paths import REPO
 from tests.kit.slack.harness import event_callback, file_object, mention
-from tests.kit.workers import committed_jobs
+from tests.kit.workers import all_jobs, committed_jobs
 
 TS = "1699999999.000100"
 
@@ -36,8 +33,7 @@ async def test_provider_failure_shows_a_reference_the_operator_can_look_up(
         await w.h.api.wait_calls("chat.postMessage")
         await committed_jobs(w.sessions, 1)  # the post comes just before the commit
         await w.core.worker.drain()
-        async with w.sessions() as session:
-            [job] = (await session.exec(select(Job))).all()
+        [job] = await all_jobs(w.sessions)
         assert job.status == "failed"
         await w.h.api.wait_for(
             lambda: any(
