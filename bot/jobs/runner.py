@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
@@ -41,6 +41,8 @@ from storage.threads import add_job_versions
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+OnCalled = Callable[[], Awaitable[None] | None]
+"""Called once a job's provider call is over: what it returns, the job waits for."""
 
 MAX_ATTEMPTS = 3
 """Claims a job gets; past this (it keeps killing its worker) it fails for good."""
@@ -94,11 +96,11 @@ class JobRunner:
         self.cut_short: set[str] = set()
         """Jobs whose provider call was cancelled (a stop's grace ran out) while in flight."""
 
-    async def run(
-        self, claimed: JobWithInputs, *, on_called: Callable[[], None] | None = None
-    ) -> Outcome:
+    async def run(self, claimed: JobWithInputs, *, on_called: OnCalled | None = None) -> Outcome:
         """Run a job `owner` claimed to SUCCEEDED or FAILED, renewing the lease meanwhile.
-        `on_called` is called once the provider call is over (whatever its end)."""
+        `on_called` is called once the provider call is over (whatever its end); when the
+        call succeeded, what it returns (if anything) is awaited before the success is
+        written (the worker's loop claims its next job first)."""
         job = claimed.spec
         if job.attempts > 1 and not job.provider_task_id:
             await self._record_lost(job)
@@ -159,17 +161,18 @@ class JobRunner:
                 work.cancel()
                 return
 
-    async def _attempt(
-        self, claimed: JobWithInputs, on_called: Callable[[], None] | None
-    ) -> Outcome:
+    async def _attempt(self, claimed: JobWithInputs, on_called: OnCalled | None) -> Outcome:
         job = claimed.spec
+        turn: Awaitable[None] | None = None
         try:
             try:
                 request = await load_request(self.blobs, claimed)
                 result = await self._call_provider(job, request)
             finally:
                 if on_called is not None:
-                    on_called()
+                    turn = on_called()
+            if turn is not None:
+                await turn
             return await self._succeed(job, request, result)
         except _LeaseLost:
             return LeaseLost(job.id)

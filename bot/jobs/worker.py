@@ -24,7 +24,7 @@ from bot.core.pricing import PriceTable
 from bot.jobs.batched import Batched
 from bot.jobs.joined import Joined
 from bot.jobs.outcome import Outcome
-from bot.jobs.runner import MAX_ATTEMPTS, JobRunner
+from bot.jobs.runner import MAX_ATTEMPTS, JobRunner, OnCalled
 from bot.jobs.sweep import deliver_pending, post_once, settle_confirms
 from bot.jobs.writer import write
 from storage.claims import claim_in
@@ -168,22 +168,31 @@ class Worker:
     # -- loops -------------------------------------------------------------------------------
 
     async def _loop(self, index: int, *, until_idle: bool) -> None:
-        while not self._stopping:
-            wake = self._wake
-            try:
-                claimed = await self._claim()
-            except Exception:
-                log.exception("worker %s/%d: claim failed", self.owner, index)
-                claimed = None
-                if until_idle:
-                    raise
-            if claimed is None:
-                if until_idle:
-                    return
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(wake.wait(), self.idle_poll_s)
-                continue
-            await self._run_one(claimed)
+        # The job this loop ran last waits to write its success until this loop's next claim
+        # is over: a wave of calls coming back claims the next wave before the event loop
+        # turns to their successes, so the provider is kept busy (bench/bench_phases.py).
+        turn: asyncio.Future[None] | None = None
+        try:
+            while not self._stopping:
+                wake = self._wake
+                try:
+                    claimed = await self._claim()
+                except Exception:
+                    log.exception("worker %s/%d: claim failed", self.owner, index)
+                    claimed = None
+                    if until_idle:
+                        raise
+                finally:
+                    _give_turn(turn)
+                if claimed is None:
+                    if until_idle:
+                        return
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(wake.wait(), self.idle_poll_s)
+                    continue
+                turn = await self._run_one(claimed)
+        finally:
+            _give_turn(turn)
 
     async def _claim(self) -> JobWithInputs | None:
         if isinstance(self._claims, Joined):
@@ -205,21 +214,28 @@ class Worker:
         if claimed is not None:
             await self._release(claimed.spec)
 
-    async def _run_one(self, claimed: JobWithInputs) -> None:
-        """Start the job; return once its provider call is over (or the job is).
+    async def _run_one(self, claimed: JobWithInputs) -> asyncio.Future[None]:
+        """Start the job; return once its provider call is over (or the job is), with the
+        future the job's success waits for (the loop's next claim over: `_give_turn`).
 
         What is left after the call (the outputs' blobs, the success write, the post) runs
         on in the job's task while this loop claims the next job: `concurrency` bounds the
         provider calls in flight, and a loop does not wait for the writer's turn between
         two of them. stop(), drain() and run() wait for those tails."""
         job_id = claimed.spec.id
-        called: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        called: asyncio.Future[None] = loop.create_future()
+        turn: asyncio.Future[None] = loop.create_future()
 
         def over() -> None:
             if not called.done():
                 called.set_result(None)
 
-        task = asyncio.create_task(self._job(claimed, over), name=f"job-{job_id}")
+        def over_then_turn() -> asyncio.Future[None]:
+            over()
+            return turn
+
+        task = asyncio.create_task(self._job(claimed, over, over_then_turn), name=f"job-{job_id}")
         self._running[job_id] = task
         task.add_done_callback(partial(self._ended, job_id))
         task.add_done_callback(lambda _: over())  # even one cancelled before it ran
@@ -228,11 +244,15 @@ class Worker:
         except asyncio.CancelledError:
             if not called.done():  # the loop was cancelled mid-call: so is its job
                 task.cancel()
+            _give_turn(turn)
             raise
+        return turn
 
-    async def _job(self, claimed: JobWithInputs, over: Callable[[], None]) -> None:
+    async def _job(
+        self, claimed: JobWithInputs, over: Callable[[], None], on_called: OnCalled
+    ) -> None:
         try:
-            await self._process(claimed, over)
+            await self._process(claimed, on_called)
         except asyncio.CancelledError:
             # stop() cancelled the job, or its loop did while it called the provider: the
             # job goes back to the queue for another worker (or a restart).
@@ -251,8 +271,8 @@ class Worker:
         while self._running:
             await asyncio.wait(list(self._running.values()))
 
-    async def _process(self, claimed: JobWithInputs, over: Callable[[], None]) -> None:
-        outcome = await self.runner.run(claimed, on_called=over)
+    async def _process(self, claimed: JobWithInputs, on_called: OnCalled) -> None:
+        outcome = await self.runner.run(claimed, on_called=on_called)
         self.outcomes.append(outcome)
         if outcome.delivery is None:
             return  # lease lost, or no client here for its platform: the sweep delivers it
@@ -310,3 +330,9 @@ class Worker:
                     await self.periodic()
                 except Exception:
                     log.exception("worker %s: periodic hook failed", self.owner)
+
+
+def _give_turn(turn: asyncio.Future[None] | None) -> None:
+    """The job waiting for its loop's next claim goes on (a cancelled job's future is done)."""
+    if turn is not None and not turn.done():
+        turn.set_result(None)
