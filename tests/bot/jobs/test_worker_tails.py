@@ -92,3 +92,53 @@ async def test_a_stop_waits_for_the_jobs_past_their_call_then_ends(
     await asyncio.wait_for(running, 20)
     assert chat.attempts["post_result"] == 2
     assert {j.status for j in await all_jobs(sessions)} == {JobStatus.SUCCEEDED}
+
+
+async def test_a_success_is_written_once_its_loop_has_claimed_the_next_job(
+    sessions: Sessions, blobs: FileBlobStore, emu: ProviderEmulator, client: httpx.AsyncClient
+) -> None:
+    chat = FakeChat()
+    await enqueue_jobs(sessions, blobs, count=2, chat=chat)
+    worker = make_worker(sessions, blobs, chat, openai_provider(client, BASE), concurrency=1)
+    claim, gate, claims = worker._claim, asyncio.Event(), []
+
+    async def held_claim() -> Any:
+        claims.append(len(claims))
+        if len(claims) == 2:  # the claim after the first job's call: held until the gate
+            await gate.wait()
+        return await claim()
+
+    worker._claim = held_claim  # type: ignore[method-assign]
+    drained = asyncio.ensure_future(worker.drain())
+    await wait_until(lambda: len(claims) == 2, timeout=20, what="the second claim")
+    assert len(emu.routes("openai_edit")) == 1
+    await asyncio.sleep(0.3)
+    # The first call is over, but its success waits for the loop's next claim.
+    assert {j.status for j in await all_jobs(sessions)} == {JobStatus.RUNNING, JobStatus.QUEUED}
+    assert chat.attempts["post_result"] == 0
+    gate.set()
+    await asyncio.wait_for(drained, 20)
+    assert chat.attempts["post_result"] == 2
+    assert {j.status for j in await all_jobs(sessions)} == {JobStatus.SUCCEEDED}
+
+
+async def test_a_failing_claim_lets_the_last_job_go_on(
+    sessions: Sessions, blobs: FileBlobStore, client: httpx.AsyncClient
+) -> None:
+    chat = FakeChat()
+    await enqueue_jobs(sessions, blobs, count=1, chat=chat)
+    worker = make_worker(sessions, blobs, chat, openai_provider(client, BASE), concurrency=1)
+    claim, claims = worker._claim, []
+
+    async def failing_second() -> Any:
+        claims.append(len(claims))
+        if len(claims) == 2:
+            raise RuntimeError("the database went away")
+        return await claim()
+
+    worker._claim = failing_second  # type: ignore[method-assign]
+    running = asyncio.ensure_future(worker.run())
+    await wait_until(lambda: chat.attempts["post_result"] == 1, timeout=20, what="the post")
+    await worker.stop()
+    await asyncio.wait_for(running, 20)
+    assert {j.status for j in await all_jobs(sessions)} == {JobStatus.SUCCEEDED}
