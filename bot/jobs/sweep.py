@@ -116,6 +116,10 @@ async def settle_confirms(sessions: Sessions) -> None:
         await confirms.settle()
 
 
+CONFIRM_GATHER_S = 0.1
+"""How long a confirm waits for others to share its write: nobody waits for a confirm (an
+unconfirmed post is found in the thread, not posted again), and each write is a transaction."""
+
 _confirmers: weakref.WeakKeyDictionary[Sessions, Batched[str, None]] = weakref.WeakKeyDictionary()
 
 
@@ -136,7 +140,7 @@ def _confirms(sessions: Sessions) -> Batched[str, None]:
                 log.warning("jobs %s: posted, but could not confirm them", job_ids, exc_info=True)
             return [None] * len(job_ids)
 
-        confirms = _confirmers[sessions] = Batched(confirm)
+        confirms = _confirmers[sessions] = Batched(confirm, gather_s=CONFIRM_GATHER_S)
     return confirms
 
 

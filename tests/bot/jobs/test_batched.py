@@ -92,3 +92,16 @@ async def test_without_unwanted_a_caller_gone_still_has_its_item_run() -> None:
     assert await first == "A"
     await batched.settle()
     assert run.batches == [["a"], ["b"]]
+
+
+async def test_with_a_gather_window_calls_spread_over_it_share_one_batch() -> None:
+    run = Recorder()
+    run.go.set()
+    batched: Batched[str, str] = Batched(run, gather_s=1.0)
+    first = asyncio.ensure_future(batched("a"))
+    await asyncio.sleep(0.05)
+    assert run.batches == []  # the first call waits for company
+    later = [asyncio.ensure_future(batched(x)) for x in "bc"]
+    assert await asyncio.gather(first, *later) == ["A", "B", "C"]
+    assert run.batches == [["a", "b", "c"]]
+    await batched.settle()
