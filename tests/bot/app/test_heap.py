@@ -32,7 +32,10 @@ def test_startup_objects_leave_the_passes_and_later_garbage_is_still_collected(
     startup = _Node()
     assert _tracked(startup)
     frozen = freeze_startup_heap()
-    assert frozen == gc.get_freeze_count() > 1000  # the modules, classes and so on
+    assert frozen > 1000  # the modules, classes and so on
+    # Frozen objects still die when their last reference goes (another test's thread may
+    # drop one meanwhile: CI saw 369,462 frozen, then 369,461), so the count only falls.
+    assert frozen - 1000 < gc.get_freeze_count() <= frozen
     assert not _tracked(startup)  # no pass walks it any more
 
     later = _Node()
