@@ -4,8 +4,8 @@ A worker's claim loops each want the next job, and each delivered post wants its
 written. One at a time, each is a write transaction of its own, and a transaction's fixed
 cost (session, BEGIN, COMMIT, on SQLite its turn at the one writer) is most of what such a
 small write costs (bench/bench_queue.py). `Batched` is group commit for them: the first call
-starts a batch at once (no waiting for company), and every call made while it runs joins the
-next. Nothing waits longer than one batch ahead of it.
+starts a batch at once (no waiting for company, unless `gather_s` asks for it), and every
+call made while it runs joins the next. Nothing waits longer than one batch ahead of it.
 """
 
 from __future__ import annotations

@@ -104,8 +104,8 @@ async def _confirm(sessions: Sessions, job_id: str) -> None:
     """The post is in the thread: say so. Should this write fail, the lease stays with this
     process, and whoever takes it over finds the post in the thread (find_posted).
 
-    Posts that land while a confirm is being written are confirmed together in the next
-    write (bot.jobs.batched): one transaction for many posts."""
+    Posts that land within CONFIRM_GATHER_S of each other, or while a confirm is being
+    written, are confirmed together (bot.jobs.batched): one transaction for many posts."""
     await _confirms(sessions)(job_id)
 
 
