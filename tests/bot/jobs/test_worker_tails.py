@@ -5,6 +5,7 @@ and PostgreSQL, against the provider emulator."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -94,21 +95,35 @@ async def test_a_stop_waits_for_the_jobs_past_their_call_then_ends(
     assert {j.status for j in await all_jobs(sessions)} == {JobStatus.SUCCEEDED}
 
 
+def _one_loop(
+    sessions: Sessions, blobs: FileBlobStore, client: httpx.AsyncClient, chat: FakeChat
+) -> Any:
+    return make_worker(sessions, blobs, chat, openai_provider(client, BASE), concurrency=1)
+
+
+def _before_second_claim(worker: Any, before: Callable[[], Awaitable[Any]]) -> list[int]:
+    """The worker's claims, counted; `before` runs ahead of the second (after the first
+    job's call)."""
+    claim, claims = worker._claim, []
+
+    async def replaced() -> Any:
+        claims.append(len(claims))
+        if len(claims) == 2:
+            await before()
+        return await claim()
+
+    worker._claim = replaced
+    return claims
+
+
 async def test_a_success_is_written_once_its_loop_has_claimed_the_next_job(
     sessions: Sessions, blobs: FileBlobStore, emu: ProviderEmulator, client: httpx.AsyncClient
 ) -> None:
     chat = FakeChat()
     await enqueue_jobs(sessions, blobs, count=2, chat=chat)
-    worker = make_worker(sessions, blobs, chat, openai_provider(client, BASE), concurrency=1)
-    claim, gate, claims = worker._claim, asyncio.Event(), []
-
-    async def held_claim() -> Any:
-        claims.append(len(claims))
-        if len(claims) == 2:  # the claim after the first job's call: held until the gate
-            await gate.wait()
-        return await claim()
-
-    worker._claim = held_claim  # type: ignore[method-assign]
+    worker = _one_loop(sessions, blobs, client, chat)
+    gate = asyncio.Event()
+    claims = _before_second_claim(worker, gate.wait)  # the second claim held until the gate
     drained = asyncio.ensure_future(worker.drain())
     await wait_until(lambda: len(claims) == 2, timeout=20, what="the second claim")
     assert len(emu.routes("openai_edit")) == 1
@@ -127,16 +142,12 @@ async def test_a_failing_claim_lets_the_last_job_go_on(
 ) -> None:
     chat = FakeChat()
     await enqueue_jobs(sessions, blobs, count=1, chat=chat)
-    worker = make_worker(sessions, blobs, chat, openai_provider(client, BASE), concurrency=1)
-    claim, claims = worker._claim, []
+    worker = _one_loop(sessions, blobs, client, chat)
 
-    async def failing_second() -> Any:
-        claims.append(len(claims))
-        if len(claims) == 2:
-            raise RuntimeError("the database went away")
-        return await claim()
+    async def database_gone() -> None:
+        raise RuntimeError("the database went away")
 
-    worker._claim = failing_second  # type: ignore[method-assign]
+    _before_second_claim(worker, database_gone)
     running = asyncio.ensure_future(worker.run())
     await wait_until(lambda: chat.attempts["post_result"] == 1, timeout=20, what="the post")
     await worker.stop()
