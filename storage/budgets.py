@@ -27,6 +27,7 @@ from bot.core.budgets import (
 from storage.closes import CLOSE_AND_MOVE_PG, CLOSE_SQLITE, MOVE_SQLITE
 from storage.columns import utcnow
 from storage.db import is_postgres
+from storage.direct import prebuilt
 from storage.models import LedgerEntry, LedgerKind, Usage
 from storage.policies import effective_policy
 from storage.sql import insert_ignore, rowcount, run, table_of
@@ -273,8 +274,10 @@ async def _add_usage(
 
 
 _usage = table_of(Usage)
-_USAGE_NUMBERS = select(_usage.c.spent_micros, _usage.c.reserved_micros).where(
-    _usage.c.scope == bindparam("scope"), _usage.c.period_key == bindparam("key")
+_USAGE_NUMBERS = prebuilt(
+    select(_usage.c.spent_micros, _usage.c.reserved_micros).where(
+        _usage.c.scope == bindparam("scope"), _usage.c.period_key == bindparam("key")
+    )
 )
 
 

@@ -21,6 +21,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.jobs import JobStatus, JobWithInputs
 from storage.columns import utcnow
 from storage.db import Sessions, is_postgres, write_session
+from storage.direct import prebuilt
 from storage.images import jobs_inputs
 from storage.job_rows import spec_of
 from storage.models import Job
@@ -109,5 +110,5 @@ def _claim(*, postgres: bool) -> Executable:
     )
 
 
-_CLAIM_PG = _claim(postgres=True)
-_CLAIM_SQLITE = _claim(postgres=False)
+_CLAIM_PG = prebuilt(_claim(postgres=True))
+_CLAIM_SQLITE = prebuilt(_claim(postgres=False))

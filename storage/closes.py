@@ -21,6 +21,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from bot.core.budgets import user_scope
+from storage.direct import prebuilt
 from storage.models import LedgerEntry, LedgerKind, Usage
 from storage.sql import table_of
 
@@ -63,10 +64,10 @@ def _close_statement(insert: Any) -> Any:
     )
 
 
-CLOSE_SQLITE = _close_statement(sqlite_insert)
+CLOSE_SQLITE = prebuilt(_close_statement(sqlite_insert))
 """SQLite, first: the close row; RETURNING (scope, user, period_key), none when closed before."""
 
-MOVE_SQLITE = (
+MOVE_SQLITE = prebuilt(
     update(_usage)
     .where(
         _usage.c.scope.in_([bindparam("u_user"), bindparam("u_scope")]),
@@ -107,6 +108,6 @@ def _close_and_move_pg() -> Any:
     ).select_from(closed.outerjoin(moved, moved.c.scope == closed.c.scope))
 
 
-CLOSE_AND_MOVE_PG = _close_and_move_pg()
+CLOSE_AND_MOVE_PG = prebuilt(_close_and_move_pg())
 """PostgreSQL, all of it: one row (scope, period_key, the channel row's spent and reserved
 after, NULL when it has none), none when the job was closed before or reserved nothing."""

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.jobs import JobStatus
 from storage.columns import utcnow
+from storage.direct import prebuilt
 from storage.models import Job
 from storage.sql import rowcount, run, table_of
 
@@ -61,7 +62,7 @@ async def confirm_posts(
 
 
 _NOW = bindparam("now", type_=_jobs.c.posted_at.type)
-_CONFIRM = (
+_CONFIRM = prebuilt(
     update(_jobs)
     .where(_jobs.c.id.in_(bindparam("ids", expanding=True)), _jobs.c.posted_at.is_(None))
     .values(

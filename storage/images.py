@@ -12,17 +12,18 @@ from sqlalchemy import bindparam, insert, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.jobs import StoredImage
+from storage.direct import prebuilt
 from storage.models import ImageRole, JobImage
 from storage.sql import run, table_of
 
 _images = table_of(JobImage)
-_INSERT = insert(_images)
+_INSERT = prebuilt(insert(_images))
 _BY_JOB = (
     select(*_images.c)
     .where(_images.c.job_id == bindparam("job_id"))
     .order_by(_images.c.role, _images.c.position)
 )
-_INPUTS_OF = (
+_INPUTS_OF = prebuilt(
     select(*_images.c)
     .where(
         _images.c.job_id.in_(bindparam("job_ids", expanding=True)),

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from storage.direct import prebuilt
 from storage.models import EditThread, ThreadVersion
 from storage.sql import table_of
 
@@ -51,7 +52,7 @@ def _statement(count: int) -> Any:
     ]
     columns = ["thread_id", "version", *_GIVEN, *_SHARED]
     source = rows[0] if count == 1 else union_all(*rows)
-    return (
+    return prebuilt(  # one per image count, cached
         pg_insert(_versions)
         .from_select(columns, source)
         .returning(_versions.c.version)

@@ -9,17 +9,21 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.budgets import DEFAULT_WARN_PERCENT, PERIODS, Policy
 from storage.columns import utcnow
+from storage.direct import prebuilt
 from storage.models import BudgetPolicy
 from storage.sql import run, table_of, upsert
 
 _policies = table_of(BudgetPolicy)
-_POLICIES = select(
-    _policies.c.scope,
-    _policies.c.period,
-    _policies.c.cap_micros,
-    _policies.c.user_cap_micros,
-    _policies.c.warn_percent,
-).where(_policies.c.scope.in_(bindparam("scopes", expanding=True)))
+_POLICIES = prebuilt(
+    select(
+        _policies.c.scope,
+        _policies.c.period,
+        _policies.c.cap_micros,
+        _policies.c.user_cap_micros,
+        _policies.c.warn_percent,
+    ).where(_policies.c.scope.in_([bindparam("scope"), bindparam("workspace")]))
+)
+"""The channel's row and the workspace's: two fixed parameters, no IN list to expand per run."""
 
 
 async def effective_policy(
@@ -31,7 +35,8 @@ async def effective_policy(
     default_period: str,
 ) -> Policy:
     """The channel's policy, else the workspace default, else the configured default."""
-    rows = (await run(session, _POLICIES, {"scopes": [scope, workspace_scope]})).all()
+    params = {"scope": scope, "workspace": workspace_scope}
+    rows = (await run(session, _POLICIES, params)).all()
     by_scope = {row.scope: row for row in rows}
     for key, source in ((scope, "channel"), (workspace_scope, "workspace")):
         row = by_scope.get(key)

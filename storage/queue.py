@@ -16,6 +16,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.jobs import FINISHED, JobSpec, JobStatus, JobWithInputs
 from storage.columns import utcnow
+from storage.direct import prebuilt
 from storage.images import add_inputs
 from storage.job_rows import row_of, spec_of_row
 from storage.models import Job
@@ -97,10 +98,12 @@ async def expire_unconfirmed(
     return [spec_of_row(job) for job in rows.all()]
 
 
-_FINISH = update(_jobs).where(
-    _jobs.c.id == bindparam("b_id"),
-    _jobs.c.lease_owner == bindparam("b_owner"),
-    _jobs.c.status == JobStatus.RUNNING,
+_FINISH = prebuilt(
+    update(_jobs).where(
+        _jobs.c.id == bindparam("b_id"),
+        _jobs.c.lease_owner == bindparam("b_owner"),
+        _jobs.c.status == JobStatus.RUNNING,
+    )
 )
 
 

@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage import direct
 from storage.db import is_postgres
+from storage.direct import is_prebuilt, prebuilt
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
 
@@ -39,7 +41,7 @@ def _insert_ignore(postgres: bool, table: Table, conflict: tuple[str, ...]) -> E
     insert = pg_insert if postgres else sqlite_insert
     # RETURNING tells inserted from skipped on every driver; rowcount is -1 under psycopg
     # when SQLAlchemy adds its implicit RETURNING of a serial key.
-    return (
+    return prebuilt(  # cached: one per table
         insert(table)
         .on_conflict_do_nothing(index_elements=list(conflict))
         .returning(*(table.c[name] for name in conflict))
@@ -74,6 +76,10 @@ async def run(
     # a trip to the driver's thread (storage.sqlite_driver), which execute() calls an error.
     # Every result comes back buffered on both drivers.
     connection = await _connection(session)
+    if is_prebuilt(statement):  # the hot path's: on the driver's connection (storage.direct)
+        done = await direct.run(connection, statement, params)
+        if done is not None:
+            return done  # type: ignore[return-value]
     return await connection.run_sync(_execute, statement, params)
 
 
@@ -110,5 +116,5 @@ _HELD = "editbot_connection"
 
 def rowcount(result: Any) -> int:
     """Rows an UPDATE/INSERT/DELETE touched."""
-    assert isinstance(result, CursorResult)
+    assert isinstance(result, CursorResult | direct.DirectResult)
     return int(result.rowcount)

@@ -68,6 +68,19 @@ def _run(
         cursor.close()
 
 
+def run_inline(
+    adapted: OneHopConnection, operation: str, parameters: Any
+) -> tuple[Any, int, list[Any]]:
+    """One statement on the calling thread, in a transaction that `can_run_inline`: its
+    description, rowcount and rows (storage.direct)."""
+    adapted.ran = True
+    try:
+        description, rowcount, _, rows = _run(adapted._connection, operation, parameters, False)  # type: ignore[arg-type]
+    except Exception as error:
+        adapted._handle_exception(error)
+    return description, rowcount, rows
+
+
 class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     """A client-side cursor whose execute is a single call on aiosqlite's thread."""
 
@@ -177,6 +190,11 @@ class OneHopConnection(AsyncAdapt_aiosqlite_connection):
         begin, self._begin = self._begin, None
         self.inline_next = False
         return begin
+
+    def can_run_inline(self) -> bool:
+        """Whether a statement may run on the calling thread now: inside a write transaction
+        that runs its statements inline, its BEGIN IMMEDIATE done (storage.direct)."""
+        return self.writing and self._begin is None
 
     def cursor(self, server_side: bool = False) -> Any:
         self.ran = self.ran or server_side

@@ -20,6 +20,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.core.jobs import JobSpec, StoredImage
 from storage.columns import utcnow
 from storage.db import is_postgres
+from storage.direct import prebuilt
 from storage.models import EditThread, ThreadVersion
 from storage.next_version import next_version_pg
 from storage.sql import insert_ignore, rowcount, run, table_of
@@ -109,7 +110,7 @@ def _upsert_thread(insert: Any) -> Any:
 
 _UPSERT_PG = _upsert_thread(pg_insert)
 _UPSERT_SQLITE = _upsert_thread(sqlite_insert)
-_BUMP = (
+_BUMP = prebuilt(
     update(_threads)
     .where(_threads.c.id == bindparam("thread_id"))
     .values(
@@ -118,7 +119,7 @@ _BUMP = (
     )
     .returning(_threads.c.last_version)
 )
-_INSERT_VERSION = insert(_versions)
+_INSERT_VERSION = prebuilt(insert(_versions))
 
 
 async def find_thread(
