@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import insert
+from sqlalchemy import event, insert
 from sqlmodel import select
 
 from storage.db import Session, Sessions, one_writer, write_each
@@ -71,3 +71,16 @@ async def test_core_statements_run_in_their_writers_savepoint(sessions: Sessions
     assert answers[0] == "a" and answers[2] == "c"
     assert isinstance(answers[1], ValueError) and isinstance(answers[3], ValueError)
     assert await scopes(sessions) == ["a", "c"]
+
+
+async def test_a_writer_alone_in_its_turn_takes_no_savepoint_and_still_rolls_back(
+    sessions: Sessions,
+) -> None:
+    sent: list[str] = []
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", lambda *a: sent.append(a[2].split()[0]))
+    assert await write_each(sessions, [add_core("a")]) == ["a"]
+    [failed] = await write_each(sessions, [add_core("b", fail=True)])
+    assert isinstance(failed, ValueError) and "b gave up" in str(failed)
+    assert await scopes(sessions) == ["a"]
+    assert "SAVEPOINT" not in sent and sent.count("INSERT") == 2

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import event
 
 from bot.core.jobs import JobStatus
+from bot.jobs import writer
 from bot.jobs.writer import settle_writes, write
 from storage.blobs import FileBlobStore
 from storage.db import Sessions, one_writer, session_factory
@@ -31,13 +32,15 @@ def commits(sessions: Sessions) -> list[int]:
     return seen
 
 
-def statements(sessions: Sessions) -> list[tuple[int, str]]:
+def statements(sessions: Sessions, turns: list[int]) -> list[tuple[int, int, str]]:
     """Every statement the engine runs from now on, upper-cased, in order, each with its
-    connection (other connections' reads interleave with a write's statements)."""
-    seen: list[tuple[int, str]] = []
+    connection (other connections' reads interleave with a write's statements) and the size
+    of the shared turn running then (`turns[-1]`, 0 outside one)."""
+    seen: list[tuple[int, int, str]] = []
 
     def _seen(conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        seen.append((id(conn.connection.dbapi_connection), " ".join(statement.upper().split())))
+        connection = id(conn.connection.dbapi_connection)
+        seen.append((connection, turns[-1] if turns else 0, " ".join(statement.upper().split())))
 
     event.listen(sessions.kw["bind"].sync_engine, "before_cursor_execute", _seen)
     return seen
@@ -77,26 +80,43 @@ async def test_settle_waits_for_the_writes_queued(sessions: Sessions) -> None:
 
 
 async def test_a_workers_claims_and_confirms_go_through_the_shared_writer(
-    sessions: Sessions, blobs: FileBlobStore, client: httpx.AsyncClient
+    sessions: Sessions,
+    blobs: FileBlobStore,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     chat = FakeChat()
     await enqueue_jobs(sessions, blobs, count=6, chat=chat)
-    seen = statements(sessions)
+    turns: list[int] = []  # the size of the shared turn running now, if any
+    real_write_each = writer.write_each
+
+    async def write_each(sessions: Sessions, writes: Any) -> Any:
+        turns.append(len(writes))
+        try:
+            return await real_write_each(sessions, writes)
+        finally:
+            turns.pop()
+
+    monkeypatch.setattr(writer, "write_each", write_each)
+    seen = statements(sessions, turns)
     worker = make_worker(sessions, blobs, chat, openai_provider(client, BASE), concurrency=3)
     await worker.drain()
     assert {j.status for j in await all_jobs(sessions)} == {JobStatus.SUCCEEDED}
-    claims = [i for i, (_, s) in enumerate(seen) if s.startswith("WITH FIRST_QUEUED")]
-    confirms = [i for i, (_, s) in enumerate(seen) if s.startswith("UPDATE JOBS SET DELIVERED_AT")]
+    claims = [i for i, (*_, s) in enumerate(seen) if s.startswith("WITH FIRST_QUEUED")]
+    confirms = [i for i, (*_, s) in enumerate(seen) if s.startswith("UPDATE JOBS SET DELIVERED_AT")]
     assert claims and confirms
     if one_writer(sessions):
-        # Each ran in a savepoint of a shared turn (write_each), not a transaction of its own:
-        # the statement before it on its connection opened the savepoint.
+        # Each ran in a shared turn (write_each), not a transaction of its own; in a turn of
+        # several writes, in its own savepoint: the statement before it on its connection
+        # opened it. A write alone in its turn needs none.
         for i in claims + confirms:
-            conn = seen[i][0]
-            before = [s for c, s in seen[:i] if c == conn]
-            assert before[-1].startswith("SAVEPOINT"), (seen[i][1][:40], before[-3:])
+            conn, turn, statement = seen[i]
+            assert turn, statement[:40]
+            before = [s for c, _, s in seen[:i] if c == conn]
+            assert (turn == 1) or before[-1].startswith("SAVEPOINT"), (statement[:40], before[-3:])
     else:
-        assert not any(s.startswith("SAVEPOINT") for _, s in seen)
+        assert not any(s.startswith("SAVEPOINT") for *_, s in seen)
+        assert not any(turn for _, turn, _ in seen)
 
 
 async def test_the_queue_does_not_keep_its_session_factory_alive(engine: Any) -> None:
