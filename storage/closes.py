@@ -39,12 +39,16 @@ _RESERVED = (
 )
 
 
-def _close_statement(insert: Any) -> Any:
+def _close_statement(insert: Any, gate: Any = None) -> Any:
     """INSERT the settle/refund row copied from the job's reserve row, unless one exists.
 
     RETURNING says whether it was written and where the money was reserved. A settle's
-    amount is the cost; a refund's (amount NULL) is the reservation.
+    amount is the cost; a refund's (amount NULL) is the reservation. `gate`: a condition
+    the close also needs (storage.successes: the job's lease).
     """
+    where = [_ledger.c.job_id == bindparam("job_id"), _ledger.c.kind == LedgerKind.RESERVE]
+    if gate is not None:
+        where.append(gate)
     source = select(
         _ledger.c.job_id,
         _ledger.c.scope,
@@ -54,7 +58,7 @@ def _close_statement(insert: Any) -> Any:
         _ledger.c.period_key,
         _ledger.c.job_id,
         bindparam("now", type_=_ledger.c.created_at.type),
-    ).where(_ledger.c.job_id == bindparam("job_id"), _ledger.c.kind == LedgerKind.RESERVE)
+    ).where(*where)
     columns = ["job_id", "scope", "user", "kind", "amount_micros", "period_key"]
     return (
         insert(_ledger)
@@ -82,8 +86,10 @@ MOVE_SQLITE = prebuilt(
 """SQLite, then: both usage rows; RETURNING (scope, spent, reserved) of each."""
 
 
-def _close_and_move_pg() -> Any:
-    closed = _close_statement(pg_insert).cte("closed")
+def close_and_move_ctes(gate: Any = None) -> tuple[Any, Any]:
+    """PostgreSQL's close as CTEs: `closed` (the close row's scope, user, period_key) and
+    `moved` (the usage rows after: scope, spent_micros, reserved_micros)."""
+    closed = _close_statement(pg_insert, gate).cte("closed")
     user_row = closed.c.scope + literal(_USER_INFIX) + closed.c.user
     locked = (
         select(_usage.c.scope, _usage.c.period_key)
@@ -103,6 +109,11 @@ def _close_and_move_pg() -> Any:
         .returning(_usage.c.scope, _usage.c.spent_micros, _usage.c.reserved_micros)
         .cte("moved")
     )
+    return closed, moved
+
+
+def _close_and_move_pg() -> Any:
+    closed, moved = close_and_move_ctes()
     return select(
         closed.c.scope, closed.c.period_key, moved.c.spent_micros, moved.c.reserved_micros
     ).select_from(closed.outerjoin(moved, moved.c.scope == closed.c.scope))

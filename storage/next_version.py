@@ -26,11 +26,15 @@ _SHARED = ("prompt", "created_at")
 """A version row's columns besides thread_id and version: each image's own, and shared."""
 
 
-@functools.cache
-def _statement(count: int) -> Any:
-    bump = (
+def bump_cte(gate: Any = None) -> Any:
+    """The thread's version bump as a CTE (RETURNING last_version); `gate`, a condition the
+    bump also needs (storage.successes: the job's lease)."""
+    where = [_threads.c.id == bindparam("thread_id")]
+    if gate is not None:
+        where.append(gate)
+    return (
         update(_threads)
-        .where(_threads.c.id == bindparam("thread_id"))
+        .where(*where)
         .values(
             last_version=_threads.c.last_version + bindparam("count", type_=Integer),
             current_version=_threads.c.last_version + bindparam("count", type_=Integer),
@@ -41,31 +45,47 @@ def _statement(count: int) -> Any:
         .returning(_threads.c.last_version)
         .cte("bump")
     )
+
+
+def insert_versions(bump: Any, count: int, *, prefix: str = "") -> Any:
+    """INSERT the `count` images' version rows, numbered by `bump` (the parameters of
+    `next_version_params`, given the same `prefix`)."""
     rows = [
         select(
             bindparam("thread_id", type_=_versions.c.thread_id.type),
             bump.c.last_version,
-            *(bindparam(f"{name}_{i}", type_=_versions.c[name].type) for name in _GIVEN),
-            *(bindparam(name, type_=_versions.c[name].type) for name in _SHARED),
+            *(bindparam(f"{prefix}{name}_{i}", type_=_versions.c[name].type) for name in _GIVEN),
+            *(bindparam(prefix + name, type_=_versions.c[name].type) for name in _SHARED),
         ).select_from(bump)
         for i in range(count)
     ]
     columns = ["thread_id", "version", *_GIVEN, *_SHARED]
     source = rows[0] if count == 1 else union_all(*rows)
+    return pg_insert(_versions).from_select(columns, source)
+
+
+@functools.cache
+def _statement(count: int) -> Any:
+    bump = bump_cte()
     return prebuilt(  # one per image count, cached
-        pg_insert(_versions)
-        .from_select(columns, source)
-        .returning(_versions.c.version)
-        .add_cte(bump)
+        insert_versions(bump, count).returning(_versions.c.version).add_cte(bump)
     )
 
 
 def next_version_pg(rows: Sequence[Mapping[str, Any]]) -> tuple[Any, dict[str, Any]]:
-    """The statement and parameters that add `rows` (storage.threads._version_rows, whose
+    """The statement and parameters that add `rows` (storage.threads.version_rows, whose
     `version` is ignored) as the thread's next version; it returns that version per row."""
+    return _statement(len(rows)), next_version_params(rows)
+
+
+def next_version_params(rows: Sequence[Mapping[str, Any]], *, prefix: str = "") -> dict[str, Any]:
+    """The parameters of `bump_cte` and `insert_versions` for `rows`. `prefix` keeps the
+    version rows' names (prompt, created_at, ...) apart from another table's columns in
+    the same statement: SQLAlchemy sets any column of an UPDATE in it that a parameter is
+    named after (storage.successes)."""
     first = rows[0]
-    params: dict[str, Any] = {name: first[name] for name in ("thread_id", *_SHARED)}
-    params["count"] = 1  # one version, however many images
+    params: dict[str, Any] = {prefix + name: first[name] for name in _SHARED}
+    params |= {"thread_id": first["thread_id"], "count": 1}  # one version, however many images
     for i, row in enumerate(rows):
-        params.update({f"{name}_{i}": row[name] for name in _GIVEN})
-    return _statement(len(rows)), params
+        params.update({f"{prefix}{name}_{i}": row[name] for name in _GIVEN})
+    return params

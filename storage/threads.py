@@ -83,7 +83,7 @@ async def add_versions_to_thread(
     upsert = _UPSERT_PG if is_postgres(session) else _UPSERT_SQLITE
     found, last = (await run(session, upsert, params)).one()
     thread_id = int(found)
-    rows = _version_rows(
+    rows = version_rows(
         thread_id, int(last), job_id=job_id, images=images, prompt=prompt, author=author, now=now
     )
     await run(session, _INSERT_VERSION, rows)
@@ -182,7 +182,7 @@ async def _add_next_version(
     at = now or utcnow()
 
     def rows_of(last: int) -> list[dict[str, Any]]:
-        return _version_rows(
+        return version_rows(
             thread_id, last, job_id=job_id, images=images, prompt=prompt, author=author, now=at
         )
 
@@ -198,7 +198,7 @@ async def _add_next_version(
     return rows
 
 
-def _version_rows(
+def version_rows(
     thread_id: int,
     last: int,
     *,
@@ -329,7 +329,12 @@ async def list_versions(session: AsyncSession, *, thread_id: int) -> list[Thread
 
 
 async def add_job_versions(
-    session: AsyncSession, *, job: JobSpec, thread: str, outputs: Sequence[StoredImage]
+    session: AsyncSession,
+    *,
+    job: JobSpec,
+    thread: str,
+    outputs: Sequence[StoredImage],
+    now: datetime | None = None,
 ) -> tuple[int, int]:
     """A job's outputs as the next version of its edit thread (found or created in the same
     upsert when the job has none yet): (the new version, the edit thread's id)."""
@@ -344,6 +349,7 @@ async def add_job_versions(
             images=outputs,
             prompt=job.prompt,
             author=job.place.user,
+            now=now,
         )
         return added[-1].version, edit_thread
     rows = await _add_next_version(
@@ -353,5 +359,6 @@ async def add_job_versions(
         images=outputs,
         prompt=job.prompt,
         author=job.place.user,
+        now=now,
     )
     return int(rows[-1]["version"]), job.edit_thread_id

@@ -34,10 +34,9 @@ from storage.budget_reports import Standing, channel_policy, standing
 from storage.budgets import Closed
 from storage.columns import utcnow
 from storage.db import Session, Sessions, Write, write_session
-from storage.images import add_outputs
 from storage.lost import record_lost
 from storage.queue import finish, renew, set_provider_task
-from storage.threads import add_job_versions
+from storage.successes import write_success
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -262,12 +261,9 @@ class JobRunner:
     async def _record(
         self, r: _Record, session: Session
     ) -> tuple[int | None, int | None, Standing | None]:
-        """A success's writes: outputs, versions, the finish, the settle; raises _LeaseLost
-        (which rolls them back) when this worker no longer holds the job.
-
-        What locks rows others wait for comes last: the version bump locks the edit thread's
-        row (every success in the thread waits on it until the commit), the settle the usage
-        rows."""
+        """A success's writes: outputs, versions, the finish, the settle
+        (storage.successes); raises _LeaseLost (which rolls them back) when this worker no
+        longer holds the job."""
         job = r.job
         policy = None
         if r.deliver_now:
@@ -275,33 +271,23 @@ class JobRunner:
             # round trips, BEGIN and its end) and first: a read holds no row lock on
             # PostgreSQL, so nobody waits for it.
             policy = await channel_policy(session, scope=job.scope, defaults=self.defaults)
-        await add_outputs(session, job_id=job.id, outputs=r.outputs)
-        version, edit_thread = None, job.edit_thread_id
-        if r.thread is not None:
-            version, edit_thread = await add_job_versions(
-                session, job=job, thread=r.thread, outputs=r.outputs
-            )
-        held = await finish(
+        written = await write_success(
             session,
-            job_id=job.id,
+            job=job,
             owner=self.owner,
-            status=JobStatus.SUCCEEDED,
+            thread=r.thread,
+            outputs=r.outputs,
             cost_micros=r.cost_micros,
-            version=version,
             delivered=r.deliver_now,
-            also={"thread": r.thread, "edit_thread_id": edit_thread} if r.thread else None,
             now=r.now,
         )
-        if not held:
+        if written is None:
             raise _LeaseLost(job.id)
-        # The settle goes last: on PostgreSQL it locks the user's and the channel's usage
-        # rows, which every success and reservation in the channel waits for, until the
-        # commit. The caption's spent / cap come from its RETURNING.
-        closed = await budgets.settle_usage(session, job_id=job.id, cost_micros=r.cost_micros)
         money = None
         if policy is not None:
-            money = await self._standing(session, job, closed, policy, r.now)
-        return version, edit_thread, money
+            # The caption's spent / cap come from the settle's RETURNING.
+            money = await self._standing(session, job, written.closed, policy, r.now)
+        return written.version, written.edit_thread_id, money
 
     async def _write(self, work: Write[T]) -> T:
         """`work` in a write transaction (on SQLite, shared: bot.jobs.writer)."""

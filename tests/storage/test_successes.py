@@ -1,0 +1,182 @@
+"""storage.successes: a success's writes, in one statement on PostgreSQL, as they were one by
+one; a lost lease writes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+
+from bot.core.jobs import JobSpec, StoredImage
+from storage import successes
+from storage.blobs import FileBlobStore
+from storage.claims import claim_many
+from storage.db import Sessions, is_postgres, write_session
+from storage.models import EditThread, Job, JobImage, LedgerEntry, ThreadVersion, Usage
+from storage.sql import table_of
+from storage.successes import write_success
+from tests.kit.workers import enqueue_jobs
+
+NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
+OUTPUTS = [
+    StoredImage(sha256="a" * 64, mime="image/jpeg", width=640, height=400),
+    StoredImage(sha256="b" * 64, mime="image/jpeg", width=400, height=640),
+]
+
+
+async def running(sessions: Sessions, blobs: FileBlobStore, count: int) -> list[JobSpec]:
+    await enqueue_jobs(sessions, blobs, count=count)
+    claimed = await claim_many(sessions, owner="w1", lease_s=60, count=count)
+    assert all(c.spec.edit_thread_id is not None for c in claimed)
+    return [c.spec for c in claimed]
+
+
+class _Lost(Exception):
+    pass
+
+
+async def succeed(sessions: Sessions, job: JobSpec, *, owner: str = "w1", n: int = 1) -> Any:
+    """write_success as the worker calls it: None (a lost lease) rolls the write back."""
+    try:
+        async with write_session(sessions) as session:
+            written = await write_success(
+                session,
+                job=job,
+                owner=owner,
+                thread="T1",
+                outputs=OUTPUTS[:n],
+                cost_micros=42_000 + n,
+                delivered=True,
+                now=NOW,
+            )
+            if written is None:
+                raise _Lost
+            return written
+    except _Lost:
+        return None
+
+
+async def rows_of(sessions: Sessions, job_id: str) -> dict[str, Any]:
+    """Everything a success writes for `job_id`, ids and the job's own name left out."""
+    tables = {name: table_of(m) for name, m in [("job", Job), ("images", JobImage)]}
+    tables |= {"versions": table_of(ThreadVersion), "ledger": table_of(LedgerEntry)}
+    async with sessions() as session:
+        job = (await session.exec(select(tables["job"]).where(Job.id == job_id))).one()
+        images = (
+            await session.exec(
+                select(tables["images"]).where(JobImage.job_id == job_id, JobImage.role == "output")
+            )
+        ).all()
+        versions = (
+            await session.exec(select(tables["versions"]).where(ThreadVersion.job_id == job_id))
+        ).all()
+        ledger = (
+            await session.exec(select(tables["ledger"]).where(LedgerEntry.job_id == job_id))
+        ).all()
+    keep = lambda row, *drop: {k: v for k, v in row._mapping.items() if k not in drop}  # noqa: E731
+    return {
+        "job": keep(
+            job,
+            "id",
+            "prompt",
+            "fair_seq",
+            "status_message_id",
+            "created_at",
+            "updated_at",
+            "started_at",
+        ),
+        "images": sorted(str(keep(r, "id", "job_id")) for r in images),
+        "versions": sorted(str(keep(r, "id", "job_id", "version", "prompt")) for r in versions),
+        "ledger": sorted(
+            str(keep(r, "id", "job_id", "closes_job_id", "created_at")) for r in ledger
+        ),
+    }
+
+
+@pytest.mark.parametrize("n", [1, 2])
+async def test_the_one_statement_writes_what_the_statements_one_by_one_write(
+    sessions: Sessions, blobs: FileBlobStore, monkeypatch: pytest.MonkeyPatch, n: int
+) -> None:
+    one, other = await running(sessions, blobs, 2)
+    first = await succeed(sessions, one, n=n)
+    monkeypatch.setattr(successes, "is_postgres", lambda _session: False)  # one by one
+    second = await succeed(sessions, other, n=n)
+    assert first is not None and second is not None
+    assert (first.version, second.version) == (1, 2)  # the thread's next version, each
+    assert first.edit_thread_id == second.edit_thread_id == one.edit_thread_id
+    assert first.closed.scope == second.closed.scope == one.scope
+    assert second.closed.spent_micros == first.closed.spent_micros + 42_000 + n
+    a, b = await rows_of(sessions, one.id), await rows_of(sessions, other.id)
+    assert a["job"]["version"] == 1 and b["job"]["version"] == 2
+    a["job"].pop("version"), b["job"].pop("version")
+    differ = {k: (v, b["job"].get(k)) for k, v in a["job"].items() if v != b["job"].get(k)}
+    assert not differ
+    assert a == b
+    assert a["job"]["status"] == "succeeded" and a["job"]["delivering_by"] == "w1"
+    assert len(a["images"]) == len(a["versions"]) == n and len(a["ledger"]) == 2
+
+
+async def test_a_success_leaves_the_jobs_and_the_threads_other_columns_as_they_were(
+    sessions: Sessions, blobs: FileBlobStore
+) -> None:
+    [job] = await running(sessions, blobs, 1)
+    jobs, threads = table_of(Job), table_of(EditThread)
+
+    async def before() -> tuple[Any, Any]:
+        async with sessions() as session:
+            j = (await session.exec(select(jobs.c.prompt, jobs.c.created_at))).one()
+            t = (await session.exec(select(threads.c.thread, threads.c.created_at))).one()
+        return tuple(j), tuple(t)
+
+    was = await before()
+    assert await succeed(sessions, job) is not None
+    assert await before() == was
+
+
+async def test_a_lost_lease_writes_nothing(sessions: Sessions, blobs: FileBlobStore) -> None:
+    [job] = await running(sessions, blobs, 1)
+    async with write_session(sessions) as session:  # another worker took it over
+        await session.exec(update(table_of(Job)).values(lease_owner="w2"))
+    usage_before = await usage(sessions)
+    assert await succeed(sessions, job) is None
+    after = await rows_of(sessions, job.id)
+    assert after["images"] == [] and after["versions"] == []
+    assert len(after["ledger"]) == 1  # the reservation alone: nothing settled
+    assert after["job"]["status"] == "running" and after["job"]["lease_owner"] == "w2"
+    assert await usage(sessions) == usage_before
+    async with sessions() as session:
+        thread = (await session.exec(select(table_of(EditThread)))).one()
+    assert thread.last_version == 0
+    async with write_session(sessions) as session:
+        if not is_postgres(session):
+            return
+        # The one statement wrote nothing even without the caller's rollback: committed.
+        written = await write_success(
+            session, job=job, owner="w1", thread="T1", outputs=OUTPUTS[:1],
+            cost_micros=1, delivered=True, now=NOW,
+        )  # fmt: skip
+        assert written is None
+    assert await rows_of(sessions, job.id) == after and await usage(sessions) == usage_before
+
+
+async def usage(sessions: Sessions) -> list[tuple[Any, ...]]:
+    async with sessions() as session:
+        rows = (await session.exec(select(table_of(Usage)).order_by(Usage.scope))).all()
+    return [tuple(r) for r in rows]
+
+
+async def test_postgres_takes_the_one_statement(sessions: Sessions, blobs: FileBlobStore) -> None:
+    [job] = await running(sessions, blobs, 1)
+    async with write_session(sessions) as session:
+        postgres = is_postgres(session)
+    seen: list[str] = []
+    from sqlalchemy import event
+
+    engine = sessions.kw["bind"].sync_engine
+    event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2].split()[0]))
+    assert await succeed(sessions, job) is not None
+    assert seen == (
+        ["WITH"] if postgres else ["INSERT", "UPDATE", "INSERT", "UPDATE", "INSERT", "UPDATE"]
+    )
