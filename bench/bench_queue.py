@@ -19,8 +19,10 @@ provider.edit calls with no queue or database. Prints medians over --reps, ratio
 and the baseline, overhead per job (the time a claim loop spends per job beyond the provider's
 latency), editbot's CPU per job (all its processes; the event loop's thread alone in
 brackets), the machine's CPU per job by process kind with how busy the cores were
-(bench/cpu_use.py: editbot, the emulator, the S3 server, PostgreSQL, anything else) and this
-process's peak RSS.
+(bench/cpu_use.py: editbot, the emulator, the S3 server, PostgreSQL, anything else), a speed
+check of the machine after each run (cpu_use.speed_check: a fixed piece of pure Python's CPU,
+which on this project's shared machines moves by up to 1.7x within minutes, and every CPU
+figure with it) and this process's peak RSS. Each run has a blob store of its own.
 Target: within 1.2x of the ideal on both databases.
 
 `--processes 2 --blobs s3 --databases postgres` is the scale-out shape (docs/scaling.md): two
@@ -166,7 +168,10 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
     await upgrade(url)
     engine = bench_engine(url, args.concurrency)
     sessions = session_factory(engine)
-    spec: BlobSpec = ("file", str(tmp / "blobs"), "")
+    # A store of its own each run, as each S3 run gets a bucket of its own: with one shared
+    # store, every run after the first found its outputs stored already (the same prompts
+    # render the same images) and skipped the writes a real run makes.
+    spec: BlobSpec = ("file", tempfile.mkdtemp(dir=tmp, prefix="blobs-"), "")
     if args.s3 is not None:
         spec = ("s3", args.s3.endpoint, args.s3.new_bucket())
     blobs = open_blobs(spec)
@@ -198,7 +203,8 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
         loop_ms = sum(r.loop_cpu_s for r in runs) * 1000 / args.jobs
         print(
             f"  {wall:.2f} s, editbot's CPU {cpu_ms:.1f} ms/job "
-            f"({loop_ms:.1f} in the event loop's thread)",
+            f"({loop_ms:.1f} in the event loop's thread); "
+            f"speed check {cpu_use.speed_check():.1f} ms (cpu_use.speed_check)",
             flush=True,
         )
         print(usage.line(jobs=args.jobs), flush=True)
@@ -272,7 +278,11 @@ async def run_baseline(base_url: str, args: argparse.Namespace) -> float:
         started, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one(i) for i in range(args.jobs)))
         wall, cpu_ms = time.perf_counter() - started, (time.process_time() - cpu) * 1000
-        print(f"  {wall:.2f} s, the provider calls' CPU {cpu_ms / args.jobs:.1f} ms/job")
+        speed = cpu_use.speed_check()
+        print(
+            f"  {wall:.2f} s, the provider calls' CPU {cpu_ms / args.jobs:.1f} ms/job; "
+            f"speed check {speed:.1f} ms"
+        )
         return wall
 
 

@@ -9,6 +9,7 @@ the emulator, the S3 server, PostgreSQL, or anything else on the machine.
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -78,3 +79,20 @@ def describe(used: Counter, busy: float, total: float, *, jobs: int, cores: int)
     share = f"cores {100 * busy / total:.0f}% busy" if total else "cores: unknown"
     kinds = ", ".join(f"{kind} {seconds * 1000 / jobs:.1f}" for kind, seconds in used.most_common())
     return f"  machine ({cores} cores): {share}; CPU ms/job by process: {kinds}"
+
+
+def speed_check() -> float:
+    """Milliseconds of CPU a fixed piece of pure Python takes here now (best of five).
+
+    The same work took 19 ms or 34 ms on one of this project's machines within a minute
+    (2026-12-04: a shared host, whose cores slow down and speed up again), and every CPU
+    figure of a run moves with it. Printed beside each run, it tells a figure that moved
+    because the code did from one that moved because the machine did."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        kept: dict[int, str] = {}
+        for i in range(200_000):
+            kept[i % 1000] = str(i)
+        best = min(best, time.process_time() - started)
+    return best * 1000
