@@ -29,7 +29,7 @@ from bot.core.jobs import JobSpec, JobStatus, StoredImage
 from storage import budgets
 from storage.budgets import Closed
 from storage.closes import close_and_move_ctes
-from storage.db import Session, is_postgres
+from storage.db import Session, Sessions
 from storage.direct import prebuilt
 from storage.images import add_outputs
 from storage.models import ImageRole, Job, JobImage, LedgerKind
@@ -67,7 +67,9 @@ async def write_success(
     """Record `job`'s success if `owner` still holds its lease; None when it does not, and
     the caller must roll back: one by one, the writes before the finish went in; the one
     statement wrote nothing (every CTE waits on the lease)."""
-    if is_postgres(session) and thread is not None and job.edit_thread_id is not None:
+    if thread is not None and _one_statement(
+        session.get_bind().dialect.name, job=job, thread=thread
+    ):
         return await _in_one_statement(
             session, job=job, owner=owner, thread=thread, outputs=outputs,
             cost_micros=cost_micros, delivered=delivered, now=now,
@@ -95,6 +97,18 @@ async def write_success(
     # rows, which every success and reservation in the channel waits for, until the commit.
     closed = await budgets.settle_usage(session, job_id=job.id, cost_micros=cost_micros)
     return Written(version, edit_thread, closed)
+
+
+def in_one_statement(sessions: Sessions, *, job: JobSpec, thread: str | None) -> bool:
+    """Whether `write_success` writes `job`'s success in one statement: on PostgreSQL, for
+    a job whose edit thread is known. That statement needs no transaction around it (a
+    lost lease writes nothing): storage.db.write_session(autocommit=True) may run it."""
+    bind = sessions.kw.get("bind")
+    return bind is not None and _one_statement(bind.dialect.name, job=job, thread=thread)
+
+
+def _one_statement(dialect: str, *, job: JobSpec, thread: str | None) -> bool:
+    return dialect == "postgresql" and thread is not None and job.edit_thread_id is not None
 
 
 async def _in_one_statement(

@@ -36,7 +36,7 @@ from storage.columns import utcnow
 from storage.db import Session, Sessions, Write, write_session
 from storage.lost import record_lost
 from storage.queue import finish, renew, set_provider_task
-from storage.successes import write_success
+from storage.successes import in_one_statement, write_success
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -240,7 +240,11 @@ class JobRunner:
         deliver_now = job.place.platform in self.chats
         now = self.clock()
         record = _Record(job, thread, outputs, cost.micros, deliver_now, now)
-        version, edit_thread, money = await self._write(partial(self._record, record))
+        # One statement on PostgreSQL needs no transaction around it: no BEGIN, no COMMIT.
+        alone = in_one_statement(self.sessions, job=job, thread=thread)
+        version, edit_thread, money = await self._write(
+            partial(self._record, record), autocommit=alone
+        )
         log.info("job %s: succeeded, v%s, %d micro-dollars", job.id, version, cost.micros)
         done = replace(
             job,
@@ -289,9 +293,9 @@ class JobRunner:
             money = await self._standing(session, job, written.closed, policy, r.now)
         return written.version, written.edit_thread_id, money
 
-    async def _write(self, work: Write[T]) -> T:
+    async def _write(self, work: Write[T], *, autocommit: bool = False) -> T:
         """`work` in a write transaction (on SQLite, shared: bot.jobs.writer)."""
-        return await write(self.sessions, work)
+        return await write(self.sessions, work, autocommit=autocommit)
 
     async def settle(self) -> None:
         """Wait for the writes queued in the background (a stop's end)."""

@@ -24,12 +24,13 @@ T = TypeVar("T")
 _queues: weakref.WeakKeyDictionary[Sessions, Batched[Write[Any], Any]] = weakref.WeakKeyDictionary()
 
 
-async def write(sessions: Sessions, work: Write[T]) -> T:
+async def write(sessions: Sessions, work: Write[T], *, autocommit: bool = False) -> T:
     """`work` in a write transaction: on SQLite together with the other writes waiting for
-    the writer (each in its own savepoint), else in one of its own. Raises what `work`
-    raised, or what the commit raised."""
+    the writer (each in its own savepoint), else in one of its own (`autocommit`: with each
+    statement committed alone, storage.db.write_session). Raises what `work` raised, or what
+    the commit raised."""
     if not one_writer(sessions):
-        async with write_session(sessions, inline=True) as session:
+        async with write_session(sessions, inline=True, autocommit=autocommit) as session:
             return await work(session)
     answer = await _queue(sessions)(work)
     if isinstance(answer, Exception):

@@ -101,7 +101,7 @@ async def test_the_one_statement_writes_what_the_statements_one_by_one_write(
 ) -> None:
     one, other = await running(sessions, blobs, 2)
     first = await succeed(sessions, one, n=n)
-    monkeypatch.setattr(successes, "is_postgres", lambda _session: False)  # one by one
+    monkeypatch.setattr(successes, "_one_statement", lambda *_a, **_k: False)  # one by one
     second = await succeed(sessions, other, n=n)
     assert first is not None and second is not None
     assert (first.version, second.version) == (1, 2)  # the thread's next version, each
@@ -180,3 +180,32 @@ async def test_postgres_takes_the_one_statement(sessions: Sessions, blobs: FileB
     assert seen == (
         ["WITH"] if postgres else ["INSERT", "UPDATE", "INSERT", "UPDATE", "INSERT", "UPDATE"]
     )
+
+
+@pytest.mark.postgres
+async def test_in_autocommit_the_one_statement_leaves_no_transaction_open(
+    pg_url: str, blobs: FileBlobStore
+) -> None:
+    from psycopg.pq import TransactionStatus
+
+    from storage.db import create_engine, session_factory
+
+    engine = create_engine(pg_url)
+    try:
+        sessions = session_factory(engine)
+        one, other = await running(sessions, blobs, 2)
+        assert successes.in_one_statement(sessions, job=one, thread="T1")
+        seen = []
+        for job, autocommit in ((one, True), (other, False)):
+            async with write_session(sessions, autocommit=autocommit) as session:
+                written = await write_success(
+                    session, job=job, owner="w1", thread="T1", outputs=OUTPUTS[:1],
+                    cost_micros=7, delivered=True, now=NOW,
+                )  # fmt: skip
+                raw = await (await session.connection()).get_raw_connection()
+                seen.append((written is not None, raw.driver_connection.info.transaction_status))
+        # Committed by the statement itself: no BEGIN went first, no COMMIT is left to send.
+        assert seen == [(True, TransactionStatus.IDLE), (True, TransactionStatus.INTRANS)]
+        assert (await rows_of(sessions, one.id))["job"]["status"] == "succeeded"
+    finally:
+        await engine.dispose()

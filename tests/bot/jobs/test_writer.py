@@ -126,3 +126,29 @@ async def test_the_queue_does_not_keep_its_session_factory_alive(engine: Any) ->
     del sessions
     gc.collect()
     assert factory() is None
+
+
+async def test_a_successs_one_statement_goes_without_a_transaction_on_postgres_only(
+    sessions: Sessions,
+    blobs: FileBlobStore,
+    client: httpx.AsyncClient,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    chat = FakeChat()
+    await enqueue_jobs(sessions, blobs, count=4, chat=chat)
+    asked: list[bool] = []
+    real_write_session = writer.write_session
+
+    def write_session(sessions: Sessions, **kw: Any) -> Any:
+        asked.append(kw.get("autocommit", False))
+        return real_write_session(sessions, **kw)
+
+    monkeypatch.setattr(writer, "write_session", write_session)
+    worker = make_worker(sessions, blobs, chat, openai_provider(client, BASE), concurrency=2)
+    await worker.drain()
+    jobs = await all_jobs(sessions)
+    assert {j.status for j in jobs} == {JobStatus.SUCCEEDED}
+    assert sorted(j.version or 0 for j in jobs) == [1, 2, 3, 4]
+    # One autocommit write per success on PostgreSQL (claims and confirms keep their
+    # transactions); SQLite's writes share turns and never go through here.
+    assert asked.count(True) == (0 if one_writer(sessions) else 4)
