@@ -1,8 +1,8 @@
 """The hot path's statements run on the driver's own connection, below SQLAlchemy's execution.
 
-Every job runs about seven statements (a claim, its inputs, a success's five). Through
-`Connection.execute` one costs about 220 us of CPU, the same statement on psycopg's
-connection about 110 us (bench/bench_queue.py, `--profile`): half of a statement's cost is
+Every job runs a few statements (a claim and its inputs, a success's writes). Through
+`Connection.execute` one cost about 220 us of CPU, the same statement on psycopg's
+connection about 110 us (bench/bench_queue.py, `--profile`): half of a statement's cost was
 SQLAlchemy's per-execution work (the cache key, the execution context, the result's
 metadata), done again for a statement that never changes. A statement marked `prebuilt` is
 compiled here once per dialect and set of parameter names, by SQLAlchemy's own compiler (the
