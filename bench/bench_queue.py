@@ -47,6 +47,7 @@ import contextlib
 import multiprocessing
 import os
 import resource
+import shutil
 import statistics
 import sys
 import tempfile
@@ -171,9 +172,10 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
     # A store of its own each run, as each S3 run gets a bucket of its own: with one shared
     # store, every run after the first found its outputs stored already (the same prompts
     # render the same images) and skipped the writes a real run makes.
-    spec: BlobSpec = ("file", tempfile.mkdtemp(dir=tmp, prefix="blobs-"), "")
     if args.s3 is not None:
-        spec = ("s3", args.s3.endpoint, args.s3.new_bucket())
+        spec: BlobSpec = ("s3", args.s3.endpoint, args.s3.new_bucket())
+    else:
+        spec = ("file", tempfile.mkdtemp(dir=tmp, prefix="blobs-"), "")
     blobs = open_blobs(spec)
     settings = make_settings(default_budget_usd=CAP_USD)
     try:
@@ -215,6 +217,8 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
         return wall
     finally:
         await engine.dispose()
+        if spec[0] == "file":  # the run's outputs: not left to fill the disk over many runs
+            shutil.rmtree(spec[1], ignore_errors=True)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 
 from bot.core.jobs import JobSpec, StoredImage
 from storage import successes
@@ -172,8 +172,6 @@ async def test_postgres_takes_the_one_statement(sessions: Sessions, blobs: FileB
     async with write_session(sessions) as session:
         postgres = is_postgres(session)
     seen: list[str] = []
-    from sqlalchemy import event
-
     engine = sessions.kw["bind"].sync_engine
     event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2].split()[0]))
     assert await succeed(sessions, job) is not None

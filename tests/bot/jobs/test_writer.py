@@ -15,6 +15,7 @@ from sqlalchemy import event
 
 from bot.core.jobs import JobStatus
 from bot.jobs import writer
+from bot.jobs.worker import Worker
 from bot.jobs.writer import settle_writes, write
 from storage.blobs import FileBlobStore
 from storage.db import Sessions, one_writer, session_factory
@@ -79,14 +80,22 @@ async def test_settle_waits_for_the_writes_queued(sessions: Sessions) -> None:
     assert await scopes(sessions) == ["q0", "q1", "q2"]
 
 
+async def queued_worker(
+    sessions: Sessions, blobs: FileBlobStore, client: httpx.AsyncClient, *, jobs: int, loops: int
+) -> Worker:
+    """A worker with `loops` claim loops and `jobs` jobs queued for it, not yet drained."""
+    chat = FakeChat()
+    await enqueue_jobs(sessions, blobs, count=jobs, chat=chat)
+    return make_worker(sessions, blobs, chat, openai_provider(client, BASE), concurrency=loops)
+
+
 async def test_a_workers_claims_and_confirms_go_through_the_shared_writer(
     sessions: Sessions,
     blobs: FileBlobStore,
     client: httpx.AsyncClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    chat = FakeChat()
-    await enqueue_jobs(sessions, blobs, count=6, chat=chat)
+    worker = await queued_worker(sessions, blobs, client, jobs=6, loops=3)
     turns: list[int] = []  # the size of the shared turn running now, if any
     real_write_each = writer.write_each
 
@@ -99,7 +108,6 @@ async def test_a_workers_claims_and_confirms_go_through_the_shared_writer(
 
     monkeypatch.setattr(writer, "write_each", write_each)
     seen = statements(sessions, turns)
-    worker = make_worker(sessions, blobs, chat, openai_provider(client, BASE), concurrency=3)
     await worker.drain()
     assert {j.status for j in await all_jobs(sessions)} == {JobStatus.SUCCEEDED}
     claims = [i for i, (*_, s) in enumerate(seen) if s.startswith("WITH FIRST_QUEUED")]
@@ -134,8 +142,7 @@ async def test_a_successs_one_statement_goes_without_a_transaction_on_postgres_o
     client: httpx.AsyncClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    chat = FakeChat()
-    await enqueue_jobs(sessions, blobs, count=4, chat=chat)
+    worker = await queued_worker(sessions, blobs, client, jobs=4, loops=2)
     asked: list[bool] = []
     real_write_session = writer.write_session
 
@@ -144,7 +151,6 @@ async def test_a_successs_one_statement_goes_without_a_transaction_on_postgres_o
         return real_write_session(sessions, **kw)
 
     monkeypatch.setattr(writer, "write_session", write_session)
-    worker = make_worker(sessions, blobs, chat, openai_provider(client, BASE), concurrency=2)
     await worker.drain()
     jobs = await all_jobs(sessions)
     assert {j.status for j in jobs} == {JobStatus.SUCCEEDED}
