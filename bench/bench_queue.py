@@ -52,7 +52,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -191,7 +190,7 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
             )
         per_process = args.concurrency // args.processes
         if args.processes == 1:
-            before = Usage.now()
+            before = cpu_use.Usage.now()
             runs = [
                 await drain(
                     url, base_url, concurrency=per_process, blobs=spec, profile=args.profile
@@ -221,33 +220,9 @@ async def run_queue(url: str, base_url: str, args: argparse.Namespace, tmp: Path
             shutil.rmtree(spec[1], ignore_errors=True)
 
 
-@dataclass(frozen=True)
-class Usage:
-    """The machine's CPU from `now()` on: each process kind's, and how busy the cores were."""
-
-    processes: dict[int, tuple[str, float]]
-    busy: tuple[float, float]
-    spent: Counter[str] | None = None
-    until: tuple[float, float] = (0.0, 0.0)
-
-    @classmethod
-    def now(cls) -> Usage:
-        return cls(cpu_use.snapshot(), cpu_use.machine_busy())
-
-    def until_now(self) -> Usage:
-        after = cpu_use.machine_busy()
-        spent = cpu_use.spent(self.processes, cpu_use.snapshot())
-        return Usage(self.processes, self.busy, spent, after)
-
-    def line(self, *, jobs: int) -> str:
-        busy, total = self.until[0] - self.busy[0], self.until[1] - self.busy[1]
-        cores = os.cpu_count() or 1
-        return cpu_use.describe(self.spent or Counter(), busy, total, jobs=jobs, cores=cores)
-
-
 async def drain_in_processes(
     url: str, base_url: str, args: argparse.Namespace, per_process: int, blobs: BlobSpec
-) -> tuple[list[Drained], Usage]:
+) -> tuple[list[Drained], cpu_use.Usage]:
     """Drain with `processes` worker processes, started together once all are up."""
     context = multiprocessing.get_context("spawn")
     with (
@@ -262,7 +237,7 @@ async def drain_in_processes(
         # Time for the children to import and wait at `go`; the wall time is measured from
         # the first drain's start to the last one's end either way.
         await asyncio.sleep(3)
-        before = Usage.now()
+        before = cpu_use.Usage.now()
         go.set()
         runs = [await asyncio.wrap_future(f) for f in futures]
         return runs, before.until_now()

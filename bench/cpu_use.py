@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 _PROC = Path("/proc")
@@ -96,3 +97,27 @@ def speed_check() -> float:
             kept[i % 1000] = str(i)
         best = min(best, time.process_time() - started)
     return best * 1000
+
+
+@dataclass(frozen=True)
+class Usage:
+    """The machine's CPU from `now()` on: each process kind's, and how busy the cores were."""
+
+    processes: dict[int, tuple[str, float]]
+    busy: tuple[float, float]
+    spent: Counter[str] | None = None
+    until: tuple[float, float] = (0.0, 0.0)
+
+    @classmethod
+    def now(cls) -> Usage:
+        return cls(snapshot(), machine_busy())
+
+    def until_now(self) -> Usage:
+        after = machine_busy()
+        used = spent(self.processes, snapshot())
+        return Usage(self.processes, self.busy, used, after)
+
+    def line(self, *, jobs: int) -> str:
+        busy, total = self.until[0] - self.busy[0], self.until[1] - self.busy[1]
+        cores = os.cpu_count() or 1
+        return describe(self.spent or Counter(), busy, total, jobs=jobs, cores=cores)
