@@ -206,7 +206,9 @@ class Worker:
     async def _claim_batch(self, waiting: list[None]) -> list[JobWithInputs | None]:
         """One claim for every loop waiting: a job each while there are enough."""
         claimed: list[JobWithInputs | None] = []
-        claimed += await write(self.sessions, partial(self._claim_in, count=len(waiting)))
+        # On PostgreSQL the claim is one statement (storage.claims): no transaction around it.
+        work = partial(self._claim_in, count=len(waiting))
+        claimed += await write(self.sessions, work, autocommit=True)
         return claimed + [None] * (len(waiting) - len(claimed))
 
     async def _give_back(self, claimed: JobWithInputs | None) -> None:

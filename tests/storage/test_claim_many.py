@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from sqlalchemy import event
+
 from bot.core.jobs import JobWithInputs, StoredImage
-from storage.claims import claim_many
-from storage.db import Sessions, write_session
+from storage.claims import claim_in, claim_many
+from storage.db import Sessions, is_postgres, write_session
 from storage.queue import enqueue
 from tests.storage.test_queue import T0, add, claim, make_job
 
@@ -62,3 +64,33 @@ async def test_concurrent_claims_of_several_take_each_job_once(sessions: Session
 
     await asyncio.gather(*(loop(f"w{i}", 1 + i % 4) for i in range(6)))
     assert sorted(claimed) == sorted(j.id for j in jobs)
+
+
+async def test_on_postgres_a_claim_with_its_inputs_is_one_statement_and_no_transaction(
+    sessions: Sessions,
+) -> None:
+    await add(sessions, [make_job("A", i) for i in range(3)])
+    async with sessions() as session:
+        postgres = is_postgres(session)
+    seen: list[str] = []
+    engine = sessions.kw["bind"].sync_engine
+    listen = lambda *a: seen.append(a[2].split()[0])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        claimed = await claim_many(sessions, owner="w", lease_s=60, count=2, now=LATER)
+        status = None
+        async with write_session(sessions, autocommit=True) as session:
+            [third] = await claim_in(session, owner="w", lease_s=60, count=2, now=LATER)
+            raw = await (await session.connection()).get_raw_connection()
+            status = raw.driver_connection.info.transaction_status if postgres else None
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+    assert [c.spec.prompt for c in [*claimed, third]] == ["A edit 0", "A edit 1", "A edit 2"]
+    if postgres:
+        from psycopg.pq import TransactionStatus
+
+        # The UPDATE in a CTE with the inputs read beside it: committed by itself, so no
+        # BEGIN went before it and no COMMIT is left to send.
+        assert seen == ["WITH", "WITH"] and status == TransactionStatus.IDLE
+    else:
+        assert seen == ["WITH", "SELECT"] * 2  # the claim, then its inputs, in BEGIN IMMEDIATE
