@@ -13,7 +13,7 @@ from bot.core.budgets import BudgetDefaults, Policy, period_key, user_scope, wor
 from storage.budgets import Closed
 from storage.columns import utcnow
 from storage.models import BudgetPolicy, LedgerEntry, LedgerKind, Usage
-from storage.policies import effective_policy
+from storage.policies import PolicyRow, chosen_policy, effective_policy
 from storage.sql import table_of
 
 _usage = table_of(Usage)
@@ -55,6 +55,17 @@ async def channel_policy(session: AsyncSession, *, scope: str, defaults: BudgetD
     """The policy a channel's budget follows: its own, its workspace's, else the defaults."""
     return await effective_policy(
         session,
+        scope=scope,
+        workspace_scope=workspace_scope(scope),
+        default_cap_micros=defaults.cap_micros,
+        default_period=defaults.period,
+    )
+
+
+def channel_policy_of(rows: Sequence[PolicyRow], *, scope: str, defaults: BudgetDefaults) -> Policy:
+    """`channel_policy` from the policy rows a statement read (storage.policies.policy_rows)."""
+    return chosen_policy(
+        rows,
         scope=scope,
         workspace_scope=workspace_scope(scope),
         default_cap_micros=defaults.cap_micros,

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import JSON, bindparam, func, select, type_coerce
+from sqlalchemy.sql.elements import BindParameter, ColumnElement
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.budgets import DEFAULT_WARN_PERCENT, PERIODS, Policy
@@ -14,16 +17,20 @@ from storage.models import BudgetPolicy
 from storage.sql import run, table_of, upsert
 
 _policies = table_of(BudgetPolicy)
+_COLUMNS = (
+    _policies.c.scope,
+    _policies.c.period,
+    _policies.c.cap_micros,
+    _policies.c.user_cap_micros,
+    _policies.c.warn_percent,
+)
 _POLICIES = prebuilt(
-    select(
-        _policies.c.scope,
-        _policies.c.period,
-        _policies.c.cap_micros,
-        _policies.c.user_cap_micros,
-        _policies.c.warn_percent,
-    ).where(_policies.c.scope.in_([bindparam("scope"), bindparam("workspace")]))
+    select(*_COLUMNS).where(_policies.c.scope.in_([bindparam("scope"), bindparam("workspace")]))
 )
 """The channel's row and the workspace's: two fixed parameters, no IN list to expand per run."""
+
+PolicyRow = Sequence[Any]
+"""A policy's scope, period, cap_micros, user_cap_micros and warn_percent (`policy_rows`)."""
 
 
 async def effective_policy(
@@ -35,18 +42,52 @@ async def effective_policy(
     default_period: str,
 ) -> Policy:
     """The channel's policy, else the workspace default, else the configured default."""
+    return chosen_policy(
+        await policy_rows(session, scope=scope, workspace_scope=workspace_scope),
+        scope=scope,
+        workspace_scope=workspace_scope,
+        default_cap_micros=default_cap_micros,
+        default_period=default_period,
+    )
+
+
+async def policy_rows(
+    session: AsyncSession, *, scope: str, workspace_scope: str
+) -> list[PolicyRow]:
+    """The policy rows of the channel and of its workspace (none, one or both)."""
     params = {"scope": scope, "workspace": workspace_scope}
-    rows = (await run(session, _POLICIES, params)).all()
-    by_scope = {row.scope: row for row in rows}
+    return list((await run(session, _POLICIES, params)).all())
+
+
+def policy_rows_json(
+    scope: BindParameter[str], workspace: BindParameter[str]
+) -> ColumnElement[Any]:
+    """`policy_rows` as a column for a statement that reads them beside its writes
+    (storage.successes): a JSON array of the rows' arrays, NULL for none."""
+    row = func.json_build_array(*_COLUMNS)
+    rows = select(func.json_agg(row)).where(_policies.c.scope.in_([scope, workspace]))
+    return type_coerce(rows.scalar_subquery(), JSON)
+
+
+def chosen_policy(
+    rows: Iterable[PolicyRow],
+    *,
+    scope: str,
+    workspace_scope: str,
+    default_cap_micros: int,
+    default_period: str,
+) -> Policy:
+    """Of a channel's `policy_rows`: its own, else its workspace's, else the default."""
+    by_scope = {row[0]: row for row in rows}
     for key, source in ((scope, "channel"), (workspace_scope, "workspace")):
         row = by_scope.get(key)
         if row is not None:
             return Policy(
-                scope=row.scope,
-                period=row.period,
-                cap_micros=row.cap_micros,
-                user_cap_micros=row.user_cap_micros,
-                warn_percent=row.warn_percent,
+                scope=row[0],
+                period=row[1],
+                cap_micros=row[2],
+                user_cap_micros=row[3],
+                warn_percent=row[4],
                 source=source,  # type: ignore[arg-type]
             )
     return Policy(scope=workspace_scope, period=default_period, cap_micros=default_cap_micros)

@@ -12,6 +12,10 @@ another in a cycle.
 
 Elsewhere (SQLite; a job whose edit thread is made by this success) it is the statements
 one by one: storage.images, storage.threads, storage.queue, storage.budgets.
+
+`read_policy`: the channel's policy rows come back too, for the result's caption: in the one
+statement as JSON beside its writes, else read first. A read holds no row lock on
+PostgreSQL, so nobody waits for it either way.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 from sqlalchemy import bindparam, exists, literal, select, true, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from bot.core.budgets import workspace_scope
 from bot.core.jobs import JobSpec, JobStatus, StoredImage
 from storage import budgets
 from storage.budgets import Closed
@@ -34,6 +39,7 @@ from storage.direct import prebuilt
 from storage.images import add_outputs
 from storage.models import ImageRole, Job, JobImage, LedgerKind
 from storage.next_version import bump_cte, insert_versions, next_version_params
+from storage.policies import PolicyRow, policy_rows, policy_rows_json
 from storage.queue import finish
 from storage.sql import run, table_of
 from storage.threads import add_job_versions, version_rows
@@ -46,11 +52,13 @@ _IMAGE = ("sha256", "mime", "width", "height")
 @dataclass(frozen=True)
 class Written:
     """What a success's write left: the version it made (None without a thread), the edit
-    thread's id, and the channel's usage after the settle (None: nothing was reserved)."""
+    thread's id, the channel's usage after the settle (None: nothing was reserved) and, when
+    asked for, the channel's policy rows (storage.policies.policy_rows)."""
 
     version: int | None
     edit_thread_id: int | None
     closed: Closed | None
+    policies: tuple[PolicyRow, ...] | None = None
 
 
 async def write_success(
@@ -63,6 +71,7 @@ async def write_success(
     cost_micros: int,
     delivered: bool,
     now: datetime,
+    read_policy: bool = False,
 ) -> Written | None:
     """Record `job`'s success if `owner` still holds its lease; None when it does not, and
     the caller must roll back: one by one, the writes before the finish went in; the one
@@ -72,8 +81,12 @@ async def write_success(
     ):
         return await _in_one_statement(
             session, job=job, owner=owner, thread=thread, outputs=outputs,
-            cost_micros=cost_micros, delivered=delivered, now=now,
+            cost_micros=cost_micros, delivered=delivered, now=now, read_policy=read_policy,
         )  # fmt: skip
+    policies = None
+    if read_policy:
+        scopes = {"scope": job.scope, "workspace_scope": workspace_scope(job.scope)}
+        policies = tuple(await policy_rows(session, **scopes))
     await add_outputs(session, job_id=job.id, outputs=outputs)
     version, edit_thread = None, job.edit_thread_id
     if thread is not None:
@@ -96,7 +109,7 @@ async def write_success(
     # The settle goes last: on PostgreSQL it locks the user's and the channel's usage
     # rows, which every success and reservation in the channel waits for, until the commit.
     closed = await budgets.settle_usage(session, job_id=job.id, cost_micros=cost_micros)
-    return Written(version, edit_thread, closed)
+    return Written(version, edit_thread, closed, policies)
 
 
 def in_one_statement(sessions: Sessions, *, job: JobSpec, thread: str | None) -> bool:
@@ -121,6 +134,7 @@ async def _in_one_statement(
     cost_micros: int,
     delivered: bool,
     now: datetime,
+    read_policy: bool,
 ) -> Written | None:
     assert job.edit_thread_id is not None
     rows = version_rows(
@@ -139,21 +153,25 @@ async def _in_one_statement(
         "amount": cost_micros,
         "spent": cost_micros,
     }
-    row = (await run(session, _statement(len(outputs), delivered), params)).first()
+    if read_policy:
+        params |= {"p_scope": job.scope, "p_workspace": workspace_scope(job.scope)}
+    row = (await run(session, _statement(len(outputs), delivered, read_policy), params)).first()
     if row is None:
         return None
-    version, scope, key, spent, reserved = row
+    version, scope, key, spent, reserved, *policies = row
     if version is None:
         raise LookupError(f"edit thread {job.edit_thread_id} does not exist")
     closed = None if scope is None else Closed(scope, key, int(spent or 0), int(reserved or 0))
-    return Written(int(version), job.edit_thread_id, closed)
+    read = tuple(policies[0] or ()) if read_policy else None
+    return Written(int(version), job.edit_thread_id, closed, read)
 
 
 @functools.cache
-def _statement(count: int, delivered: bool) -> Any:
+def _statement(count: int, delivered: bool, read_policy: bool) -> Any:
     """The whole success of a job with `count` outputs: one row (the version, then the
     close's scope, period_key and the channel row's spent and reserved, NULL when nothing
-    was reserved), none when the lease was lost.
+    was reserved, then with `read_policy` the channel's policy rows as JSON), none when the
+    lease was lost.
 
     No parameter is named after a column of a table it updates (jobs, edit_threads, usage):
     SQLAlchemy would add that column to the UPDATE's SET (tests/storage/test_successes.py)."""
@@ -171,14 +189,17 @@ def _statement(count: int, delivered: bool) -> Any:
     bump = bump_cte(gate=held)
     versions = insert_versions(bump, count, prefix="v_").cte("versions")
     closed, moved = close_and_move_ctes(gate=held)
+    columns = [
+        select(bump.c.last_version).scalar_subquery(),
+        closed.c.scope,
+        closed.c.period_key,
+        moved.c.spent_micros,
+        moved.c.reserved_micros,
+    ]
+    if read_policy:
+        columns.append(policy_rows_json(bindparam("p_scope"), bindparam("p_workspace")))
     return prebuilt(
-        select(
-            select(bump.c.last_version).scalar_subquery(),
-            closed.c.scope,
-            closed.c.period_key,
-            moved.c.spent_micros,
-            moved.c.reserved_micros,
-        )
+        select(*columns)
         .select_from(
             lease.outerjoin(closed, true()).outerjoin(moved, moved.c.scope == closed.c.scope)
         )

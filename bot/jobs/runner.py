@@ -30,7 +30,7 @@ from bot.jobs.outcome import Failed, LeaseLost, Outcome, Succeeded
 from bot.jobs.progress import QueueBoard, progress_reporter
 from bot.jobs.writer import settle_writes, write
 from storage import budgets
-from storage.budget_reports import Standing, channel_policy, standing
+from storage.budget_reports import Standing, channel_policy_of, standing
 from storage.budgets import Closed
 from storage.columns import utcnow
 from storage.db import Session, Sessions, Write, write_session
@@ -269,12 +269,8 @@ class JobRunner:
         (storage.successes); raises _LeaseLost (which rolls them back) when this worker no
         longer holds the job."""
         job = r.job
-        policy = None
-        if r.deliver_now:
-            # The caption's policy, read in the write (a read of its own would be two more
-            # round trips, BEGIN and its end) and first: a read holds no row lock on
-            # PostgreSQL, so nobody waits for it.
-            policy = await channel_policy(session, scope=job.scope, defaults=self.defaults)
+        # The caption's policy is read in the write (a read of its own would be two more
+        # round trips, BEGIN and its end): storage.successes.
         written = await write_success(
             session,
             job=job,
@@ -284,12 +280,14 @@ class JobRunner:
             cost_micros=r.cost_micros,
             delivered=r.deliver_now,
             now=r.now,
+            read_policy=r.deliver_now,
         )
         if written is None:
             raise _LeaseLost(job.id)
         money = None
-        if policy is not None:
+        if written.policies is not None:
             # The caption's spent / cap come from the settle's RETURNING.
+            policy = channel_policy_of(written.policies, scope=job.scope, defaults=self.defaults)
             money = await self._standing(session, job, written.closed, policy, r.now)
         return written.version, written.edit_thread_id, money
 

@@ -9,12 +9,15 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select, update
 
+from bot.core.budgets import BudgetDefaults, Policy, workspace_scope
 from bot.core.jobs import JobSpec, StoredImage
 from storage import successes
 from storage.blobs import FileBlobStore
+from storage.budget_reports import channel_policy_of
 from storage.claims import claim_many
 from storage.db import Sessions, is_postgres, write_session
 from storage.models import EditThread, Job, JobImage, LedgerEntry, ThreadVersion, Usage
+from storage.policies import set_policy
 from storage.sql import table_of
 from storage.successes import write_success
 from tests.kit.workers import enqueue_jobs
@@ -37,7 +40,9 @@ class _Lost(Exception):
     pass
 
 
-async def succeed(sessions: Sessions, job: JobSpec, *, owner: str = "w1", n: int = 1) -> Any:
+async def succeed(
+    sessions: Sessions, job: JobSpec, *, owner: str = "w1", n: int = 1, read_policy: bool = False
+) -> Any:
     """write_success as the worker calls it: None (a lost lease) rolls the write back."""
     try:
         async with write_session(sessions) as session:
@@ -50,6 +55,7 @@ async def succeed(sessions: Sessions, job: JobSpec, *, owner: str = "w1", n: int
                 cost_micros=42_000 + n,
                 delivered=True,
                 now=NOW,
+                read_policy=read_policy,
             )
             if written is None:
                 raise _Lost
@@ -174,10 +180,38 @@ async def test_postgres_takes_the_one_statement(sessions: Sessions, blobs: FileB
     seen: list[str] = []
     engine = sessions.kw["bind"].sync_engine
     event.listen(engine, "before_cursor_execute", lambda *a: seen.append(a[2].split()[0]))
-    assert await succeed(sessions, job) is not None
+    assert await succeed(sessions, job, read_policy=True) is not None
     assert seen == (
-        ["WITH"] if postgres else ["INSERT", "UPDATE", "INSERT", "UPDATE", "INSERT", "UPDATE"]
+        ["WITH"]
+        if postgres  # the caption's policy read in it
+        else ["SELECT", "INSERT", "UPDATE", "INSERT", "UPDATE", "INSERT", "UPDATE"]
     )
+
+
+@pytest.mark.parametrize("one_statement", [True, False])
+async def test_a_success_asked_for_the_policy_reads_the_channels_and_the_workspaces(
+    sessions: Sessions, blobs: FileBlobStore, monkeypatch: pytest.MonkeyPatch, one_statement: bool
+) -> None:
+    if not one_statement:
+        monkeypatch.setattr(successes, "_one_statement", lambda *_a, **_k: False)
+    first, second, third = await running(sessions, blobs, 3)
+    defaults = BudgetDefaults(cap_micros=5_000_000, period="month")
+    assert (await succeed(sessions, first)).policies is None  # not asked: not read
+    none = (await succeed(sessions, second, read_policy=True)).policies
+    assert none == () and channel_policy_of(none, scope=second.scope, defaults=defaults) == (
+        Policy(scope=workspace_scope(second.scope), period="month", cap_micros=5_000_000)
+    )
+    async with write_session(sessions) as session:
+        for scope, cap in ((workspace_scope(third.scope), 7_000_000), (third.scope, 9_000_000)):
+            await set_policy(session, scope=scope, period="week", cap_micros=cap, warn_percent=60)
+        await set_policy(session, scope="slack:T9:*", period="day", cap_micros=1)  # not its own
+    read = (await succeed(sessions, third, read_policy=True)).policies
+    assert len(read) == 2 and {tuple(row) for row in read} == {
+        (third.scope, "week", 9_000_000, None, 60),
+        (workspace_scope(third.scope), "week", 7_000_000, None, 60),
+    }
+    policy = channel_policy_of(read, scope=third.scope, defaults=defaults)
+    assert (policy.source, policy.cap_micros, policy.warn_percent) == ("channel", 9_000_000, 60)
 
 
 @pytest.mark.postgres
