@@ -62,14 +62,29 @@ class _Reader(asyncio.StreamReader):
         return bool(self._buffer) or self._eof or self.exception() is not None  # type: ignore[attr-defined]
 
 
+HELD_BYTES = 2**16
+"""The most a stream holds back before it sends (AsyncioStream.write)."""
+
+
 class AsyncioStream(httpcore.AsyncNetworkStream):
-    """One TCP connection (TLS after start_tls) as httpcore uses it."""
+    """One TCP connection (TLS after start_tls) as httpcore uses it.
+
+    httpcore writes a request's head and its body apart, and each write was a send of its
+    own: two system calls, and two segments for the server to take in, for a request of a
+    few KiB. Writes are held back until the client turns to read (HTTP/1.1: the response
+    comes after the whole request) or until HELD_BYTES are waiting, so a small request goes
+    out in one send and a large upload still streams."""
 
     def __init__(self, reader: _Reader, writer: asyncio.StreamWriter) -> None:
         self._reader = reader
         self._writer = writer
+        self._held: list[bytes] = []
+        self._held_bytes = 0
+        self._write_timeout: float | None = None
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        if self._held:
+            await self._send_held(self._write_timeout)
         with _mapped(_READ_ERRORS):
             async with asyncio.timeout(timeout):
                 return await self._reader.read(max_bytes)
@@ -77,9 +92,19 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
+        self._held.append(buffer)
+        self._held_bytes += len(buffer)
+        self._write_timeout = timeout
+        if self._held_bytes >= HELD_BYTES:
+            await self._send_held(timeout)
+
+    async def _send_held(self, timeout: float | None) -> None:
+        data = self._held[0] if len(self._held) == 1 else b"".join(self._held)
+        self._held.clear()
+        self._held_bytes = 0
         with _mapped(_WRITE_ERRORS):
             async with asyncio.timeout(timeout):
-                self._writer.write(buffer)
+                self._writer.write(data)
                 await self._writer.drain()
 
     async def aclose(self) -> None:

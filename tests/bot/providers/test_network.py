@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from bot.providers.network import AsyncioBackend, AsyncioStream
+from bot.providers.network import HELD_BYTES, AsyncioBackend, AsyncioStream
 from bot.providers.transport import pooled_client
 from tests.bot.providers.test_transport import closed_port
 
@@ -135,6 +135,34 @@ async def test_the_provider_client_runs_on_the_asyncio_backend(server: Echo) -> 
     assert second.json()["sha256"] == hashlib.sha256(body[::-1]).hexdigest()
     assert first.json()["size"] == second.json()["size"] == len(body)
     assert first.json()["port"] == second.json()["port"]  # kept alive, reused
+
+
+async def _chunks(data: bytes, size: int) -> AsyncIterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+async def test_a_small_request_goes_out_in_one_send_and_a_large_one_streams(
+    server: Echo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sends: list[int] = []
+    real_write = asyncio.StreamWriter.write
+
+    def write(self: asyncio.StreamWriter, data: bytes) -> None:  # type: ignore[override]
+        sends.append(len(data))
+        real_write(self, data)
+
+    monkeypatch.setattr(asyncio.StreamWriter, "write", write)
+    small, large = b"x" * 3000, bytes(range(256)) * 1024  # 3 KB; 256 KiB
+    async with pooled_client(timeout=httpx.Timeout(5.0), max_connections=2) as client:
+        answer = await client.post(f"{server.url}/echo", content=small)
+        assert answer.json()["sha256"] == hashlib.sha256(small).hexdigest()
+        assert len(sends) == 1 and sends[0] > len(small)  # the head and the body together
+        sends.clear()
+        answer = await client.post(f"{server.url}/echo", content=_chunks(large, 70_000))
+    assert answer.json()["sha256"] == hashlib.sha256(large).hexdigest()
+    assert len(sends) >= 2 and sum(sends) > len(large)  # sent as it came, not all held
+    assert sends[0] >= HELD_BYTES
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused(server: Echo) -> None:
