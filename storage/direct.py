@@ -28,6 +28,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from psycopg.pq import ExecStatus
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.result import IteratorResult, SimpleResultMetaData
@@ -141,7 +142,8 @@ async def run(
         if sqlite:
             description, rowcount, rows = run_inline(adapted, sql, args)
         else:
-            description, rowcount, rows = await _run_psycopg(fairy.driver_connection, sql, args)
+            driver, describe = fairy.driver_connection, entry.rows is None
+            description, rowcount, rows = await _run_psycopg(driver, sql, args, describe=describe)
     except error_class as error:
         raise exc.DBAPIError.instance(sql, args, error, error_class, dialect=dialect) from error
     if entry.rows is None:
@@ -169,13 +171,19 @@ def _arguments(entry: _Compiled, params: Mapping[str, Any]) -> tuple[str, Any]:
     }
 
 
-async def _run_psycopg(driver: Any, sql: str, args: Any) -> tuple[Any, int, list[Any]]:
+async def _run_psycopg(
+    driver: Any, sql: str, args: Any, *, describe: bool
+) -> tuple[Any, int, list[Any]]:
+    """(the description when `describe`, the rowcount, the rows). A description is a
+    Column object per column, built on each asking: only the first run of a statement
+    needs it (_learn_results)."""
     cursor = driver.cursor()
     try:
         await cursor.execute(sql, args)
-        description = cursor.description
-        rows = await cursor.fetchall() if description else []
-        return description, cursor.rowcount, rows
+        result = cursor.pgresult
+        returned = result is not None and result.status == ExecStatus.TUPLES_OK
+        rows = await cursor.fetchall() if returned else []
+        return cursor.description if describe else None, cursor.rowcount, rows
     finally:
         await cursor.close()
 
