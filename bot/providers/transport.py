@@ -117,9 +117,24 @@ POOLED_SHARD_CONNECTIONS = 8
 a hundred calls in flight that saved about a tenth of a call's CPU (bench/bench_queue.py)."""
 
 
+class _NoCookies(httpx.Cookies):
+    """A cookie jar that keeps none. The providers' APIs take each call's key and need no
+    cookie; httpx's jar read every response through urllib's cookie machinery (about a
+    twentieth of a provider call's CPU, bench/bench_queue.py) and kept what a server set,
+    for later calls to carry."""
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
 def pooled_client(*, timeout: httpx.Timeout, max_connections: int) -> httpx.AsyncClient:
-    """An AsyncClient for many concurrent provider calls (see the module doc)."""
+    """An AsyncClient for many concurrent provider calls (see the module doc), keeping no
+    cookies."""
     transport = ShardedTransport(
         max_connections=max_connections, shard_connections=POOLED_SHARD_CONNECTIONS
     )
-    return httpx.AsyncClient(timeout=timeout, transport=transport)
+    client = httpx.AsyncClient(timeout=timeout, transport=transport)
+    # Not through the `cookies` setter, which copies into a plain jar; tests/bot/providers/
+    # test_network.py checks that a cookie a server set is not sent back.
+    client._cookies = _NoCookies()
+    return client

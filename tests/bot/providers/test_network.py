@@ -30,7 +30,8 @@ from tests.bot.providers.test_transport import closed_port
 
 class Echo:
     """POST /echo answers the body's hash and the client's port; GET /slow never answers;
-    GET /close answers, then the server closes the connection it kept alive."""
+    GET /close answers, then the server closes the connection it kept alive; GET /cookie
+    sets a cookie and answers the cookies it was sent."""
 
     def __init__(self) -> None:
         self.ports: list[int] = []
@@ -62,9 +63,16 @@ class Echo:
         asyncio.get_running_loop().call_later(0.05, transport.close)
         return web.Response(text="bye")
 
+    async def cookie(self, request: web.Request) -> web.Response:
+        """Sets a cookie, and answers the Cookie header the request came with."""
+        response = web.Response(text=request.headers.get("Cookie", ""))
+        response.set_cookie("session", "s3cr3t")
+        return response
+
     async def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
         app = web.Application()
         app.router.add_post("/echo", self.echo)
+        app.router.add_get("/cookie", self.cookie)
         app.router.add_get("/slow", self.slow)
         app.router.add_get("/close", self.close_after)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.2)
@@ -163,6 +171,17 @@ async def test_a_small_request_goes_out_in_one_send_and_a_large_one_streams(
     assert answer.json()["sha256"] == hashlib.sha256(large).hexdigest()
     assert len(sends) >= 2 and sum(sends) > len(large)  # sent as it came, not all held
     assert sends[0] >= HELD_BYTES
+
+
+async def test_the_provider_client_keeps_no_cookie_a_server_set(server: Echo) -> None:
+    async with httpx.AsyncClient() as plain:  # httpx's own jar sends it back
+        await plain.get(f"{server.url}/cookie")
+        assert (await plain.get(f"{server.url}/cookie")).text == "session=s3cr3t"
+    async with pooled_client(timeout=httpx.Timeout(5.0), max_connections=2) as client:
+        first = await client.get(f"{server.url}/cookie")
+        assert "session=s3cr3t" in first.headers["set-cookie"]
+        assert (await client.get(f"{server.url}/cookie")).text == ""
+        assert not client.cookies
 
 
 async def test_a_connection_the_server_closed_while_idle_is_not_reused(server: Echo) -> None:
