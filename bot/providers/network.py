@@ -84,7 +84,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
         if self._held:
-            await self._send_held(self._write_timeout)
+            # As httpcore does with a failed write of the request: a server may close early
+            # and still have answered (a 413, say), so the answer is read, not the error.
+            with contextlib.suppress(httpcore.WriteError):
+                await self._send_held(self._write_timeout)
         with _mapped(_READ_ERRORS):
             async with asyncio.timeout(timeout):
                 return await self._reader.read(max_bytes)

@@ -173,6 +173,23 @@ async def test_a_small_request_goes_out_in_one_send_and_a_large_one_streams(
     assert sends[0] >= HELD_BYTES
 
 
+async def test_an_answer_that_came_before_the_held_request_could_go_is_still_read() -> None:
+    class Closed:  # the server closed early: every send fails
+        def write(self, data: bytes) -> None:
+            raise ConnectionResetError("reset by peer")
+
+        async def drain(self) -> None:
+            return None
+
+    reader = asyncio.StreamReader()
+    reader.feed_data(b"HTTP/1.1 413 Payload Too Large\r\n\r\n")
+    stream = AsyncioStream(reader, Closed())  # type: ignore[arg-type]
+    await stream.write(b"POST /edits HTTP/1.1\r\n\r\n", timeout=1.0)  # held: nothing sent
+    assert await stream.read(1024, timeout=1.0) == b"HTTP/1.1 413 Payload Too Large\r\n\r\n"
+    with pytest.raises(httpcore.WriteError):  # a send of its own still says it failed
+        await stream.write(b"x" * HELD_BYTES, timeout=1.0)
+
+
 async def test_the_provider_client_keeps_no_cookie_a_server_set(server: Echo) -> None:
     async with httpx.AsyncClient() as plain:  # httpx's own jar sends it back
         await plain.get(f"{server.url}/cookie")
