@@ -28,8 +28,8 @@ Target: within 1.2x of the ideal on both databases.
 `--processes 2 --blobs s3 --databases postgres` is the scale-out shape (docs/scaling.md): two
 worker processes sharing PostgreSQL and an S3 server (moto's, in its own process), no shared
 disk between them. `--profile PATH` writes a pyinstrument profile (`pip install
-pyinstrument`) of one process's drain, and PATH.pyisession beside it (`pyinstrument --load
-PATH.pyisession` renders it again): where editbot's CPU per job goes.
+pyinstrument`) of one process's drain, and its session beside it, PATH with the suffix
+.pyisession (`pyinstrument --load` renders it again): where editbot's CPU per job goes.
 
 The emulator still renders on this machine's 2 cores, which a real provider would not: about
 7 ms of Pillow work per edit, taken from the same CPU editbot needs. `--prerendered` has the
