@@ -62,6 +62,13 @@ async def test_file_store_layout(tmp_path: Path) -> None:
     assert not list((tmp_path / "blobs").rglob(".tmp-*"))  # no temp files left behind
     with pytest.raises(ValueError):
         store.path_of("../../etc/passwd")
+    # A directory that went away (emptied, removed) is made again by the next put into it.
+    alone = FileBlobStore(tmp_path / "alone")
+    assert await alone.put(b"bytes") == sha
+    await alone.delete(sha)
+    alone.path_of(sha).parent.rmdir()
+    alone.path_of(sha).parent.parent.rmdir()
+    assert await alone.put(b"bytes") == sha and await alone.get(sha) == b"bytes"
 
 
 async def test_s3_store_keys_are_the_file_layout_under_the_prefix(s3_server: S3Server) -> None:
