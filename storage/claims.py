@@ -16,7 +16,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Integer, and_, bindparam, func, select, type_coerce, union_all, update
+from sqlalchemy import (
+    JSON,
+    Integer,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.sql import Executable
@@ -130,7 +141,9 @@ def _with_inputs(claim: Executable) -> Executable:
         select(func.json_agg(aggregate_order_by(image, _images.c.position)))
         .where(
             _images.c.job_id == claimed.c.id,
-            _images.c.role.in_([ImageRole.INPUT, ImageRole.MASK]),
+            # Two equalities, not IN [...]: a literal list is expanded into the SQL on every
+            # run (SQLAlchemy's post-compile step, a seventh of a claim's CPU).
+            or_(_images.c.role == ImageRole.INPUT, _images.c.role == ImageRole.MASK),
         )
         .scalar_subquery()
     )

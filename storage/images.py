@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import bindparam, insert, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.jobs import StoredImage
@@ -27,7 +27,8 @@ _INPUTS_OF = prebuilt(
     select(*_images.c)
     .where(
         _images.c.job_id.in_(bindparam("job_ids", expanding=True)),
-        _images.c.role.in_([ImageRole.INPUT, ImageRole.MASK]),
+        # Not IN [...]: a literal list is expanded into the SQL on every run (storage.claims).
+        or_(_images.c.role == ImageRole.INPUT, _images.c.role == ImageRole.MASK),
     )
     .order_by(_images.c.job_id, _images.c.role, _images.c.position)
 )
