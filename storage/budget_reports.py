@@ -6,19 +6,27 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy import bindparam
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.budgets import BudgetDefaults, Policy, period_key, user_scope, workspace_scope
 from storage.budgets import Closed
 from storage.columns import utcnow
+from storage.db import Runner
+from storage.direct import prebuilt
 from storage.models import BudgetPolicy, LedgerEntry, LedgerKind, Usage
 from storage.policies import PolicyRow, chosen_policy, effective_policy
-from storage.sql import table_of
+from storage.sql import run, table_of
 
 _usage = table_of(Usage)
 _ledger = table_of(LedgerEntry)
 _policies = table_of(BudgetPolicy)
+_USAGE_NOW = prebuilt(
+    select(_usage.c.spent_micros, _usage.c.reserved_micros).where(
+        _usage.c.scope == bindparam("scope"), _usage.c.period_key == bindparam("key")
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -51,7 +59,7 @@ class Standing:
         return self.policy.cap_micros
 
 
-async def channel_policy(session: AsyncSession, *, scope: str, defaults: BudgetDefaults) -> Policy:
+async def channel_policy(session: Runner, *, scope: str, defaults: BudgetDefaults) -> Policy:
     """The policy a channel's budget follows: its own, its workspace's, else the defaults."""
     return await effective_policy(
         session,
@@ -74,7 +82,7 @@ def channel_policy_of(rows: Sequence[PolicyRow], *, scope: str, defaults: Budget
 
 
 async def standing(
-    session: AsyncSession,
+    session: Runner,
     *,
     scope: str,
     defaults: BudgetDefaults,
@@ -90,13 +98,7 @@ async def standing(
     key = period_key(policy.period, now or utcnow())
     if known is not None and (known.scope, known.period_key) == (scope, key):
         return Standing(policy, key, known.spent_micros, known.reserved_micros)
-    row = (
-        await session.exec(
-            select(_usage.c.spent_micros, _usage.c.reserved_micros).where(
-                _usage.c.scope == scope, _usage.c.period_key == key
-            )
-        )
-    ).first()
+    row = (await run(session, _USAGE_NOW, {"scope": scope, "key": key})).first()
     return Standing(policy, key, int(row[0]) if row else 0, int(row[1]) if row else 0)
 
 

@@ -35,7 +35,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.jobs import JobStatus, JobWithInputs, StoredImage
 from storage.columns import utcnow
-from storage.db import Sessions, is_postgres, write_session
+from storage.db import Runner, Sessions, is_postgres, write_session
 from storage.direct import prebuilt
 from storage.images import jobs_inputs
 from storage.job_rows import spec_of
@@ -66,7 +66,7 @@ async def claim_many(
 
 
 async def claim_in(
-    session: AsyncSession,
+    session: Runner,
     *,
     owner: str,
     lease_s: float,
@@ -88,6 +88,8 @@ async def claim_in(
             JobWithInputs(spec_of(row), *_inputs_of(row["inputs"]))
             for row in sorted(rows, key=_claim_order)
         ]
+    if not isinstance(session, AsyncSession):
+        raise TypeError("a claim on SQLite runs in a session's write transaction")
     rows = (await run(session, _CLAIM_SQLITE, params)).mappings().all()
     if not rows:
         return []

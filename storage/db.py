@@ -19,7 +19,12 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    async_sessionmaker,
+    create_async_engine,
+)
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.sqlite_driver import OneHopConnection, one_hop_dbapi
@@ -39,6 +44,9 @@ Sessions = async_sessionmaker[AsyncSession]
 """A session factory, as returned by `session_factory`."""
 Session = AsyncSession
 """A session, as the storage functions take it (callers above storage name it by this)."""
+Runner = AsyncSession | AsyncConnection
+"""What a one-statement write's work runs on: a session in its transaction, or on
+PostgreSQL a connection in autocommit with no ORM session around it (autocommit_connection)."""
 
 
 def create_engine(url: str, **kwargs: Any) -> AsyncEngine:
@@ -237,9 +245,31 @@ async def write_each(sessions: Sessions, writes: Sequence[Write[T]]) -> list[T |
     return answers
 
 
-def is_postgres(session: AsyncSession) -> bool:
-    """Whether the session's database is PostgreSQL."""
-    return session.get_bind().dialect.name == "postgresql"
+def is_postgres(session: Runner) -> bool:
+    """Whether the session's (or the connection's) database is PostgreSQL."""
+    return dialect_name(session) == "postgresql"
+
+
+def dialect_name(session: Runner) -> str:
+    """The dialect of a session's or a connection's database: sqlite, postgresql."""
+    if isinstance(session, AsyncConnection):
+        return session.dialect.name
+    return session.get_bind().dialect.name
+
+
+@asynccontextmanager
+async def autocommit_connection(sessions: Sessions) -> AsyncIterator[AsyncConnection]:
+    """A connection with every statement committed on its own (PostgreSQL), for a write
+    that is one self-contained statement (storage.claims, storage.successes).
+
+    write_session(autocommit=True) does the same inside an ORM session, whose machinery (the
+    session, its transaction, begin and commit through SQLAlchemy's greenlet) cost about
+    200 us of CPU a write around a statement of about as much (bench/bench_queue.py). SQLite
+    has no autocommit writes: use write_session there."""
+    engine = sessions.kw["bind"]
+    async with engine.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        yield connection
 
 
 def alembic_config() -> Config:

@@ -12,6 +12,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.budgets import DEFAULT_WARN_PERCENT, PERIODS, Policy
 from storage.columns import utcnow
+from storage.db import Runner
 from storage.direct import prebuilt
 from storage.models import BudgetPolicy
 from storage.sql import run, table_of, upsert
@@ -34,7 +35,7 @@ PolicyRow = Sequence[Any]
 
 
 async def effective_policy(
-    session: AsyncSession,
+    session: Runner,
     *,
     scope: str,
     workspace_scope: str,
@@ -51,9 +52,7 @@ async def effective_policy(
     )
 
 
-async def policy_rows(
-    session: AsyncSession, *, scope: str, workspace_scope: str
-) -> list[PolicyRow]:
+async def policy_rows(session: Runner, *, scope: str, workspace_scope: str) -> list[PolicyRow]:
     """The policy rows of the channel and of its workspace (none, one or both)."""
     params = {"scope": scope, "workspace": workspace_scope}
     return list((await run(session, _POLICIES, params)).all())

@@ -15,7 +15,7 @@ from sqlalchemy.sql import Executable
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage import direct
-from storage.db import is_postgres
+from storage.db import Runner, is_postgres
 from storage.direct import is_prebuilt, prebuilt
 
 Params = Mapping[str, Any] | Sequence[Mapping[str, Any]] | None
@@ -63,19 +63,23 @@ async def upsert(
 
 
 async def run(
-    session: AsyncSession, statement: Executable, params: Params = None
+    session: Runner, statement: Executable, params: Params = None
 ) -> CursorResult[*tuple[Any, ...]]:
-    """Execute a prebuilt Core statement in the session's transaction.
+    """Execute a prebuilt Core statement in the session's transaction (or on a connection
+    in autocommit: storage.db.autocommit_connection).
 
     Cheaper than `session.exec` (no ORM execution layer), so the statements every job runs
     use it. Pending ORM objects are flushed first, as `session.exec` would autoflush them.
     """
-    if session.new or session.dirty or session.deleted:
-        await session.flush()
-    # run_sync, not execute: inside a SQLite write transaction a statement may run without
-    # a trip to the driver's thread (storage.sqlite_driver), which execute() calls an error.
-    # Every result comes back buffered on both drivers.
-    connection = await _connection(session)
+    if isinstance(session, AsyncConnection):
+        connection = session
+    else:
+        if session.new or session.dirty or session.deleted:
+            await session.flush()
+        # run_sync, not execute: inside a SQLite write transaction a statement may run
+        # without a trip to the driver's thread (storage.sqlite_driver), which execute()
+        # calls an error. Every result comes back buffered on both drivers.
+        connection = await _connection(session)
     if is_prebuilt(statement):  # the hot path's: on the driver's connection (storage.direct)
         done = await direct.run(connection, statement, params)
         if done is not None:

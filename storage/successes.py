@@ -28,13 +28,14 @@ from typing import Any
 
 from sqlalchemy import bindparam, exists, literal, select, true, union_all, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.budgets import workspace_scope
 from bot.core.jobs import JobSpec, JobStatus, StoredImage
 from storage import budgets
 from storage.budgets import Closed
 from storage.closes import close_and_move_ctes
-from storage.db import Session, Sessions
+from storage.db import Runner, Sessions, dialect_name
 from storage.direct import prebuilt
 from storage.images import add_outputs
 from storage.models import ImageRole, Job, JobImage, LedgerKind
@@ -62,7 +63,7 @@ class Written:
 
 
 async def write_success(
-    session: Session,
+    session: Runner,
     *,
     job: JobSpec,
     owner: str,
@@ -76,13 +77,13 @@ async def write_success(
     """Record `job`'s success if `owner` still holds its lease; None when it does not, and
     the caller must roll back: one by one, the writes before the finish went in; the one
     statement wrote nothing (every CTE waits on the lease)."""
-    if thread is not None and _one_statement(
-        session.get_bind().dialect.name, job=job, thread=thread
-    ):
+    if thread is not None and _one_statement(dialect_name(session), job=job, thread=thread):
         return await _in_one_statement(
             session, job=job, owner=owner, thread=thread, outputs=outputs,
             cost_micros=cost_micros, delivered=delivered, now=now, read_policy=read_policy,
         )  # fmt: skip
+    if not isinstance(session, AsyncSession):
+        raise TypeError("a success of several statements needs a session's transaction")
     policies = None
     if read_policy:
         scopes = {"scope": job.scope, "workspace_scope": workspace_scope(job.scope)}
@@ -125,7 +126,7 @@ def _one_statement(dialect: str, *, job: JobSpec, thread: str | None) -> bool:
 
 
 async def _in_one_statement(
-    session: Session,
+    session: Runner,
     *,
     job: JobSpec,
     owner: str,

@@ -28,12 +28,12 @@ from bot.images.stored import image_size, load_request
 from bot.jobs.delivery import ButtonPrices, button_prices, failure_delivery, result_delivery
 from bot.jobs.outcome import Failed, LeaseLost, Outcome, Succeeded
 from bot.jobs.progress import QueueBoard, progress_reporter
-from bot.jobs.writer import settle_writes, write
+from bot.jobs.writer import settle_writes, write, write_one
 from storage import budgets
 from storage.budget_reports import Standing, channel_policy_of, standing
 from storage.budgets import Closed
 from storage.columns import utcnow
-from storage.db import Session, Sessions, Write, write_session
+from storage.db import Runner, Sessions, Write, write_session
 from storage.lost import record_lost
 from storage.queue import finish, renew, set_provider_task
 from storage.successes import in_one_statement, write_success
@@ -240,11 +240,13 @@ class JobRunner:
         deliver_now = job.place.platform in self.chats
         now = self.clock()
         record = _Record(job, thread, outputs, cost.micros, deliver_now, now)
-        # One statement on PostgreSQL needs no transaction around it: no BEGIN, no COMMIT.
-        alone = in_one_statement(self.sessions, job=job, thread=thread)
-        version, edit_thread, money = await self._write(
-            partial(self._record, record), autocommit=alone
-        )
+        # One statement on PostgreSQL needs no transaction around it: no BEGIN, no COMMIT,
+        # no session (bot.jobs.writer.write_one).
+        work = partial(self._record, record)
+        if in_one_statement(self.sessions, job=job, thread=thread):
+            version, edit_thread, money = await write_one(self.sessions, work)
+        else:
+            version, edit_thread, money = await self._write(work)
         log.info("job %s: succeeded, v%s, %d micro-dollars", job.id, version, cost.micros)
         done = replace(
             job,
@@ -263,7 +265,7 @@ class JobRunner:
         return Succeeded(done, result_delivery(done, files, money, prices=prices))
 
     async def _record(
-        self, r: _Record, session: Session
+        self, r: _Record, session: Runner
     ) -> tuple[int | None, int | None, Standing | None]:
         """A success's writes: outputs, versions, the finish, the settle
         (storage.successes); raises _LeaseLost (which rolls them back) when this worker no
@@ -291,16 +293,16 @@ class JobRunner:
             money = await self._standing(session, job, written.closed, policy, r.now)
         return written.version, written.edit_thread_id, money
 
-    async def _write(self, work: Write[T], *, autocommit: bool = False) -> T:
+    async def _write(self, work: Write[T]) -> T:
         """`work` in a write transaction (on SQLite, shared: bot.jobs.writer)."""
-        return await write(self.sessions, work, autocommit=autocommit)
+        return await write(self.sessions, work)
 
     async def settle(self) -> None:
         """Wait for the writes queued in the background (a stop's end)."""
         await settle_writes(self.sessions)
 
     async def _standing(
-        self, session: Session, job: JobSpec, closed: Closed | None, policy: Policy, now: datetime
+        self, session: Runner, job: JobSpec, closed: Closed | None, policy: Policy, now: datetime
     ) -> Standing:
         """The channel's money after this settle, in the settle's period (the job's clock)."""
         return await standing(

@@ -26,10 +26,10 @@ from bot.jobs.joined import Joined
 from bot.jobs.outcome import Outcome
 from bot.jobs.runner import MAX_ATTEMPTS, JobRunner, OnCalled
 from bot.jobs.sweep import deliver_pending, post_once, settle_confirms
-from bot.jobs.writer import write
+from bot.jobs.writer import write_one
 from storage.claims import claim_in
 from storage.columns import utcnow
-from storage.db import Session, Sessions, one_writer, write_session
+from storage.db import Runner, Sessions, one_writer, write_session
 from storage.lost import record_lost
 from storage.queue import release
 
@@ -199,7 +199,7 @@ class Worker:
             return await self._claims()
         return await self._claims(None)
 
-    async def _claim_in(self, session: Session, count: int) -> list[JobWithInputs]:
+    async def _claim_in(self, session: Runner, count: int) -> list[JobWithInputs]:
         now = self.clock()
         return await claim_in(session, owner=self.owner, lease_s=self.lease_s, count=count, now=now)
 
@@ -207,8 +207,7 @@ class Worker:
         """One claim for every loop waiting: a job each while there are enough."""
         claimed: list[JobWithInputs | None] = []
         # On PostgreSQL the claim is one statement (storage.claims): no transaction around it.
-        work = partial(self._claim_in, count=len(waiting))
-        claimed += await write(self.sessions, work, autocommit=True)
+        claimed += await write_one(self.sessions, partial(self._claim_in, count=len(waiting)))
         return claimed + [None] * (len(waiting) - len(claimed))
 
     async def _give_back(self, claimed: JobWithInputs | None) -> None:

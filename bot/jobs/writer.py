@@ -14,29 +14,51 @@ before (its writes to different rows do not wait for each other).
 from __future__ import annotations
 
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from bot.jobs.batched import Batched
-from storage.db import Sessions, Write, one_writer, write_each, write_session
+from storage.db import (
+    Runner,
+    Sessions,
+    Write,
+    autocommit_connection,
+    one_writer,
+    write_each,
+    write_session,
+)
 
 T = TypeVar("T")
 
 _queues: weakref.WeakKeyDictionary[Sessions, Batched[Write[Any], Any]] = weakref.WeakKeyDictionary()
 
 
-async def write(sessions: Sessions, work: Write[T], *, autocommit: bool = False) -> T:
+OneStatement = Callable[[Runner], Awaitable[T]]
+"""A write that is one self-contained statement (a claim, a success on PostgreSQL)."""
+
+
+async def write(sessions: Sessions, work: Write[T]) -> T:
     """`work` in a write transaction: on SQLite together with the other writes waiting for
-    the writer (each in its own savepoint), else in one of its own (`autocommit`: with each
-    statement committed alone, storage.db.write_session). Raises what `work` raised, or what
-    the commit raised."""
+    the writer (each in its own savepoint), else in one of its own. Raises what `work`
+    raised, or what the commit raised."""
     if not one_writer(sessions):
-        async with write_session(sessions, inline=True, autocommit=autocommit) as session:
+        async with write_session(sessions, inline=True) as session:
             return await work(session)
     answer = await _queue(sessions)(work)
     if isinstance(answer, Exception):
         raise answer
     result: T = answer
     return result
+
+
+async def write_one(sessions: Sessions, work: OneStatement[T]) -> T:
+    """`work`, one statement that needs no transaction around it: on PostgreSQL on a
+    connection in autocommit, with no session (storage.db.autocommit_connection: no BEGIN,
+    no COMMIT, none of the ORM session's machinery); on SQLite as `write` does."""
+    if one_writer(sessions):
+        return await write(sessions, work)
+    async with autocommit_connection(sessions) as connection:
+        return await work(connection)
 
 
 async def settle_writes(sessions: Sessions) -> None:
