@@ -3,12 +3,12 @@
 A claim takes the next job, or the next few for a worker with several claim loops waiting
 (claim_many). On PostgreSQL it is one statement: the chosen rows locked with FOR UPDATE SKIP
 LOCKED inside UPDATE ... RETURNING, and each job's input images read beside it as JSON. Being
-one statement, it needs no transaction around it (storage.db.write_session(autocommit=True):
-no BEGIN, no COMMIT), so a claim is one round trip, not four (bench/bench_queue.py: a run
-makes about 560 claims for 1,000 jobs). SQLite runs one UPDATE ... WHERE id IN (SELECT ...)
-RETURNING inside BEGIN IMMEDIATE, then the inputs' query. Either way two workers never get
-the same job, and a job whose lease expired (its worker died) is claimed again with
-attempts + 1.
+one statement, it needs no transaction around it (the worker runs it on a connection in
+autocommit, bot.jobs.writer.write_one: no BEGIN, no COMMIT, no ORM session), so a claim is one
+round trip, not four (bench/bench_queue.py: a run makes about 560 claims for 1,000 jobs).
+SQLite runs one UPDATE ... WHERE id IN (SELECT ...) RETURNING inside BEGIN IMMEDIATE, then
+the inputs' query. Either way two workers never get the same job, and a job whose lease
+expired (its worker died) is claimed again with attempts + 1.
 """
 
 from __future__ import annotations

@@ -116,7 +116,8 @@ async def write_success(
 def in_one_statement(sessions: Sessions, *, job: JobSpec, thread: str | None) -> bool:
     """Whether `write_success` writes `job`'s success in one statement: on PostgreSQL, for
     a job whose edit thread is known. That statement needs no transaction around it (a
-    lost lease writes nothing): storage.db.write_session(autocommit=True) may run it."""
+    lost lease writes nothing): bot.jobs.writer.write_one runs it on a connection in
+    autocommit (storage.db.autocommit_connection)."""
     bind = sessions.kw.get("bind")
     return bind is not None and _one_statement(bind.dialect.name, job=job, thread=thread)
 
