@@ -8,7 +8,8 @@ free is written in one transaction, each write in a savepoint of its own
 (storage.db.write_each), so a write that fails rolls back only itself.
 
 PostgreSQL has row locks, not one writer: there each write is a transaction of its own, as
-before (its writes to different rows do not wait for each other).
+before (its writes to different rows do not wait for each other), and a write that is one
+self-contained statement (a claim, most successes) goes without one: `write_one`.
 """
 
 from __future__ import annotations
