@@ -35,7 +35,14 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.core.jobs import JobStatus, JobWithInputs, StoredImage
 from storage.columns import utcnow
-from storage.db import Runner, Sessions, is_postgres, write_session
+from storage.db import (
+    Runner,
+    Sessions,
+    autocommit_connection,
+    is_postgres,
+    one_writer,
+    write_session,
+)
 from storage.direct import prebuilt
 from storage.images import jobs_inputs
 from storage.job_rows import spec_of
@@ -61,8 +68,11 @@ async def claim_many(
     """Take up to `count` next jobs for `owner`, in claim order (the fair order of
     ix_jobs_claim), with their input images: one statement on PostgreSQL, one transaction
     of two on SQLite."""
-    async with write_session(sessions, inline=True, autocommit=True) as session:
-        return await claim_in(session, owner=owner, lease_s=lease_s, count=count, now=now)
+    if one_writer(sessions):
+        async with write_session(sessions, inline=True) as session:
+            return await claim_in(session, owner=owner, lease_s=lease_s, count=count, now=now)
+    async with autocommit_connection(sessions) as connection:
+        return await claim_in(connection, owner=owner, lease_s=lease_s, count=count, now=now)
 
 
 async def claim_in(
@@ -74,7 +84,8 @@ async def claim_in(
     now: datetime | None = None,
 ) -> list[JobWithInputs]:
     """claim_many's statements, in the caller's write transaction (which must commit for
-    the claim to hold). On PostgreSQL that is one statement, which may run in autocommit."""
+    the claim to hold). On PostgreSQL that is one statement, which may run on a connection
+    in autocommit (storage.db.autocommit_connection)."""
     now = now or utcnow()
     params = {
         "now": now,

@@ -92,9 +92,7 @@ def session_factory(engine: AsyncEngine) -> Sessions:
 
 
 @asynccontextmanager
-async def write_session(
-    sessions: Sessions, *, inline: bool = False, autocommit: bool = False
-) -> AsyncIterator[AsyncSession]:
+async def write_session(sessions: Sessions, *, inline: bool = False) -> AsyncIterator[AsyncSession]:
     """A session in a write transaction: committed on exit, rolled back on an exception.
 
     On SQLite the writers of this process also take turns on an asyncio lock first. SQLite
@@ -107,18 +105,14 @@ async def write_session(
     of a few small statements (claims, a success, confirms), never for work that reads or
     writes many rows, which would hold the event loop as long.
 
-    `autocommit`: on PostgreSQL every statement commits on its own, and no BEGIN or COMMIT
-    goes to the server (two round trips less). Only for a write that is one self-contained
-    statement, whose reads before it need no snapshot shared with it (storage.successes).
-    SQLite ignores it.
+    A write that is one self-contained statement needs none of this on PostgreSQL:
+    autocommit_connection.
     """
     async with sessions() as session:
         lock = _sqlite_write_lock(session)
         async with _turn(lock):
             # Procuring the connection with the option set makes SQLite BEGIN IMMEDIATE.
             options: dict[str, Any] = {_WRITE_OPTION: True, _INLINE_OPTION: inline}
-            if autocommit and lock is None:
-                options["isolation_level"] = "AUTOCOMMIT"
             await session.connection(execution_options=options)
             try:
                 yield session
@@ -262,10 +256,9 @@ async def autocommit_connection(sessions: Sessions) -> AsyncIterator[AsyncConnec
     """A connection with every statement committed on its own (PostgreSQL), for a write
     that is one self-contained statement (storage.claims, storage.successes).
 
-    write_session(autocommit=True) does the same inside an ORM session, whose machinery (the
-    session, its transaction, begin and commit through SQLAlchemy's greenlet) cost about
-    200 us of CPU a write around a statement of about as much (bench/bench_queue.py). SQLite
-    has no autocommit writes: use write_session there."""
+    No ORM session: its machinery (the session, its transaction, begin and commit through
+    SQLAlchemy's greenlet) cost about 200 us of CPU a write, around a statement of about as
+    much (bench/bench_queue.py). SQLite has no autocommit writes: use write_session there."""
     engine = sessions.kw["bind"]
     async with engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")

@@ -9,7 +9,7 @@ from sqlalchemy import event
 
 from bot.core.jobs import JobWithInputs, StoredImage
 from storage.claims import claim_in, claim_many
-from storage.db import Sessions, is_postgres, write_session
+from storage.db import Sessions, autocommit_connection, is_postgres, write_session
 from storage.queue import enqueue
 from tests.storage.test_queue import T0, add, claim, make_job
 
@@ -79,10 +79,14 @@ async def test_on_postgres_a_claim_with_its_inputs_is_one_statement_and_no_trans
     try:
         claimed = await claim_many(sessions, owner="w", lease_s=60, count=2, now=LATER)
         status = None
-        async with write_session(sessions, autocommit=True) as session:
-            [third] = await claim_in(session, owner="w", lease_s=60, count=2, now=LATER)
-            raw = await (await session.connection()).get_raw_connection()
-            status = raw.driver_connection.info.transaction_status if postgres else None
+        if postgres:
+            async with autocommit_connection(sessions) as connection:
+                [third] = await claim_in(connection, owner="w", lease_s=60, count=2, now=LATER)
+                raw = await connection.get_raw_connection()
+                status = raw.driver_connection.info.transaction_status
+        else:
+            async with write_session(sessions) as session:
+                [third] = await claim_in(session, owner="w", lease_s=60, count=2, now=LATER)
     finally:
         event.remove(engine, "before_cursor_execute", listen)
     assert [c.spec.prompt for c in [*claimed, third]] == ["A edit 0", "A edit 1", "A edit 2"]

@@ -15,7 +15,7 @@ from storage import successes
 from storage.blobs import FileBlobStore
 from storage.budget_reports import channel_policy_of
 from storage.claims import claim_many
-from storage.db import Sessions, is_postgres, write_session
+from storage.db import Sessions, autocommit_connection, is_postgres, write_session
 from storage.models import EditThread, Job, JobImage, LedgerEntry, ThreadVersion, Usage
 from storage.policies import set_policy
 from storage.sql import table_of
@@ -229,12 +229,14 @@ async def test_in_autocommit_the_one_statement_leaves_no_transaction_open(
         assert successes.in_one_statement(sessions, job=one, thread="T1")
         seen = []
         for job, autocommit in ((one, True), (other, False)):
-            async with write_session(sessions, autocommit=autocommit) as session:
+            opened = autocommit_connection(sessions) if autocommit else write_session(sessions)
+            async with opened as session:
                 written = await write_success(
                     session, job=job, owner="w1", thread="T1", outputs=OUTPUTS[:1],
                     cost_micros=7, delivered=True, now=NOW,
                 )  # fmt: skip
-                raw = await (await session.connection()).get_raw_connection()
+                connection = session if autocommit else await session.connection()
+                raw = await connection.get_raw_connection()
                 seen.append((written is not None, raw.driver_connection.info.transaction_status))
         # Committed by the statement itself: no BEGIN went first, no COMMIT is left to send.
         assert seen == [(True, TransactionStatus.IDLE), (True, TransactionStatus.INTRANS)]
