@@ -6,7 +6,8 @@ statement costs more CPU than running it (bench/bench_queue.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import bindparam, insert, or_, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -92,20 +93,30 @@ async def jobs_inputs(
 ) -> dict[str, tuple[tuple[StoredImage, ...], StoredImage | None]]:
     """Each job's input images, in order, and its mask, in one query; a job without any
     is left out."""
-    inputs: dict[str, list[StoredImage]] = {}
-    masks: dict[str, StoredImage] = {}
+    by_job: dict[str, list[tuple[Any, ...]]] = {}
     rows = await run(session, _INPUTS_OF, {"job_ids": list(job_ids)})
     for row in rows.mappings():
-        image = StoredImage(
-            sha256=row["sha256"], mime=row["mime"], width=row["width"], height=row["height"]
-        )
-        if row["role"] is ImageRole.MASK:
-            masks[row["job_id"]] = image
+        by_job.setdefault(row["job_id"], []).append(tuple(row[name] for name in INPUT_FIELDS))
+    return {job_id: inputs_and_mask(images) for job_id, images in by_job.items()}
+
+
+INPUT_FIELDS = ("role", "sha256", "mime", "width", "height")
+"""What `inputs_and_mask` reads of each of a job's input rows, in this order."""
+
+
+def inputs_and_mask(
+    images: Iterable[Sequence[Any]],
+) -> tuple[tuple[StoredImage, ...], StoredImage | None]:
+    """A job's inputs (in position order, as given) and its mask, from its input rows'
+    INPUT_FIELDS: rows of jobs_inputs' query, or the JSON of storage.claims' claim."""
+    inputs, mask = [], None
+    for role, sha256, mime, width, height in images:
+        image = StoredImage(sha256=sha256, mime=mime, width=width, height=height)
+        if role == ImageRole.MASK:
+            mask = image
         else:
-            inputs.setdefault(row["job_id"], []).append(image)
-    return {
-        job_id: (tuple(inputs.get(job_id, ())), masks.get(job_id)) for job_id in {*inputs, *masks}
-    }
+            inputs.append(image)
+    return tuple(inputs), mask
 
 
 async def job_outputs(session: AsyncSession, *, job_id: str) -> list[StoredImage]:
