@@ -3,14 +3,16 @@
 A result's size is needed once per output (its version row, its message). Pillow reads it
 from the header too, but Pillow runs in a thread here (never on the event loop), and the
 trip to a thread and back cost about three times the read itself (bench/bench_queue.py).
-This reads the few fields the formats put the size in (PNG's IHDR, a JPEG's frame header,
-WebP's VP8 / VP8L / VP8X chunk, GIF's screen), a few microseconds of byte slicing;
-anything else, or bytes that do not parse, gives None and the caller asks Pillow.
+For what formats.sniff recognises, this reads the few fields the format puts the size in
+(PNG's IHDR, a JPEG's frame header, WebP's VP8 / VP8L / VP8X chunk, GIF's screen), a few
+microseconds of byte slicing; anything else, or bytes that do not parse, gives None and the
+caller asks Pillow.
 """
 
 from __future__ import annotations
 
-_PNG = b"\x89PNG\r\n\x1a\n"
+from bot.images.formats import sniff
+
 # JPEG frame headers (SOF0-SOF15) carry the size; C4 (DHT), C8 (JPG) and CC (DAC) do not.
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 # Markers with no length field: TEM, RST0-RST7, SOI.
@@ -19,14 +21,14 @@ _STANDALONE = frozenset({0x01, *range(0xD0, 0xD8), 0xD8})
 
 def header_size(data: bytes) -> tuple[int, int] | None:
     """(width, height) from the header of a PNG, JPEG, WebP or GIF; None when unsure."""
-    head = bytes(data[:32])
-    if head.startswith(_PNG):
+    kind, head = sniff(data), bytes(data[:32])
+    if kind == "png":
         return _positive(_be(head, 16, 4), _be(head, 20, 4)) if head[12:16] == b"IHDR" else None
-    if head.startswith(b"\xff\xd8"):
+    if kind == "jpeg":
         return _jpeg(data)
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+    if kind == "webp":
         return _webp(head)
-    if head.startswith((b"GIF87a", b"GIF89a")):
+    if kind == "gif":
         return _positive(_le(head, 6, 2), _le(head, 8, 2))
     return None
 
